@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Deploy dist/ to one stage's stack with `aws cloudformation deploy`.
+
+Order matters: everything that can be checked without AWS (stage name, params file, built
+artifacts) is checked first, so a bad input fails before any AWS call. Then: the artifact bucket
+(created locked-down if absent), the artifacts whose keys are missing, and the deploy itself,
+skipped when the live stack already has this template and these parameters."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from templates import stage_params
+
+ROOT = Path(__file__).resolve().parent
+TEMPLATE_PREFIX = "templates"
+PROJECT = "items-api"
+DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
+
+
+class DeployError(Exception):
+    """A deploy that must stop, with the reason for the operator."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the offline checks established."""
+
+    stage: str
+    stack_name: str
+    region: str
+    dist: Path
+    template_body: str
+    values: dict[str, str]  # stage values + artifact keys
+    artifacts: dict[str, dict]  # manifest entries
+
+
+def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path) -> Plan:
+    """All offline checks; raises before anything talks to AWS."""
+    if stage not in stage_params.STAGES:
+        raise DeployError(
+            f"STAGE={stage!r} is not a stage; stages are: {', '.join(stage_params.STAGES)}."
+        )
+    template_file, manifest_file = dist / "template.json", dist / "manifest.json"
+    for f in (template_file, manifest_file):
+        if not f.is_file():
+            raise DeployError(f"{f}: missing; run `make template` first.")
+    template_body = template_file.read_text()
+    values = stage_params.validate(params_dir / f"{stage}.json", json.loads(template_body))
+    artifacts = json.loads(manifest_file.read_text())["artifacts"]
+    built = dict(
+        line.split("=", 1) for line in json.loads((dist / "params" / f"{stage}.json").read_text())
+    )
+    for key, value in values.items():
+        if built.get(key) != value:
+            raise DeployError(
+                f"{dist}/params/{stage}.json is older than params/{stage}.json ({key}); "
+                "run `make template` again."
+            )
+    for entry in artifacts.values():
+        if not (dist / entry["file"]).is_file():
+            raise DeployError(f"{dist / entry['file']}: missing; run `make template` again.")
+    return Plan(stage, stack_name, region, dist, template_body, built, artifacts)
+
+
+def ensure_bucket(s3, name: str, region: str) -> bool:
+    """Create the artifact bucket locked down (SSE, versioning, no public access) unless it
+    exists. Returns True when it was created."""
+    try:
+        s3.head_bucket(Bucket=name)
+        return False
+    except s3.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+            raise DeployError(f"artifact bucket {name}: {e.response['Error']['Code']}") from None
+    kwargs = (
+        {}
+        if region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
+    s3.create_bucket(Bucket=name, **kwargs)
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return True
+
+
+def upload_missing(s3, bucket: str, p: Plan) -> tuple[int, int]:
+    """Upload the artifacts whose content-addressed key is not there yet: (files, bytes)."""
+    files = size = 0
+    for name, entry in sorted(p.artifacts.items()):
+        try:
+            s3.head_object(Bucket=bucket, Key=entry["s3_key"])
+            continue
+        except s3.exceptions.ClientError as e:
+            if e.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+                raise
+        s3.upload_file(str(p.dist / entry["file"]), bucket, entry["s3_key"])
+        print(f"uploaded {name}: s3://{bucket}/{entry['s3_key']} ({entry['size']} bytes)")
+        files, size = files + 1, size + entry["size"]
+    return files, size
+
+
+def live_stack(cfn, name: str) -> dict | None:
+    try:
+        return cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except cfn.exceptions.ClientError as e:
+        if "does not exist" in e.response["Error"]["Message"]:
+            return None
+        raise
+
+
+def unchanged(cfn, stack: dict | None, p: Plan, values: dict[str, str]) -> bool:
+    """True when the live stack already runs this template with these parameter values."""
+    if (
+        not stack
+        or stack["StackStatus"] not in DONE
+        or stack["StackStatus"].endswith("ROLLBACK_COMPLETE")
+    ):
+        return False
+    live = {x["ParameterKey"]: x["ParameterValue"] for x in stack.get("Parameters", [])}
+    if live != values:
+        return False
+    body = cfn.get_template(StackName=p.stack_name, TemplateStage="Original")["TemplateBody"]
+    body = body if isinstance(body, dict) else json.loads(body)
+    return body == json.loads(p.template_body)
+
+
+def aws_cli() -> str:
+    """The awscli installed next to this interpreter (the venv's), else the one on PATH."""
+    local = Path(sys.executable).with_name("aws")
+    return str(local) if local.exists() else "aws"
+
+
+def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str]) -> None:
+    overrides = p.dist / "deploy" / f"{p.stage}.json"
+    overrides.parent.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(json.dumps(stage_params.overrides(values), indent=2) + "\n")
+    command = [
+        aws_cli(), "cloudformation", "deploy",
+        "--region", p.region,
+        "--stack-name", p.stack_name,
+        "--template-file", str(p.dist / "template.json"),
+        "--parameter-overrides", f"file://{overrides}",
+        "--capabilities", "CAPABILITY_IAM",
+        "--s3-bucket", bucket,
+        "--s3-prefix", TEMPLATE_PREFIX,
+        "--no-fail-on-empty-changeset",
+        "--tags", f"Project={PROJECT}", f"Environment={p.stage}", "ManagedBy=make-deploy",
+    ]  # fmt: skip
+    print("$ " + " ".join(command), flush=True)
+    if subprocess.run(command).returncode != 0:
+        raise DeployError(f"aws cloudformation deploy of {p.stack_name} failed (see above).")
+
+
+def print_outputs(stack: dict) -> None:
+    for o in sorted(stack.get("Outputs", []), key=lambda o: o["OutputKey"]):
+        print(f"  {o['OutputKey']:<24} {o['OutputValue']}")
+
+
+def deploy(p: Plan, bucket: str | None) -> None:
+    import boto3  # after the offline checks: nothing above may need AWS
+
+    session = boto3.Session(region_name=p.region)
+    if not bucket:
+        account = session.client("sts").get_caller_identity()["Account"]
+        bucket = f"{PROJECT}-artifacts-{account}-{p.region}"
+    s3, cfn = session.client("s3"), session.client("cloudformation")
+    if ensure_bucket(s3, bucket, p.region):
+        print(f"created artifact bucket {bucket} (encrypted, versioned, private)")
+    files, size = upload_missing(s3, bucket, p)
+    print(
+        f"artifacts: {files} uploaded ({size} bytes), {len(p.artifacts) - files} already in s3://{bucket}"
+    )
+    values = {**p.values, "ArtifactBucket": bucket}
+    if unchanged(cfn, live_stack(cfn, p.stack_name), p, values):
+        print(f"{p.stack_name}: no changes (same template, same parameters); nothing deployed.")
+    else:
+        cloudformation_deploy(p, bucket, values)
+    stack = live_stack(cfn, p.stack_name)
+    print(f"{p.stack_name}: {stack['StackStatus'] if stack else 'missing'}")
+    if stack:
+        print_outputs(stack)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stage", required=True, help="dev, test or prod")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-west-2"))
+    parser.add_argument("--stack-name", help="default: items-api-<stage>")
+    parser.add_argument("--artifact-bucket", help="default: items-api-artifacts-<account>-<region>")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="the built dist/")
+    parser.add_argument("--params-dir", type=Path, default=ROOT / "params", help="stage files")
+    args = parser.parse_args(argv)
+    try:
+        p = plan(
+            args.stage,
+            args.stack_name or f"{PROJECT}-{args.stage}",
+            args.region,
+            args.dist,
+            args.params_dir,
+        )
+        deploy(p, args.artifact_bucket)
+    except (DeployError, stage_params.ParamsError) as e:
+        print(f"deploy: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

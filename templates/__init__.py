@@ -1,0 +1,24 @@
+"""items-api's CloudFormation template: a composition root, one `add` per concern."""
+
+from troposphere import Template
+
+from . import api, data, functions, log_groups, outputs, parameters, security
+
+DESCRIPTION = (
+    "items-api: API Gateway REST API -> one Python Lambda per route -> DynamoDB. "
+    "One template for every stage; the stage is a parameter file."
+)
+
+
+def build_template() -> Template:
+    """Resources are added in dependency order: moto creates them in document order."""
+    t = Template(Description=DESCRIPTION)
+    t.set_version("2010-09-09")
+    params = parameters.add(t)
+    table = data.add(t, params)
+    logs = log_groups.add(t, params)
+    roles = security.add(t, table, logs)
+    fns = functions.add(t, params, table, logs, roles)
+    rest = api.add(t, params, fns, logs)
+    outputs.add(t, params, table, fns, rest)
+    return t

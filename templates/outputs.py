@@ -1,0 +1,43 @@
+"""Stack outputs, each exported under `<stack name>-<output>` for other stacks to import."""
+
+from troposphere import Export, GetAtt, Output, Ref, Sub, Template
+
+from .api import Api
+from .catalog import FUNCTIONS
+from .data import Data
+from .functions import Functions
+from .naming import logical_id
+from .parameters import Params
+
+
+def _output(t: Template, name: str, value, description: str) -> None:
+    t.add_output(
+        Output(
+            name,
+            Description=description,
+            Value=value,
+            Export=Export(Sub(f"${{AWS::StackName}}-{name}")),
+        )
+    )
+
+
+def add(t: Template, params: Params, data: Data, functions: Functions, api: Api) -> None:
+    _output(
+        t,
+        "ApiUrl",
+        Sub(
+            "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/",
+            Api=Ref(api.rest_api),
+            Stage=Ref(api.stage),
+        ),
+        "Base URL of the API stage.",
+    )
+    _output(t, "TableName", Ref(data.table), "Name of the items table.")
+    _output(t, "TableArn", GetAtt(data.table, "Arn"), "ARN of the items table.")
+    _output(t, "Stage", Ref(params.stage), "Deployment stage of this stack.")
+    for f in FUNCTIONS:
+        fn = functions.by_name[f.name]
+        _output(t, logical_id(f.name, "function", "name"), Ref(fn), f"Name of {f.name}.")
+        _output(
+            t, logical_id(f.name, "function", "arn"), functions.arn(f.name), f"ARN of {f.name}."
+        )

@@ -1,0 +1,286 @@
+"""Every stage-specific value is a Parameter here, grouped and labelled for the console.
+
+Stage files (params/<stage>.json) set the values; the build adds the artifact keys and the
+deploy adds the artifact bucket. Parameters without a Default must be given by one of them,
+so a stage can never silently inherit another stage's value."""
+
+from dataclasses import dataclass
+
+from troposphere import Parameter, Template
+
+from .catalog import FUNCTIONS, LAYER
+from .naming import logical_id
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)  # fmt: skip
+PYTHON_RUNTIMES = ("python3.12", "python3.13", "python3.14")
+
+# Who supplies a parameter's value when it has no Default.
+FROM_STAGE_FILE = "stage file"
+FROM_BUILD = "build"
+FROM_DEPLOY = "deploy"
+
+
+def supplier(name: str) -> str | None:
+    """Who sets parameter `name`: a stage file, the build or the deploy (None: not ours)."""
+    if name in DEFINITIONS:
+        return DEFINITIONS[name][2]
+    if name in {code_key_parameter(a) for a in (LAYER, *(f.name for f in FUNCTIONS))}:
+        return FROM_BUILD
+    return None
+
+
+def code_key_parameter(artifact: str) -> str:
+    """The name of the parameter that holds one artifact's S3 key."""
+    return logical_id(artifact, "code", "key")
+
+
+@dataclass
+class Params:
+    """The template's parameters, for the modules that Ref them."""
+
+    stage: Parameter
+    artifact_bucket: Parameter
+    code_keys: dict[str, Parameter]
+    runtime: Parameter
+    architecture: Parameter
+    memory: Parameter
+    timeout: Parameter
+    log_level: Parameter
+    log_retention: Parameter
+    read_capacity: Parameter
+    write_capacity: Parameter
+    throttle_rate: Parameter
+    throttle_burst: Parameter
+    api_logging_level: Parameter
+    create_api_account_role: Parameter
+
+
+def _number(description: str, low: int, high: int, unit: str) -> dict:
+    return {
+        "Type": "Number",
+        "Description": description,
+        "MinValue": low,
+        "MaxValue": high,
+        "ConstraintDescription": f"must be a whole number of {unit} from {low} to {high}.",
+    }
+
+
+def _choice(description: str, values: tuple, default: str | None = None) -> dict:
+    kw = {
+        "Type": "String" if isinstance(values[0], str) else "Number",
+        "Description": description,
+        "AllowedValues": list(values),
+        "ConstraintDescription": "must be one of: " + ", ".join(str(v) for v in values) + ".",
+    }
+    if default is not None:
+        kw["Default"] = default
+    return kw
+
+
+_BOOL = ("false", "true")
+
+# name -> (console group, label, supplier, Parameter properties)
+DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
+    "Stage": (
+        "Stage",
+        "Stage",
+        FROM_STAGE_FILE,
+        _choice(
+            "Deployment stage. Names the API stage and is passed to the functions as STAGE.",
+            ("dev", "test", "prod"),
+        ),
+    ),
+    "ArtifactBucket": (
+        "Artifacts",
+        "Artifact bucket",
+        FROM_DEPLOY,
+        {
+            "Type": "String",
+            "Description": "S3 bucket holding the function and layer zips (make deploy fills it).",
+            "AllowedPattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "ConstraintDescription": "must be an S3 bucket name: 3-63 lower-case letters, digits, "
+            "dots or hyphens.",
+        },
+    ),
+    "Runtime": (
+        "Functions",
+        "Python runtime",
+        FROM_STAGE_FILE,
+        _choice(
+            "Lambda Python runtime of every function (supported runtimes only).",
+            PYTHON_RUNTIMES,
+            "python3.13",
+        ),
+    ),
+    "Architecture": (
+        "Functions",
+        "CPU architecture",
+        FROM_STAGE_FILE,
+        _choice(
+            "Lambda architecture. arm64 (Graviton) costs less per GB-second; the layer is pure "
+            "Python and runs on both.",
+            ("arm64", "x86_64"),
+            "arm64",
+        ),
+    ),
+    "MemorySize": (
+        "Functions",
+        "Memory (MB)",
+        FROM_STAGE_FILE,
+        _number("Memory of every function in MB; CPU grows with it.", 128, 10240, "MB"),
+    ),
+    "Timeout": (
+        "Functions",
+        "Timeout (s)",
+        FROM_STAGE_FILE,
+        _number(
+            "Timeout of every function in seconds. API Gateway stops waiting after 29 s, so a "
+            "longer timeout only lets the function finish after the client got a 504.",
+            1,
+            30,
+            "seconds",
+        ),
+    ),
+    "LogLevel": (
+        "Functions",
+        "Function log level",
+        FROM_STAGE_FILE,
+        _choice(
+            "Level of the functions' JSON logs (LOG_LEVEL).",
+            ("DEBUG", "INFO", "WARNING", "ERROR"),
+            "INFO",
+        ),
+    ),
+    "LogRetentionDays": (
+        "Functions",
+        "Log retention (days)",
+        FROM_STAGE_FILE,
+        _choice("Days CloudWatch keeps the function and API access logs.", LOG_RETENTION_DAYS),
+    ),
+    "TableReadCapacity": (
+        "Table",
+        "Read capacity units",
+        FROM_STAGE_FILE,
+        _number(
+            "Provisioned read capacity of the items table. Changing it never replaces the table.",
+            1,
+            40000,
+            "read capacity units",
+        ),
+    ),
+    "TableWriteCapacity": (
+        "Table",
+        "Write capacity units",
+        FROM_STAGE_FILE,
+        _number(
+            "Provisioned write capacity of the items table. Changing it never replaces the table.",
+            1,
+            40000,
+            "write capacity units",
+        ),
+    ),
+    "ThrottlingRateLimit": (
+        "API",
+        "Throttling rate (req/s)",
+        FROM_STAGE_FILE,
+        _number(
+            "Steady-state requests per second the stage accepts before answering 429.",
+            1,
+            10000,
+            "requests per second",
+        ),
+    ),
+    "ThrottlingBurstLimit": (
+        "API",
+        "Throttling burst",
+        FROM_STAGE_FILE,
+        _number(
+            "Requests the stage accepts at once above the rate before answering 429.",
+            1,
+            10000,
+            "requests",
+        ),
+    ),
+    "ApiLoggingLevel": (
+        "API",
+        "Execution log level",
+        FROM_STAGE_FILE,
+        _choice(
+            "API Gateway execution logging. Needs the account's CloudWatch role (see below).",
+            ("OFF", "ERROR", "INFO"),
+            "ERROR",
+        ),
+    ),
+    "CreateApiGatewayAccountRole": (
+        "API",
+        "Create the account's API Gateway logging role",
+        FROM_STAGE_FILE,
+        _choice(
+            "API Gateway writes access and execution logs only once the account has a CloudWatch "
+            "role (one per account and region). true: this stack creates it and sets it; both are "
+            "RETAINED when the stack is deleted, because other APIs in the account rely on it. "
+            "Set true in one stack per account and region, false elsewhere.",
+            _BOOL,
+            "false",
+        ),
+    ),
+}
+
+
+def add(t: Template) -> Params:
+    """Add the parameters and their console grouping; return them for Ref."""
+    definitions = dict(DEFINITIONS)
+    for artifact in (LAYER, *(f.name for f in FUNCTIONS)):
+        definitions[code_key_parameter(artifact)] = (
+            "Artifacts",
+            f"S3 key of {artifact}.zip",
+            FROM_BUILD,
+            {
+                "Type": "String",
+                "Description": f"S3 key of the {artifact} zip in the artifact bucket (the build "
+                "names it by content hash, so new code gets a new key).",
+                "AllowedPattern": r"^[A-Za-z0-9!_.*'()/-]{1,1024}\.zip$",
+                "ConstraintDescription": "must be an S3 key ending in .zip.",
+            },
+        )
+    made = {
+        name: t.add_parameter(Parameter(name, **props))
+        for name, (_, _, _, props) in definitions.items()
+    }
+    _add_interface(t, definitions)
+    return Params(
+        stage=made["Stage"],
+        artifact_bucket=made["ArtifactBucket"],
+        code_keys={a: made[code_key_parameter(a)] for a in (LAYER, *(f.name for f in FUNCTIONS))},
+        runtime=made["Runtime"],
+        architecture=made["Architecture"],
+        memory=made["MemorySize"],
+        timeout=made["Timeout"],
+        log_level=made["LogLevel"],
+        log_retention=made["LogRetentionDays"],
+        read_capacity=made["TableReadCapacity"],
+        write_capacity=made["TableWriteCapacity"],
+        throttle_rate=made["ThrottlingRateLimit"],
+        throttle_burst=made["ThrottlingBurstLimit"],
+        api_logging_level=made["ApiLoggingLevel"],
+        create_api_account_role=made["CreateApiGatewayAccountRole"],
+    )
+
+
+def _add_interface(t: Template, definitions: dict) -> None:
+    groups: dict[str, list[str]] = {}
+    for name, (group, _, _, _) in definitions.items():
+        groups.setdefault(group, []).append(name)
+    t.set_metadata(
+        {
+            "AWS::CloudFormation::Interface": {
+                "ParameterGroups": [
+                    {"Label": {"default": g}, "Parameters": names} for g, names in groups.items()
+                ],
+                "ParameterLabels": {
+                    name: {"default": label} for name, (_, label, _, _) in definitions.items()
+                },
+            }
+        }
+    )

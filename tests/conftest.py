@@ -1,0 +1,132 @@
+"""Shared fixtures: the built template, AWS mocked by moto, the handlers as Lambda loads them."""
+
+import base64
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from templates import build_template
+from tests import cfn
+
+FUNCTIONS_DIR = cfn.ROOT / "functions"
+sys.path.insert(0, str(FUNCTIONS_DIR / "shared"))  # items_common, as the layer provides it
+REGION = "us-west-2"
+
+
+@pytest.fixture(scope="session")
+def template() -> dict:
+    return build_template().to_dict()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and region, so nothing can reach a real account."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "STAGE": "test",
+        "LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "items-api-test",
+    }.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def items_table(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
+    """The table created by moto's CloudFormation from the template's own table resource."""
+    with mock_aws():
+        (table_id,) = cfn.resources_of_type(template, "AWS::DynamoDB::Table")
+        part = cfn.subset(template, [table_id])
+        client = boto3.client("cloudformation", region_name=REGION)
+        client.create_stack(
+            StackName="handler-tests",
+            TemplateBody=json.dumps(part),
+            Parameters=cfn.stack_parameters(part, cfn.stage_values(template, "test")),
+        )
+        name = client.describe_stack_resource(
+            StackName="handler-tests", LogicalResourceId=table_id
+        )["StackResourceDetail"]["PhysicalResourceId"]
+        monkeypatch.setenv("TABLE_NAME", name)
+        yield boto3.resource("dynamodb", region_name=REGION).Table(name)
+
+
+def load_handler(name: str) -> ModuleType:
+    """functions/<name>/app.py, freshly imported with a fresh items_common (as a cold start)."""
+    for module in [m for m in sys.modules if m == "items_common" or m.startswith("items_common.")]:
+        del sys.modules[module]
+    path = FUNCTIONS_DIR / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"handler_{name}", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "items-api-test-fn"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = "arn:aws:lambda:us-west-2:123456789012:function:items-api-test-fn"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def lambda_context() -> FakeContext:
+    return FakeContext()
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    path_parameters: dict | None = None,
+    query: dict | None = None,
+    body: str | bytes | None = None,
+    headers: dict | None = None,
+    is_base64: bool = False,
+) -> dict:
+    """An API Gateway REST (v1) Lambda proxy event, as the deployed API sends it."""
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    if isinstance(body, bytes) or is_base64:
+        raw = body if isinstance(body, bytes) else (body or "").encode()
+        body, is_base64 = base64.b64encode(raw).decode(), True
+    resource = path
+    for key, value in (path_parameters or {}).items():
+        resource = resource.replace(str(value), "{" + key + "}")
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/test{path}",
+            "stage": "test",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            "requestTimeEpoch": 1700000000000,
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }

@@ -1,0 +1,134 @@
+"""Stage files: every value allowed, and every bad file refused before any AWS call, with a
+message naming the file, the key and what is allowed."""
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+import deploy
+from templates import stage_params
+from templates.stage_params import STAGES, ParamsError
+from tests.cfn import ROOT
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_file_key_is_a_parameter_with_an_allowed_value(template, stage):
+    values = json.loads((ROOT / "params" / f"{stage}.json").read_text())
+    assert set(values) <= set(template["Parameters"])
+    for key, value in values.items():
+        assert stage_params.check_value(key, template["Parameters"][key], value) is None, key
+    assert stage_params.validate(ROOT / "params" / f"{stage}.json", template)["Stage"] == stage
+
+
+def _write(tmp_path: Path, stage: str, change: dict, drop: tuple = ()) -> Path:
+    values = json.loads((ROOT / "params" / f"{stage}.json").read_text())
+    values = {k: v for k, v in {**values, **change}.items() if k not in drop}
+    path = tmp_path / f"{stage}.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+# (what is wrong, change, dropped keys, words the message must contain)
+BAD_FILES = [
+    ("unknown key", {"MemorySizee": 128}, (), ["MemorySizee", "unknown parameter", "MemorySize"]),
+    ("missing value", {}, ("TableReadCapacity",), ["TableReadCapacity", "missing"]),
+    ("not allowed", {"Runtime": "python3.8"}, (), ["Runtime", "python3.8", "python3.13"]),
+    ("retention", {"LogRetentionDays": 10}, (), ["LogRetentionDays", "'10'", "14"]),
+    ("below range", {"MemorySize": 64}, (), ["MemorySize", "64", "from 128 to 10240"]),
+    ("above range", {"Timeout": 900}, (), ["Timeout", "900", "from 1 to 30"]),
+    ("not a number", {"TableWriteCapacity": "ten"}, (), ["TableWriteCapacity", "'ten'"]),
+    ("a boolean", {"CreateApiGatewayAccountRole": True}, (), ["CreateApiGatewayAccountRole"]),
+    ("wrong stage", {"Stage": "prod"}, (), ["Stage", "'prod'", "'test'"]),
+    ("build's key", {"GetItemCodeKey": "x.zip"}, (), ["GetItemCodeKey", "set by the build"]),
+    ("deploy's key", {"ArtifactBucket": "b"}, (), ["ArtifactBucket", "make deploy"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "drop", "words"), BAD_FILES, ids=[c[0] for c in BAD_FILES]
+)
+def test_a_bad_stage_file_names_file_key_and_what_is_allowed(
+    template, tmp_path, case, change, drop, words
+):
+    path = _write(tmp_path, "test", change, drop)
+    with pytest.raises(ParamsError) as error:
+        stage_params.validate(path, template)
+    assert str(path) in str(error.value)
+    for word in words:
+        assert word in str(error.value), case
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [("{not json", ["not valid JSON", "line 1"]), ('["Stage=test"]', ["must be a JSON object"])],
+)
+def test_a_malformed_stage_file_is_refused(template, tmp_path, content, words):
+    path = tmp_path / "test.json"
+    path.write_text(content)
+    with pytest.raises(ParamsError, match=words[0]) as error:
+        stage_params.validate(path, template)
+    assert all(w in str(error.value) for w in words)
+
+
+def test_all_problems_of_a_file_are_reported_at_once(template, tmp_path):
+    path = _write(tmp_path, "dev", {"MemorySize": 1, "Timeout": 0, "Bogus": 1})
+    with pytest.raises(ParamsError) as error:
+        stage_params.validate(path, template)
+    assert all(k in str(error.value) for k in ("MemorySize", "Timeout", "Bogus"))
+
+
+@pytest.fixture
+def no_aws(monkeypatch):
+    """Any attempt to reach AWS fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an AWS call was made")
+
+    monkeypatch.setattr(boto3, "Session", refuse)
+    monkeypatch.setattr(boto3, "client", refuse)
+    monkeypatch.setattr(deploy.subprocess, "run", refuse)
+
+
+def _built_dist() -> Path:
+    dist = ROOT / "dist"
+    if not (dist / "manifest.json").exists():
+        pytest.fail("dist/ is not built: run `make template` (make test does)")
+    return dist
+
+
+@pytest.mark.parametrize(
+    ("stage", "change", "drop", "words"),
+    [
+        ("bogus", {}, (), ["'bogus'", "dev, test, prod"]),
+        ("test", {"Colour": "blue"}, (), ["test.json", "Colour", "unknown parameter"]),
+        ("test", {}, ("MemorySize",), ["test.json", "MemorySize", "missing"]),
+        ("test", {"Architecture": "sparc"}, (), ["test.json", "Architecture", "arm64, x86_64"]),
+    ],
+)
+def test_deploy_refuses_bad_input_before_any_aws_call(
+    no_aws, tmp_path, capsys, stage, change, drop, words
+):
+    if stage in STAGES:
+        _write(tmp_path, stage, change, drop)
+    code = deploy.main(
+        ["--stage", stage, "--dist", str(_built_dist()), "--params-dir", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert all(w in err for w in words), err
+
+
+def test_built_params_are_the_deploy_overrides_format(template):
+    """`--parameter-overrides file://` takes a JSON list of Key=Value on awscli v1 and v2."""
+    manifest = json.loads((_built_dist() / "manifest.json").read_text())
+    keys = {a["s3_key"] for a in manifest["artifacts"].values()}
+    for stage in STAGES:
+        lines = json.loads((_built_dist() / "params" / f"{stage}.json").read_text())
+        assert all(isinstance(x, str) and "=" in x for x in lines)
+        pairs = dict(x.split("=", 1) for x in lines)
+        assert set(pairs) <= set(template["Parameters"])
+        assert keys == {v for k, v in pairs.items() if k.endswith("CodeKey")}
+        missing = {k for k, p in template["Parameters"].items() if "Default" not in p} - set(pairs)
+        assert missing == {"ArtifactBucket"}  # the one value make deploy adds

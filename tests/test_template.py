@@ -1,0 +1,199 @@
+"""Invariants over the whole built template: what must hold for every function, every policy,
+every stateful resource and every parameter."""
+
+import json
+
+import pytest
+
+import templates.api
+from templates import build_template
+from templates.catalog import FUNCTIONS, FunctionSpec
+from templates.naming import logical_id
+from templates.suppressions import REASONS_KEY
+from tests.cfn import references, resources_of_type
+
+STATEFUL_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::Logs::LogGroup",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::SQS::Queue",
+}
+
+
+def _fn(template: dict, spec: FunctionSpec) -> dict:
+    return template["Resources"][logical_id(spec.name, "function")]
+
+
+def _policy_statements(template: dict):
+    """(logical ID, statement) for every statement of every inline IAM policy."""
+    for rid, res in template["Resources"].items():
+        for policy in res.get("Properties", {}).get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield rid, statement
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_every_function_has_its_own_role_log_group_permission_and_route(template, spec):
+    resources = template["Resources"]
+    fn_id = logical_id(spec.name, "function")
+    props = _fn(template, spec)["Properties"]
+
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    users = [r for r in resources_of_type(template, "AWS::Lambda::Function").values()
+             if r["Properties"]["Role"]["Fn::GetAtt"][0] == role_id]  # fmt: skip
+    assert len(users) == 1, f"{role_id} is shared"
+
+    log_group = resources[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
+    assert log_group["LogGroupName"] == {
+        "Fn::Sub": "/aws/lambda/" + props["FunctionName"]["Fn::Sub"]
+    }
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+    [permission] = [
+        r["Properties"]
+        for r in resources_of_type(template, "AWS::Lambda::Permission").values()
+        if r["Properties"]["FunctionName"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+    ]
+    route = "/".join("*" if s.startswith("{") else s for s in spec.path)
+    assert permission["SourceArn"]["Fn::Sub"].endswith(f"/*/{spec.method}/{route}")
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+
+    [method] = [
+        r["Properties"]
+        for r in resources_of_type(template, "AWS::ApiGateway::Method").values()
+        if r["Properties"]["Integration"]["Uri"]["Fn::Sub"][1]["Arn"]
+        == {"Fn::GetAtt": [fn_id, "Arn"]}
+    ]
+    assert method["HttpMethod"] == spec.method
+    assert method["Integration"]["Type"] == "AWS_PROXY"
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_every_function_is_traced_layered_and_configured(template, spec):
+    props = _fn(template, spec)["Properties"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Layers"] == [{"Ref": "SharedLayer"}]
+    assert props["Runtime"] == {"Ref": "Runtime"}
+    assert props["Architectures"] == [{"Ref": "Architecture"}]
+    assert {"TABLE_NAME", "STAGE", "LOG_LEVEL"} <= set(props["Environment"]["Variables"])
+    assert props["Code"]["S3Key"] == {"Ref": logical_id(spec.name, "code", "key")}
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_every_role_holds_exactly_its_routes_table_actions(template, spec):
+    role_id = _fn(template, spec)["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [s for rid, s in _policy_statements(template) if rid == role_id]
+    table_actions = sorted(a for s in statements for a in s["Action"] if a.startswith("dynamodb:"))
+    assert table_actions == sorted(spec.table_actions)
+    log_actions = {a for s in statements for a in s["Action"] if a.startswith("logs:")}
+    assert log_actions == {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_no_iam_action_is_a_wildcard(template):
+    actions = [a for _, s in _policy_statements(template) for a in s["Action"]]
+    assert actions
+    assert not [a for a in actions if a == "*" or a.endswith(":*")]
+
+
+def test_only_xray_statements_use_resource_star(template):
+    star = [(rid, s["Action"]) for rid, s in _policy_statements(template) if "*" in s["Resource"]]
+    assert star
+    assert all(a.startswith("xray:") for _, actions in star for a in actions), star
+
+
+def test_every_stateful_resource_is_retained(template):
+    stateful = {k: r for k, r in template["Resources"].items() if r["Type"] in STATEFUL_TYPES}
+    assert len(stateful) >= len(FUNCTIONS) + 2  # table, api access logs, function logs
+    for rid, r in stateful.items():
+        assert (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy")) == ("Retain", "Retain"), rid
+
+
+def test_resources_come_after_everything_they_reference(template):
+    """moto creates change-set resources in document order and ignores DependsOn."""
+    seen = set(template["Parameters"]) | set(template.get("Conditions", {}))
+    for rid, r in template["Resources"].items():
+        needed = set(references(r)) | set(r.get("DependsOn", []))
+        assert needed <= seen, f"{rid} comes before {needed - seen}"
+        seen.add(rid)
+
+
+def test_deployment_follows_every_method(template):
+    methods = set(resources_of_type(template, "AWS::ApiGateway::Method"))
+    [(dep_id, dep)] = resources_of_type(template, "AWS::ApiGateway::Deployment").items()
+    assert set(dep["DependsOn"]) == methods
+    [stage] = resources_of_type(template, "AWS::ApiGateway::Stage").values()
+    assert stage["Properties"]["DeploymentId"] == {"Ref": dep_id}
+    assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
+    assert stage["Properties"]["TracingEnabled"] is True
+    assert json.loads(stage["Properties"]["AccessLogSetting"]["Format"])["status"]
+
+
+def _deployment_id(t: dict) -> str:
+    [dep_id] = resources_of_type(t, "AWS::ApiGateway::Deployment")
+    return dep_id
+
+
+def _with_functions(monkeypatch, functions) -> dict:
+    monkeypatch.setattr(templates.api, "FUNCTIONS", functions)
+    monkeypatch.setattr(templates.functions, "FUNCTIONS", functions)
+    return build_template().to_dict()
+
+
+CHANGES = {
+    "method": lambda s: FunctionSpec(s.name, "PATCH", s.path, s.table_actions, s.description),
+    "path": lambda s: FunctionSpec(
+        s.name, s.method, ("v2", *s.path), s.table_actions, s.description
+    ),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_deployment_id_changes_when_a_method_changes(template, monkeypatch, change):
+    changed = tuple(CHANGES[change](s) if s.name == "update_item" else s for s in FUNCTIONS)
+    assert _deployment_id(_with_functions(monkeypatch, changed)) != _deployment_id(template)
+
+
+def test_deployment_id_stays_when_the_api_does_not_change(template, monkeypatch):
+    assert _deployment_id(build_template().to_dict()) == _deployment_id(template)
+    described = tuple(
+        FunctionSpec(s.name, s.method, s.path, s.table_actions, s.description + " Changed.")
+        for s in FUNCTIONS
+    )
+    other = _with_functions(monkeypatch, described)
+    assert other["Resources"] != template["Resources"]  # the functions did change
+    assert _deployment_id(other) == _deployment_id(template)
+
+
+def test_every_parameter_is_safe_and_clear_in_the_console(template):
+    interface = template["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for g in interface["ParameterGroups"] for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"])  # each in exactly one group
+    for name, spec in template["Parameters"].items():
+        assert spec["Description"], name
+        assert spec.get("ConstraintDescription"), name
+        assert {"AllowedValues", "AllowedPattern", "MinValue"} & set(spec), name
+        assert interface["ParameterLabels"][name]["default"], name
+
+
+def test_every_lint_suppression_has_a_written_reason(template):
+    suppressed = 0
+    for rid, r in template["Resources"].items():
+        metadata = r.get("Metadata", {})
+        ignored = metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+        reasons = metadata.get(REASONS_KEY, {})
+        assert sorted(ignored) == sorted(reasons), rid
+        for rule, reason in reasons.items():
+            assert len(reason.split()) >= 8, f"{rid} {rule}: reason too short"
+        suppressed += len(ignored)
+    assert suppressed <= len(FUNCTIONS)  # WS1004 per function, nothing else
+
+
+def test_outputs_name_the_api_table_stage_and_every_function(template):
+    outputs = template["Outputs"]
+    assert {"ApiUrl", "TableName", "TableArn", "Stage"} <= set(outputs)
+    for spec in FUNCTIONS:
+        assert logical_id(spec.name, "function", "name") in outputs
+        assert logical_id(spec.name, "function", "arn") in outputs
+    for name, o in outputs.items():
+        assert o["Export"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{name}"}
