@@ -104,7 +104,9 @@ def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function
 
 def _account_logging_role(t: Template, params: Params) -> apigateway.Account:
     """The account-wide CloudWatch role API Gateway logs through (optional, retained)."""
-    t.add_condition(CREATE_ACCOUNT_ROLE, Equals(Ref(params.create_api_account_role), "true"))
+    t.add_condition(
+        CREATE_ACCOUNT_ROLE, Equals(Ref(params.create_api_gateway_account_role), "true")
+    )
     role = t.add_resource(
         iam.Role(
             logical_id("api", "gateway", "cloud", "watch", "role"),
@@ -181,8 +183,8 @@ def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups
                 apigateway.MethodSetting(
                     ResourcePath="/*",
                     HttpMethod="*",
-                    ThrottlingRateLimit=Ref(params.throttle_rate),
-                    ThrottlingBurstLimit=Ref(params.throttle_burst),
+                    ThrottlingRateLimit=Ref(params.throttling_rate_limit),
+                    ThrottlingBurstLimit=Ref(params.throttling_burst_limit),
                     LoggingLevel=Ref(params.api_logging_level),
                     DataTraceEnabled=False,
                     MetricsEnabled=True,

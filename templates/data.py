@@ -29,8 +29,8 @@ def add(t: Template, params: Params) -> Data:
             KeySchema=[dynamodb.KeySchema(AttributeName=PARTITION_KEY, KeyType="HASH")],
             BillingMode="PROVISIONED",
             ProvisionedThroughput=dynamodb.ProvisionedThroughput(
-                ReadCapacityUnits=Ref(params.read_capacity),
-                WriteCapacityUnits=Ref(params.write_capacity),
+                ReadCapacityUnits=Ref(params.table_read_capacity),
+                WriteCapacityUnits=Ref(params.table_write_capacity),
             ),
             StreamSpecification=dynamodb.StreamSpecification(StreamViewType="NEW_AND_OLD_IMAGES"),
             SSESpecification=dynamodb.SSESpecification(SSEEnabled=True),

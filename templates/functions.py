@@ -56,7 +56,7 @@ def add(
                 Handler=HANDLER,
                 Runtime=Ref(params.runtime),
                 Architectures=[Ref(params.architecture)],
-                MemorySize=Ref(params.memory),
+                MemorySize=Ref(params.memory_size),
                 Timeout=Ref(params.timeout),
                 Role=roles[f.name].get_att("Arn"),
                 Code=awslambda.Code(**_code(params, f.name)),

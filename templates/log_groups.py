@@ -25,7 +25,7 @@ def _log_group(t: Template, name: str, path: str, params: Params) -> logs.LogGro
             logical_id(name, "log", "group"),
             **RETAIN,
             LogGroupName=Sub(path),
-            RetentionInDays=Ref(params.log_retention),
+            RetentionInDays=Ref(params.log_retention_days),
         )
     )
 

@@ -4,6 +4,7 @@ Stage files (params/<stage>.json) set the values; the build adds the artifact ke
 deploy adds the artifact bucket. Parameters without a Default must be given by one of them,
 so a stage can never silently inherit another stage's value."""
 
+import re
 from dataclasses import dataclass
 
 from troposphere import Parameter, Template
@@ -35,25 +36,30 @@ def code_key_parameter(artifact: str) -> str:
     return logical_id(artifact, "code", "key")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Params:
-    """The template's parameters, for the modules that Ref them."""
+    """The template's parameters, for the modules that Ref them; each field is its
+    parameter's name in snake_case (`MemorySize` -> `memory_size`)."""
 
     stage: Parameter
     artifact_bucket: Parameter
-    code_keys: dict[str, Parameter]
     runtime: Parameter
     architecture: Parameter
-    memory: Parameter
+    memory_size: Parameter
     timeout: Parameter
     log_level: Parameter
-    log_retention: Parameter
-    read_capacity: Parameter
-    write_capacity: Parameter
-    throttle_rate: Parameter
-    throttle_burst: Parameter
+    log_retention_days: Parameter
+    table_read_capacity: Parameter
+    table_write_capacity: Parameter
+    throttling_rate_limit: Parameter
+    throttling_burst_limit: Parameter
     api_logging_level: Parameter
-    create_api_account_role: Parameter
+    create_api_gateway_account_role: Parameter
+    code_keys: dict[str, Parameter]  # artifact name -> the parameter holding its S3 key
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _number(description: str, low: int, high: int, unit: str) -> dict:
@@ -249,22 +255,10 @@ def add(t: Template) -> Params:
         for name, (_, _, _, props) in definitions.items()
     }
     _add_interface(t, definitions)
+    artifacts = (LAYER, *(f.name for f in FUNCTIONS))
     return Params(
-        stage=made["Stage"],
-        artifact_bucket=made["ArtifactBucket"],
-        code_keys={a: made[code_key_parameter(a)] for a in (LAYER, *(f.name for f in FUNCTIONS))},
-        runtime=made["Runtime"],
-        architecture=made["Architecture"],
-        memory=made["MemorySize"],
-        timeout=made["Timeout"],
-        log_level=made["LogLevel"],
-        log_retention=made["LogRetentionDays"],
-        read_capacity=made["TableReadCapacity"],
-        write_capacity=made["TableWriteCapacity"],
-        throttle_rate=made["ThrottlingRateLimit"],
-        throttle_burst=made["ThrottlingBurstLimit"],
-        api_logging_level=made["ApiLoggingLevel"],
-        create_api_account_role=made["CreateApiGatewayAccountRole"],
+        **{_snake(name): made[name] for name in DEFINITIONS},
+        code_keys={a: made[code_key_parameter(a)] for a in artifacts},
     )
 
 
