@@ -1,0 +1,16 @@
+"""GET /items/{id}: one item (consistent read), 404 if missing."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from items_common import http, store, validation
+
+logger = Logger()
+tracer = Tracer()
+
+
+def get_item(event: APIGatewayProxyEvent) -> dict:
+    return http.response(200, store.get(validation.path_id(event)))
+
+
+lambda_handler = http.entrypoint(get_item, logger, tracer)

@@ -1,0 +1,56 @@
+"""Domain errors. Each carries a short `code` and a human message that is safe to show a client;
+http.STATUS maps the classes to HTTP statuses (the only place that knows about HTTP)."""
+
+
+class DomainError(Exception):
+    """Base of every error a client may see. Never built from exception or AWS text."""
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(DomainError):
+    """The request is malformed (400)."""
+
+
+class InvalidJson(BadRequest):
+    code = "INVALID_JSON"
+
+
+class InvalidItem(BadRequest):
+    """The body is JSON but not an acceptable item (shape, names, server fields, nesting)."""
+
+    code = "INVALID_ITEM"
+
+
+class InvalidNumber(BadRequest):
+    """A number that DynamoDB cannot store, or that we could not return exactly."""
+
+    code = "INVALID_NUMBER"
+
+
+class InvalidId(BadRequest):
+    code = "INVALID_ID"
+
+
+class InvalidLimit(BadRequest):
+    code = "INVALID_LIMIT"
+
+
+class InvalidToken(BadRequest):
+    code = "INVALID_TOKEN"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+
+
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"

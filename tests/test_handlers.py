@@ -1,0 +1,654 @@
+"""The six handlers as API Gateway invokes them, against the template's own table on moto.
+
+Assertions are what a client or operator notices: status, JSON body, headers, what is in the
+table, and the logs of a 500. AWS failures and concurrent writers are injected at the botocore
+level (event hooks on the session the handlers use), not by patching our code.
+"""
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import api_event, load_handler
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+MAX_BODY = 64 * 1024
+GENERIC_500 = {"error": {"code": "INTERNAL", "message": "internal error"}}
+TABLE_FUNCTIONS = ["list_items", "get_item", "create_item", "update_item", "delete_item"]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    raw: str
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+    @property
+    def exact(self) -> Any:
+        """The body with every number as a Decimal: compares values without float rounding."""
+        return json.loads(self.raw, parse_float=Decimal, parse_int=Decimal)
+
+    @property
+    def error_code(self) -> str:
+        return self.body["error"]["code"]
+
+
+def invoke(name: str, event: dict, context: Any) -> Reply:
+    response = load_handler(name).lambda_handler(event, context)
+    reply = Reply(response["statusCode"], response["headers"], response["body"])
+    assert reply.headers["Content-Type"] == "application/json"
+    if reply.status != 204:
+        reply.body  # noqa: B018 -- every non-204 body is JSON
+    return reply
+
+
+def post(context: Any, body: str | bytes | None, **kwargs: Any) -> Reply:
+    return invoke("create_item", api_event("POST", "/items", body=body, **kwargs), context)
+
+
+def get(context: Any, item_id: str) -> Reply:
+    event = api_event("GET", f"/items/{item_id}", path_parameters={"id": item_id})
+    return invoke("get_item", event, context)
+
+
+def put(context: Any, item_id: str, body: str | bytes | None, **kwargs: Any) -> Reply:
+    event = api_event(
+        "PUT", f"/items/{item_id}", path_parameters={"id": item_id}, body=body, **kwargs
+    )
+    return invoke("update_item", event, context)
+
+
+def delete(context: Any, item_id: str) -> Reply:
+    event = api_event("DELETE", f"/items/{item_id}", path_parameters={"id": item_id})
+    return invoke("delete_item", event, context)
+
+
+def list_page(context: Any, query: dict | None = None) -> Reply:
+    return invoke("list_items", api_event("GET", "/items", query=query), context)
+
+
+def create(context: Any, item: dict) -> dict:
+    reply = post(context, json.dumps(item))
+    assert reply.status == 201, reply.raw
+    return reply.body
+
+
+def stored(table: Any, item_id: str) -> dict | None:
+    return table.get_item(Key={"id": item_id}, ConsistentRead=True).get("Item")
+
+
+def all_items(table: Any) -> list[dict]:
+    return table.scan(ConsistentRead=True)["Items"]
+
+
+def _nested(depth: int) -> str:
+    """An item whose attribute holds `depth` nested lists (the item itself is one more level)."""
+    return '{"a": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.fixture
+def dynamodb_hooks(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Callable], None]:
+    """Register a botocore hook on the session the handlers will use (a fresh default session,
+    restored after the test). The items_table fixture's own client is not affected, so a hook
+    can play a concurrent writer through it."""
+    session = boto3.Session()
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+
+    def register(event_name: str, handler: Callable) -> None:
+        session.events.register(event_name, handler)
+
+    return register
+
+
+@pytest.fixture
+def fresh_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service name of its own, so the handler's Logger writes to this test's captured stdout."""
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"items-api-test-{uuid.uuid4().hex}")
+
+
+# -- GET / -------------------------------------------------------------------------------------
+
+
+def test_health_answers_ok_with_the_stage(aws_env, lambda_context):
+    reply = invoke("health", api_event("GET", "/"), lambda_context)
+    assert (reply.status, reply.body) == (200, {"status": "ok", "stage": "test"})
+
+
+# -- POST /items -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": "item-1", "name": "one"},
+        {"id": "A.b_c-9", "nested": {"list": [1, "two", None, True, {"x": []}]}, "empty": ""},
+        {"id": "x" * 128},
+        {"id": "0"},
+    ],
+    ids=["simple", "nested", "longest-id", "shortest-id"],
+)
+def test_create_stores_the_item_with_timestamps(items_table, lambda_context, item):
+    reply = post(lambda_context, json.dumps(item))
+    assert reply.status == 201
+    body = reply.body
+    assert {k: v for k, v in body.items() if k not in ("created_at", "updated_at")} == item
+    assert TIMESTAMP.fullmatch(body["created_at"])
+    assert body["updated_at"] == body["created_at"]
+    assert get(lambda_context, item["id"]).body == body
+
+
+def test_create_accepts_the_deepest_and_widest_items(items_table, lambda_context, dynamodb_hooks):
+    deep = post(lambda_context, _nested(31))  # the item and 31 list levels: DynamoDB's 32
+    assert deep.status == 201
+    assert stored(items_table, deep.body["id"])["a"] == json.loads(_nested(31))["a"]
+    wide = {"id": "wide", **{f"a{i}": i for i in range(99)}}  # 100 attributes with the id
+    assert post(lambda_context, json.dumps(wide)).status == 201
+    # and a PUT that removes all 99 and sets 100 others, in one expression within DynamoDB's
+    # 4 KB expression limit (which moto does not enforce)
+    expressions: list[str] = []
+    dynamodb_hooks(
+        "before-parameter-build.dynamodb.UpdateItem",
+        lambda params, **_: expressions.append(params["UpdateExpression"]),
+    )
+    reply = put(lambda_context, "wide", json.dumps({f"b{i}": i for i in range(100)}))
+    assert reply.status == 200
+    assert len(expressions) == 1 and len(expressions[0].encode()) <= 4096
+    assert set(stored(items_table, "wide")) == {"id", "created_at", "updated_at"} | {
+        f"b{i}" for i in range(100)
+    }
+
+
+@pytest.mark.parametrize("body", ["{}", '{"name": "no id"}'])
+def test_create_without_id_generates_a_uuid4(items_table, lambda_context, body):
+    reply = post(lambda_context, body)
+    assert reply.status == 201
+    assert uuid.UUID(reply.body["id"]).version == 4
+    assert stored(items_table, reply.body["id"]) is not None
+
+
+def test_create_accepts_a_base64_encoded_body(items_table, lambda_context):
+    raw = json.dumps({"id": "b64", "text": "grüße ✓"}).encode()
+    reply = post(lambda_context, raw)  # bytes: api_event sends them with isBase64Encoded
+    assert reply.status == 201
+    assert stored(items_table, "b64")["text"] == "grüße ✓"
+
+
+def test_create_accepts_a_body_of_exactly_the_limit(items_table, lambda_context):
+    prefix, suffix = '{"id": "big", "pad": "', '"}'
+    body = prefix + "x" * (MAX_BODY - len(prefix) - len(suffix)) + suffix
+    assert len(body.encode()) == MAX_BODY
+    assert post(lambda_context, body).status == 201
+
+
+def test_create_existing_id_is_409_and_keeps_the_original(items_table, lambda_context):
+    original = create(lambda_context, {"id": "dup", "v": 1})
+    reply = post(lambda_context, json.dumps({"id": "dup", "v": 2}))
+    assert (reply.status, reply.error_code) == (409, "CONFLICT")
+    assert get(lambda_context, "dup").body == original
+
+
+BAD_BODIES = [
+    # (id, body, status, code)
+    ("none", None, 400, "BAD_REQUEST"),
+    ("empty", "", 400, "BAD_REQUEST"),
+    ("not-json", "{not json", 400, "INVALID_JSON"),
+    ("whitespace", "   ", 400, "INVALID_JSON"),
+    ("bom", "\ufeff{}", 400, "INVALID_JSON"),
+    ("array", "[1, 2]", 400, "INVALID_ITEM"),
+    ("string", '"text"', 400, "INVALID_ITEM"),
+    ("number", "42", 400, "INVALID_ITEM"),
+    ("null", "null", 400, "INVALID_ITEM"),
+    ("created_at", '{"created_at": "2020-01-01T00:00:00.000000Z"}', 400, "INVALID_ITEM"),
+    ("updated_at", '{"updated_at": "x"}', 400, "INVALID_ITEM"),
+    ("empty-name", '{"": 1}', 400, "INVALID_ITEM"),
+    ("empty-nested-name", '{"a": {"b": [{"": 1}]}}', 400, "INVALID_ITEM"),
+    ("lone-surrogate", '{"a": "\\ud800"}', 400, "INVALID_ITEM"),
+    ("lone-surrogate-name", '{"\\udfff": 1}', 400, "INVALID_ITEM"),
+    ("too-deep", _nested(32), 400, "INVALID_ITEM"),
+    ("very-deep", "[" * 30_000 + "]" * 30_000, 400, "INVALID_JSON"),
+    ("too-many-attributes", json.dumps({f"a{i}": i for i in range(101)}), 400, "INVALID_ITEM"),
+    ("nan", '{"a": NaN}', 400, "INVALID_NUMBER"),
+    ("infinity", '{"a": Infinity}', 400, "INVALID_NUMBER"),
+    ("minus-infinity", '{"a": [-Infinity]}', 400, "INVALID_NUMBER"),
+    ("39-digits", '{"a": 123456789012345678901234567890123456789}', 400, "INVALID_NUMBER"),
+    ("inexact-decimal", '{"a": 0.12345678901234567890}', 400, "INVALID_NUMBER"),
+    ("too-large", '{"a": 1e126}', 400, "INVALID_NUMBER"),
+    ("too-small", '{"a": 1e-131}', 400, "INVALID_NUMBER"),
+    ("huge-exponent", '{"a": 1e999999}', 400, "INVALID_NUMBER"),
+    ("huge-int", '{"a": ' + "9" * 5000 + "}", 400, "INVALID_NUMBER"),
+    ("over-limit", '{"a": "' + "x" * MAX_BODY + '"}', 413, "PAYLOAD_TOO_LARGE"),
+    ("over-limit-in-bytes", '{"a": "' + "ü" * (MAX_BODY // 2) + '"}', 413, "PAYLOAD_TOO_LARGE"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"), [b[1:] for b in BAD_BODIES], ids=[b[0] for b in BAD_BODIES]
+)
+def test_create_refuses_bad_bodies_and_stores_nothing(
+    items_table, lambda_context, body, status, code
+):
+    reply = post(lambda_context, body)
+    assert (reply.status, reply.error_code) == (status, code)
+    assert all_items(items_table) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ('{"id": "has space"}', "INVALID_ID"),
+        ('{"id": ""}', "INVALID_ID"),
+        ('{"id": "' + "x" * 129 + '"}', "INVALID_ID"),
+        ('{"id": "a/b"}', "INVALID_ID"),
+        ('{"id": "line\\n"}', "INVALID_ID"),
+        ('{"id": "ü"}', "INVALID_ID"),
+        ('{"id": 5}', "INVALID_ID"),
+        ('{"id": null}', "INVALID_ID"),
+    ],
+)
+def test_create_refuses_bad_ids(items_table, lambda_context, body, code):
+    reply = post(lambda_context, body)
+    assert (reply.status, reply.error_code) == (400, code)
+    assert all_items(items_table) == []
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "code"),
+    [
+        ("%%% not base64 %%%", "INVALID_JSON"),
+        (base64.b64encode(b"\xff\xfe\xfd").decode(), "INVALID_JSON"),  # not UTF-8
+        (base64.b64encode(b"[1]").decode(), "INVALID_ITEM"),
+        (base64.b64encode(b"x" * (MAX_BODY + 1)).decode(), "PAYLOAD_TOO_LARGE"),
+    ],
+    ids=["not-base64", "not-utf8", "not-object", "decoded-over-limit"],
+)
+def test_create_refuses_bad_base64_bodies(items_table, lambda_context, raw_body, code):
+    event = api_event("POST", "/items", body="{}", is_base64=True)
+    event["body"] = raw_body
+    reply = invoke("create_item", event, lambda_context)
+    assert reply.error_code == code
+    assert reply.status == (413 if code == "PAYLOAD_TOO_LARGE" else 400)
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+ROUND_TRIP_NUMBERS = [
+    "0.1",
+    "-0.5",
+    "2.5e-7",
+    "1e20",
+    "1E+125",
+    "1e-130",
+    "12345678901234567890123456789012345678",
+    "-99999999999999999999999999999999999999",
+    "1" + "0" * 40,  # 41 digits written, 1 significant
+    "0",
+    "1.50",
+    "123456789.125",
+]
+
+
+@pytest.mark.parametrize("number", ROUND_TRIP_NUMBERS)
+def test_numbers_keep_their_value(items_table, lambda_context, number):
+    body = f'{{"id": "n", "top": {number}, "nested": {{"list": [{number}, {{"deep": {number}}}]}}}}'
+    created = post(lambda_context, body)
+    assert created.status == 201
+    value = Decimal(number)
+    for reply in (created, get(lambda_context, "n")):
+        item = reply.exact
+        assert item["top"] == value
+        assert item["nested"]["list"][0] == value
+        assert item["nested"]["list"][1]["deep"] == value
+    assert stored(items_table, "n")["top"] == value
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [("1e20", "100000000000000000000"), ("2.0", "2"), ("0.1", "0.1"), ("25e-1", "2.5")],
+)
+def test_integral_numbers_come_back_as_json_integers(items_table, lambda_context, number, expected):
+    reply = post(lambda_context, f'{{"id": "n", "v": {number}}}')
+    assert f'"v":{expected}' in reply.raw.replace(" ", "")
+    assert f'"v":{expected}' in get(lambda_context, "n").raw.replace(" ", "")
+
+
+# -- GET /items/{id} ---------------------------------------------------------------------------
+
+
+def test_get_returns_the_item(items_table, lambda_context):
+    item = create(lambda_context, {"id": "g", "v": [1, {"w": "x"}]})
+    reply = get(lambda_context, "g")
+    assert (reply.status, reply.body) == (200, item)
+
+
+def test_get_missing_is_404(items_table, lambda_context):
+    reply = get(lambda_context, "nope")
+    assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
+
+
+BAD_PATH_IDS = ["has space", "x" * 129, "a%2Fb", "ü", "a\n", "*"]
+
+
+@pytest.mark.parametrize("item_id", BAD_PATH_IDS)
+@pytest.mark.parametrize("function", ["get_item", "update_item", "delete_item"])
+def test_bad_path_id_is_400(items_table, lambda_context, function, item_id):
+    method = {"get_item": "GET", "update_item": "PUT", "delete_item": "DELETE"}[function]
+    event = api_event(method, "/items/x", path_parameters={"id": item_id}, body="{}")
+    reply = invoke(function, event, lambda_context)
+    assert (reply.status, reply.error_code) == (400, "INVALID_ID")
+
+
+@pytest.mark.parametrize("function", ["get_item", "update_item", "delete_item"])
+def test_missing_path_parameters_is_400(items_table, lambda_context, function):
+    event = api_event("GET", "/items/x", body="{}")
+    assert event["pathParameters"] is None
+    reply = invoke(function, event, lambda_context)
+    assert (reply.status, reply.error_code) == (400, "INVALID_ID")
+
+
+# -- PUT /items/{id} ---------------------------------------------------------------------------
+
+
+def test_put_replaces_attributes_and_keeps_created_at(items_table, lambda_context):
+    before = create(lambda_context, {"id": "u", "keep": 1, "drop": 2, "nested": {"a": 1}})
+    reply = put(lambda_context, "u", json.dumps({"keep": 3, "new": "n", "nested": {"b": 0.5}}))
+    assert reply.status == 200
+    after = reply.body
+    assert after["created_at"] == before["created_at"]
+    assert TIMESTAMP.fullmatch(after["updated_at"])
+    assert after["updated_at"] > before["updated_at"]
+    expected = {"id": "u", "keep": 3, "new": "n", "nested": {"b": 0.5}}
+    assert {k: v for k, v in after.items() if k not in ("created_at", "updated_at")} == expected
+    assert get(lambda_context, "u").body == after
+
+
+def test_put_with_an_empty_object_removes_every_attribute(items_table, lambda_context):
+    before = create(lambda_context, {"id": "e", "a": 1, "b": 2})
+    reply = put(lambda_context, "e", "{}")
+    assert reply.status == 200
+    assert set(reply.body) == {"id", "created_at", "updated_at"}
+    assert set(stored(items_table, "e")) == {"id", "created_at", "updated_at"}
+    assert reply.body["created_at"] == before["created_at"]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["a.b", "#x", ":v", "SET", "size", "REMOVE x", "a b", "[0]", "= :x", "ü"],
+        ["updated_at_", "ID", "Created_At"],
+    ],
+    ids=["expression-syntax-and-reserved-words", "near-server-names"],
+)
+def test_put_treats_every_name_as_data(items_table, lambda_context, names):
+    create(lambda_context, {"id": "names", **{n: "old" for n in names}, "other": 0})
+    keep, drop = names[: len(names) // 2], names[len(names) // 2 :]
+    reply = put(lambda_context, "names", json.dumps({n: "new" for n in keep}))
+    assert reply.status == 200
+    item = stored(items_table, "names")
+    assert {k: v for k, v in item.items() if k not in ("id", "created_at", "updated_at")} == {
+        n: "new" for n in keep
+    }
+    assert not set(drop) & set(item)
+
+
+@pytest.mark.parametrize("body_id", ['"same"', None])
+def test_put_accepts_the_path_id_or_no_id_in_the_body(items_table, lambda_context, body_id):
+    create(lambda_context, {"id": "same", "v": 1})
+    body = '{"v": 2' + (f', "id": {body_id}' if body_id else "") + "}"
+    reply = put(lambda_context, "same", body)
+    assert (reply.status, reply.body["id"], reply.body["v"]) == (200, "same", 2)
+
+
+@pytest.mark.parametrize("body_id", ['"other"', "5", "null", '""'])
+def test_put_cannot_change_the_id(items_table, lambda_context, body_id):
+    before = create(lambda_context, {"id": "fixed", "v": 1})
+    reply = put(lambda_context, "fixed", f'{{"id": {body_id}, "v": 2}}')
+    assert (reply.status, reply.error_code) == (400, "INVALID_ID")
+    assert get(lambda_context, "fixed").body == before
+    assert stored(items_table, "other") is None
+
+
+def test_put_missing_item_is_404_and_never_creates_it(items_table, lambda_context):
+    reply = put(lambda_context, "ghost", '{"v": 1}')
+    assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
+    assert all_items(items_table) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"), [b[1:] for b in BAD_BODIES], ids=[b[0] for b in BAD_BODIES]
+)
+def test_put_refuses_bad_bodies_and_changes_nothing(
+    items_table, lambda_context, body, status, code
+):
+    before = create(lambda_context, {"id": "p", "v": 1})
+    reply = put(lambda_context, "p", body)
+    assert (reply.status, reply.error_code) == (status, code)
+    assert get(lambda_context, "p").body == before
+
+
+def _concurrent_writer(table: Any, times: int) -> Callable:
+    """A botocore hook that, before each of our first `times` UpdateItems, has another client
+    change the item (so our optimistic condition fails)."""
+    calls = iter(range(times))
+
+    def write(**_: Any) -> None:
+        i = next(calls, None)
+        if i is not None:
+            table.update_item(
+                Key={"id": "race"},
+                UpdateExpression="SET updated_at = :t, winner = :w",
+                ExpressionAttributeValues={":t": f"2030-01-01T00:00:00.{i:06d}Z", ":w": i},
+            )
+
+    return write
+
+
+@pytest.mark.parametrize(("races", "status"), [(0, 200), (1, 200), (2, 200), (3, 409), (9, 409)])
+def test_put_retries_a_lost_race_then_gives_409(
+    items_table, lambda_context, dynamodb_hooks, races, status
+):
+    before = create(lambda_context, {"id": "race", "v": 0})
+    dynamodb_hooks("before-call.dynamodb.UpdateItem", _concurrent_writer(items_table, races))
+    reply = put(lambda_context, "race", '{"v": 1}')
+    assert reply.status == status
+    item = stored(items_table, "race")
+    assert item["created_at"] == before["created_at"]
+    if status == 200:
+        assert reply.body == {**before, "v": 1, "updated_at": reply.body["updated_at"]}
+        assert reply.body["updated_at"] > before["updated_at"]
+        assert item == {**reply.body, "v": Decimal(1)}  # the other writer's attribute is gone
+    else:
+        assert reply.error_code == "CONFLICT"
+        assert item["v"] == 0 and "winner" in item  # ours was never applied
+
+
+def test_put_on_an_item_deleted_meanwhile_is_404_not_an_upsert(
+    items_table, lambda_context, dynamodb_hooks
+):
+    create(lambda_context, {"id": "race", "v": 0})
+
+    def concurrent_delete(**_: Any) -> None:  # a hook's return value would replace the call
+        items_table.delete_item(Key={"id": "race"})
+
+    dynamodb_hooks("before-call.dynamodb.UpdateItem", concurrent_delete)
+    reply = put(lambda_context, "race", '{"v": 1}')
+    assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
+    assert all_items(items_table) == []
+
+
+def test_put_on_an_item_written_outside_the_api(items_table, lambda_context):
+    items_table.put_item(Item={"id": "legacy", "old": "x"})  # no timestamps
+    reply = put(lambda_context, "legacy", '{"v": 1}')
+    assert reply.status == 200
+    assert reply.body["v"] == 1 and "old" not in reply.body
+    assert TIMESTAMP.fullmatch(reply.body["updated_at"])
+
+
+# -- DELETE /items/{id} ------------------------------------------------------------------------
+
+
+def test_delete_removes_the_item_with_204_and_an_empty_body(items_table, lambda_context):
+    create(lambda_context, {"id": "d"})
+    reply = delete(lambda_context, "d")
+    assert (reply.status, reply.raw) == (204, "")
+    assert stored(items_table, "d") is None
+    assert get(lambda_context, "d").status == 404
+
+
+def test_delete_missing_is_404(items_table, lambda_context):
+    reply = delete(lambda_context, "nope")
+    assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
+
+
+def test_delete_twice_is_204_then_404(items_table, lambda_context):
+    create(lambda_context, {"id": "twice"})
+    assert [delete(lambda_context, "twice").status for _ in range(2)] == [204, 404]
+
+
+# -- GET /items --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("count", "limit"), [(0, 5), (1, 1), (7, 3), (10, 10), (6, 1), (12, 100)])
+def test_list_pages_through_every_item_exactly_once(items_table, lambda_context, count, limit):
+    created = {create(lambda_context, {"id": f"item-{i:02d}", "i": i})["id"] for i in range(count)}
+    seen: list[str] = []
+    query: dict[str, str] = {"limit": str(limit)}
+    for _ in range(count + 2):  # bounded: at most one page per item, plus an empty last page
+        reply = list_page(lambda_context, query)
+        assert reply.status == 200
+        body = reply.body
+        assert body["count"] == len(body["items"]) <= limit
+        assert all(TIMESTAMP.fullmatch(item["created_at"]) for item in body["items"])
+        seen += [item["id"] for item in body["items"]]
+        if body["next_token"] is None:
+            break
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", body["next_token"])  # URL-safe, no padding
+        query = {"limit": str(limit), "next_token": body["next_token"]}
+    else:
+        pytest.fail("pagination did not end")
+    assert sorted(seen) == sorted(created)
+
+
+def test_list_default_limit_is_50(items_table, lambda_context):
+    with items_table.batch_writer() as batch:
+        for i in range(55):
+            batch.put_item(Item={"id": f"i{i}"})
+    first = list_page(lambda_context).body
+    assert first["count"] == 50 and first["next_token"]
+    second = list_page(lambda_context, {"next_token": first["next_token"]}).body
+    assert {i["id"] for i in first["items"] + second["items"]} == {f"i{i}" for i in range(55)}
+
+
+def test_list_returns_stored_numbers_exactly(items_table, lambda_context):
+    create(lambda_context, {"id": "n", "v": 0.1, "big": 10**20})
+    (item,) = list_page(lambda_context).exact["items"]
+    assert (item["v"], item["big"]) == (Decimal("0.1"), 10**20)
+
+
+@pytest.mark.parametrize("limit", ["1", "100", "050"])
+def test_list_accepts_limits_1_to_100(items_table, lambda_context, limit):
+    assert list_page(lambda_context, {"limit": limit}).status == 200
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "", "1.5", " 5", "1e2", "9999", "+5"])
+def test_list_refuses_bad_limits(items_table, lambda_context, limit):
+    reply = list_page(lambda_context, {"limit": limit})
+    assert (reply.status, reply.error_code) == (400, "INVALID_LIMIT")
+
+
+def _token(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "not a token!",
+        "abc",
+        "a",
+        _token(b"[]"),
+        _token(b"null"),
+        _token(b"{}"),
+        _token(b'{"id": 5}'),
+        _token(b'{"id": "bad id"}'),
+        _token(b'{"id": ""}'),
+        _token(b'{"id": "a", "extra": 1}'),
+        _token(b'{"pk": "a"}'),
+        _token(b'{"id": {"S": "a"}}'),
+        _token(b"\xff\xfe"),
+        _token(b"[" * 5000 + b"]" * 5000),
+        _token(b'{"id": "a"}') + "==",
+        _token(b'{"id": "' + b"x" * 1000 + b'"}'),
+    ],
+)
+def test_list_refuses_forged_or_garbage_tokens(items_table, lambda_context, token):
+    reply = list_page(lambda_context, {"next_token": token})
+    assert (reply.status, reply.error_code) == (400, "INVALID_TOKEN")
+
+
+def test_list_accepts_a_well_formed_token_for_any_id(items_table, lambda_context):
+    create(lambda_context, {"id": "a"})
+    reply = list_page(lambda_context, {"next_token": _token(b'{"id": "never-existed"}')})
+    assert reply.status == 200
+
+
+# -- errors never leak -------------------------------------------------------------------------
+
+
+def _event_for(function: str) -> dict:
+    one = {"path_parameters": {"id": "boom"}}
+    return {
+        "list_items": lambda: api_event("GET", "/items"),
+        "get_item": lambda: api_event("GET", "/items/boom", **one),
+        "create_item": lambda: api_event("POST", "/items", body='{"id": "boom"}'),
+        "update_item": lambda: api_event("PUT", "/items/boom", body='{"v": 1}', **one),
+        "delete_item": lambda: api_event("DELETE", "/items/boom", **one),
+    }[function]()
+
+
+SECRET = "arn:aws:dynamodb:us-west-2:123456789012:table/secret-table-name"
+
+
+def _raise_client_error(**kwargs: Any) -> None:
+    raise ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": SECRET}},
+        kwargs["model"].name,
+    )
+
+
+def _raise_runtime_error(**_: Any) -> None:
+    raise RuntimeError(f"unexpected failure near {SECRET}")
+
+
+@pytest.mark.parametrize("hook", [_raise_client_error, _raise_runtime_error])
+@pytest.mark.parametrize("function", TABLE_FUNCTIONS)
+def test_aws_failures_are_a_generic_500_and_logged(
+    items_table, lambda_context, dynamodb_hooks, fresh_logger, capsys, function, hook
+):
+    create(lambda_context, {"id": "boom"})
+    dynamodb_hooks("before-call.dynamodb", hook)
+    reply = invoke(function, _event_for(function), lambda_context)
+    assert (reply.status, reply.body) == (500, GENERIC_500)
+    logged = capsys.readouterr().out
+    assert "unhandled error" in logged and SECRET in logged  # the operator sees it, not the client
+
+
+@pytest.mark.parametrize("function", TABLE_FUNCTIONS)
+def test_a_missing_table_is_a_generic_500(items_table, lambda_context, function):
+    items_table.delete()
+    reply = invoke(function, _event_for(function), lambda_context)
+    assert (reply.status, reply.body) == (500, GENERIC_500)
+    assert "ResourceNotFound" not in reply.raw and items_table.name not in reply.raw
