@@ -19,6 +19,8 @@ from templates import stage_params
 ROOT = Path(__file__).resolve().parent
 TEMPLATE_PREFIX = "templates"
 PROJECT = "items-api"
+# Settled states: the stack runs the template get_template returns (after a rolled-back update,
+# the previous one).
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
 
 
@@ -128,11 +130,7 @@ def live_stack(cfn, name: str) -> dict | None:
 
 def unchanged(cfn, stack: dict | None, p: Plan, values: dict[str, str]) -> bool:
     """True when the live stack already runs this template with these parameter values."""
-    if (
-        not stack
-        or stack["StackStatus"] not in DONE
-        or stack["StackStatus"].endswith("ROLLBACK_COMPLETE")
-    ):
+    if not stack or stack["StackStatus"] not in DONE:
         return False
     live = {x["ParameterKey"]: x["ParameterValue"] for x in stack.get("Parameters", [])}
     if live != values:
@@ -189,7 +187,14 @@ def deploy(p: Plan, bucket: str | None) -> None:
         f"artifacts: {files} uploaded ({size} bytes), {len(p.artifacts) - files} already in s3://{bucket}"
     )
     values = {**p.values, "ArtifactBucket": bucket}
-    if unchanged(cfn, live_stack(cfn, p.stack_name), p, values):
+    stack = live_stack(cfn, p.stack_name)
+    if stack and stack["StackStatus"] == "ROLLBACK_COMPLETE":
+        raise DeployError(
+            f"{p.stack_name} failed its first creation (ROLLBACK_COMPLETE) and cannot be updated: "
+            f"see its events, delete it (aws cloudformation delete-stack --stack-name "
+            f"{p.stack_name} --region {p.region}) and deploy again. Retained resources stay."
+        )
+    if unchanged(cfn, stack, p, values):
         print(f"{p.stack_name}: no changes (same template, same parameters); nothing deployed.")
     else:
         cloudformation_deploy(p, bucket, values)

@@ -80,6 +80,14 @@ def _resources(t: Template, rest_api: apigateway.RestApi) -> dict[tuple[str, ...
     return parents
 
 
+def _path_parameters(spec: FunctionSpec) -> dict:
+    """Declare the route's `{name}` segments as required path parameters."""
+    names = [s[1:-1] for s in spec.path if s.startswith("{")]
+    if not names:
+        return {}
+    return {"RequestParameters": {f"method.request.path.{n}": True for n in names}}
+
+
 def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function):
     return t.add_resource(
         apigateway.Method(
@@ -88,7 +96,7 @@ def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function
             ResourceId=resource_id,
             HttpMethod=spec.method,
             AuthorizationType="NONE",
-            RequestParameters={"method.request.path.id": True} if "{id}" in spec.path else {},
+            **_path_parameters(spec),
             Integration=apigateway.Integration(
                 Type="AWS_PROXY",
                 IntegrationHttpMethod="POST",
