@@ -132,12 +132,14 @@ def unchanged(cfn, stack: dict | None, p: Plan, values: dict[str, str]) -> bool:
     """True when the live stack already runs this template with these parameter values."""
     if not stack or stack["StackStatus"] not in DONE:
         return False
+    template = json.loads(p.template_body)
+    # The live stack lists every parameter, defaulted ones included.
+    defaults = {k: str(v["Default"]) for k, v in template["Parameters"].items() if "Default" in v}
     live = {x["ParameterKey"]: x["ParameterValue"] for x in stack.get("Parameters", [])}
-    if live != values:
+    if live != {**defaults, **values}:
         return False
     body = cfn.get_template(StackName=p.stack_name, TemplateStage="Original")["TemplateBody"]
-    body = body if isinstance(body, dict) else json.loads(body)
-    return body == json.loads(p.template_body)
+    return (body if isinstance(body, dict) else json.loads(body)) == template
 
 
 def aws_cli() -> str:

@@ -66,6 +66,9 @@ def add(
                 Environment=awslambda.Environment(
                     Variables={
                         "TABLE_NAME": Ref(data.table),
+                        "PARTITION_KEY": Ref(params.partition_key_name),
+                        "SORT_KEY": Ref(params.sort_key_name),
+                        "BUCKET_NAME": Ref(data.bucket),
                         "STAGE": Ref(params.stage),
                         "LOG_LEVEL": Ref(params.log_level),
                         "POWERTOOLS_SERVICE_NAME": physical_name(f.name),

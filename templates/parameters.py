@@ -49,6 +49,9 @@ class Params:
     timeout: Parameter
     log_level: Parameter
     log_retention_days: Parameter
+    partition_key_name: Parameter
+    sort_key_name: Parameter
+    billing_mode: Parameter
     table_read_capacity: Parameter
     table_write_capacity: Parameter
     throttling_rate_limit: Parameter
@@ -164,12 +167,55 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         FROM_STAGE_FILE,
         _choice("Days CloudWatch keeps the function and API access logs.", LOG_RETENTION_DAYS),
     ),
+    "PartitionKeyName": (
+        "Table",
+        "Partition key attribute",
+        FROM_STAGE_FILE,
+        {
+            "Type": "String",
+            "Default": "id",
+            "Description": "Name of the table's partition key (type String). CHANGING IT "
+            "REPLACES THE TABLE: a new, empty table takes over and the old one is retained "
+            "(never deleted). Set it before the first deploy.",
+            "AllowedPattern": r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$",
+            "ConstraintDescription": "must be an attribute name: a letter or _ then up to 254 "
+            "letters, digits, _ . or -.",
+        },
+    ),
+    "SortKeyName": (
+        "Table",
+        "Sort key attribute (history mode)",
+        FROM_STAGE_FILE,
+        {
+            "Type": "String",
+            "Default": "",
+            "Description": "Empty: one row per item. A name (e.g. timestamp): history mode, a "
+            "Number sort key holding each version's time; updates add versions, deletes write "
+            "tombstones. CHANGING IT REPLACES THE TABLE: a new, empty table takes over and the "
+            "old one is retained (never deleted). Set it before the first deploy.",
+            "AllowedPattern": r"^([A-Za-z_][A-Za-z0-9_.-]{0,254})?$",
+            "ConstraintDescription": "must be empty or an attribute name: a letter or _ then up "
+            "to 254 letters, digits, _ . or -.",
+        },
+    ),
+    "BillingMode": (
+        "Table",
+        "Billing mode",
+        FROM_STAGE_FILE,
+        _choice(
+            "PROVISIONED uses the read/write capacity below; PAY_PER_REQUEST (on-demand) "
+            "ignores them. Switching is an in-place update (AWS allows one switch per 24 h).",
+            ("PROVISIONED", "PAY_PER_REQUEST"),
+            "PROVISIONED",
+        ),
+    ),
     "TableReadCapacity": (
         "Table",
         "Read capacity units",
         FROM_STAGE_FILE,
         _number(
-            "Provisioned read capacity of the items table. Changing it never replaces the table.",
+            "Read capacity units when BillingMode is PROVISIONED. Changing it never replaces "
+            "the table.",
             1,
             40000,
             "read capacity units",
@@ -180,7 +226,8 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         "Write capacity units",
         FROM_STAGE_FILE,
         _number(
-            "Provisioned write capacity of the items table. Changing it never replaces the table.",
+            "Write capacity units when BillingMode is PROVISIONED. Changing it never replaces "
+            "the table.",
             1,
             40000,
             "write capacity units",

@@ -39,12 +39,14 @@ def resources_of_type(template: dict, type_: str) -> dict[str, dict]:
 
 
 def subset(template: dict, logical_ids: list[str]) -> dict:
-    """A template of just these resources and the parameters they reference."""
+    """A template of just these resources, the conditions, and the parameters they reference."""
     resources = {i: template["Resources"][i] for i in logical_ids}
-    used = set(references(resources))
+    conditions = template.get("Conditions", {})
+    used = set(references(resources)) | set(references(conditions))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {k: v for k, v in template["Parameters"].items() if k in used},
+        "Conditions": conditions,
         "Resources": resources,
     }
 

@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import boto3
 import pytest
@@ -43,23 +44,71 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
+@dataclass
+class Stack:
+    """The template's stateful resources as moto created them, and the parameters used."""
+
+    table: Any  # boto3 dynamodb Table
+    bucket: Any  # boto3 s3 Bucket
+    parameters: dict[str, str]
+
+
+STATE_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
+# Function environment variable -> the template parameter it carries.
+ENV_FROM_PARAMETERS = {"PARTITION_KEY": "PartitionKeyName", "SORT_KEY": "SortKeyName"}
+
+
 @pytest.fixture
-def items_table(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
-    """The table created by moto's CloudFormation from the template's own table resource."""
+def make_stack(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
+    """make_stack(**parameter_overrides) -> Stack: the template's own table and bucket, created
+    by moto's CloudFormation with params/test.json plus the overrides; sets the environment the
+    template gives the functions (TABLE_NAME, BUCKET_NAME, PARTITION_KEY, SORT_KEY)."""
     with mock_aws():
-        (table_id,) = cfn.resources_of_type(template, "AWS::DynamoDB::Table")
-        part = cfn.subset(template, [table_id])
         client = boto3.client("cloudformation", region_name=REGION)
-        client.create_stack(
-            StackName="handler-tests",
-            TemplateBody=json.dumps(part),
-            Parameters=cfn.stack_parameters(part, cfn.stage_values(template, "test")),
-        )
-        name = client.describe_stack_resource(
-            StackName="handler-tests", LogicalResourceId=table_id
-        )["StackResourceDetail"]["PhysicalResourceId"]
-        monkeypatch.setenv("TABLE_NAME", name)
-        yield boto3.resource("dynamodb", region_name=REGION).Table(name)
+        ids = [i for t in STATE_TYPES for i in cfn.resources_of_type(template, t)]
+        part = cfn.subset(template, ids)
+        made = []
+
+        def make(**overrides: str) -> Stack:
+            values = {**cfn.stage_values(template, "test"), **overrides}
+            name = f"handler-tests-{len(made)}"
+            client.create_stack(
+                StackName=name,
+                TemplateBody=json.dumps(part),
+                Parameters=cfn.stack_parameters(part, values),
+            )
+            physical = {
+                r["ResourceType"]: r["PhysicalResourceId"]
+                for r in client.describe_stack_resources(StackName=name)["StackResources"]
+            }
+            defaults = {k: v.get("Default", "") for k, v in template["Parameters"].items()}
+            monkeypatch.setenv("TABLE_NAME", physical["AWS::DynamoDB::Table"])
+            monkeypatch.setenv("BUCKET_NAME", physical["AWS::S3::Bucket"])
+            for env, parameter in ENV_FROM_PARAMETERS.items():
+                monkeypatch.setenv(env, values.get(parameter, defaults[parameter]))
+            stack = Stack(
+                table=boto3.resource("dynamodb", region_name=REGION).Table(
+                    physical["AWS::DynamoDB::Table"]
+                ),
+                bucket=boto3.resource("s3", region_name=REGION).Bucket(physical["AWS::S3::Bucket"]),
+                parameters=values,
+            )
+            made.append(stack)
+            return stack
+
+        yield make
+
+
+@pytest.fixture
+def items_table(make_stack):
+    """Plain mode: partition key only."""
+    return make_stack().table
+
+
+@pytest.fixture
+def history_table(make_stack):
+    """History mode: a Number sort key `timestamp` (seed 003)."""
+    return make_stack(SortKeyName="timestamp").table
 
 
 def load_handler(name: str) -> ModuleType:
