@@ -8,14 +8,28 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from troposphere import Equals, If, Ref, Sub, Template, apigateway, awslambda, iam
+from troposphere import (
+    And,
+    Condition,
+    Equals,
+    If,
+    Not,
+    NoValue,
+    Ref,
+    Sub,
+    Template,
+    apigateway,
+    awslambda,
+    iam,
+)
 
-from .catalog import FUNCTIONS, FunctionSpec
+from . import cors
+from .catalog import COLLECTION, FUNCTIONS, FunctionSpec
 from .data import RETAIN
 from .functions import Functions
 from .log_groups import LogGroups
 from .naming import logical_id
-from .parameters import Params
+from .parameters import IS_PROD, Params
 from .security import api_gateway_logging_policy, assumed_by
 
 # $context fields of the JSON access log (seed 000's list, plus request id and latency).
@@ -33,6 +47,9 @@ ACCESS_LOG_FORMAT = {
     "integrationLatency": "$context.integrationLatency",
 }
 CREATE_ACCOUNT_ROLE = "CreateApiGatewayAccountRoleCondition"
+CACHING = "ApiCaching"  # condition: CacheTtlSeconds > 0
+DATA_TRACE = "ApiDataTraceOn"  # condition: asked for, and not prod
+STAGE_VARIABLES_ALIAS = "live"  # the function alias name stage variables announce (seed 001)
 
 
 @dataclass(frozen=True)
@@ -43,23 +60,34 @@ class Api:
 
 
 def deployment_id(api_resources: list) -> str:
-    """`ApiDeployment<hash>` of the canonical JSON of every API Resource and Method."""
+    """`ApiDeployment<hash>` of the canonical JSON of every API Resource, Method and
+    GatewayResponse."""
     canonical = json.dumps(
         {r.title: r.to_dict() for r in api_resources}, sort_keys=True, separators=(",", ":")
     )
     return logical_id("api", "deployment", hashlib.sha256(canonical.encode()).hexdigest()[:12])
 
 
+def _sub_segment(segment: str, parameter: str) -> str:
+    """A route segment in Sub syntax: the collection is the RoutePrefix parameter, and a
+    `{name}` path parameter becomes `parameter` (`*` in ARNs, itself in resource paths)."""
+    if segment == COLLECTION:
+        return "${RoutePrefix}"
+    return parameter if segment.startswith("{") else segment
+
+
 def source_arn(rest_api: apigateway.RestApi, spec: FunctionSpec) -> Sub:
     """execute-api ARN of exactly this route's method (any stage): path parameters become `*`."""
-    path = "/".join("*" if s.startswith("{") else s for s in spec.path)
+    path = "/".join(_sub_segment(s, "*") for s in spec.path)
     return Sub(
         "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
         f"${{{rest_api.title}}}/*/{spec.method}/{path}"
     )
 
 
-def _resources(t: Template, rest_api: apigateway.RestApi) -> dict[tuple[str, ...], object]:
+def _resources(
+    t: Template, rest_api: apigateway.RestApi, params: Params
+) -> dict[tuple[str, ...], object]:
     """One apigateway.Resource per distinct path prefix; `()` is the root."""
     parents: dict[tuple[str, ...], object] = {(): rest_api.get_att("RootResourceId")}
     for f in FUNCTIONS:
@@ -73,7 +101,9 @@ def _resources(t: Template, rest_api: apigateway.RestApi) -> dict[tuple[str, ...
                             logical_id("api", *path, "resource"),
                             RestApiId=Ref(rest_api),
                             ParentId=parent,
-                            PathPart=path[-1],
+                            PathPart=Ref(params.route_prefix)
+                            if path[-1] == COLLECTION
+                            else path[-1],
                         )
                     )
                 )
@@ -88,6 +118,15 @@ def _path_parameters(spec: FunctionSpec) -> dict:
     return {"RequestParameters": {f"method.request.path.{n}": True for n in names}}
 
 
+def _cached(spec: FunctionSpec) -> bool:
+    """Only GET routes keyed by {id} are cached: their answer depends on the path alone."""
+    return spec.method == "GET" and "{id}" in spec.path
+
+
+def _cache_keys(spec: FunctionSpec) -> dict:
+    return {"CacheKeyParameters": ["method.request.path.id"]} if _cached(spec) else {}
+
+
 def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function):
     return t.add_resource(
         apigateway.Method(
@@ -100,6 +139,7 @@ def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function
             Integration=apigateway.Integration(
                 Type="AWS_PROXY",
                 IntegrationHttpMethod="POST",
+                **_cache_keys(spec),
                 Uri=Sub(
                     "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/"
                     "functions/${Arn}/invocations",
@@ -136,6 +176,69 @@ def _account_logging_role(t: Template, params: Params) -> apigateway.Account:
     )
 
 
+def _method_setting(params: Params, path: str | Sub, method: str, **cache) -> dict:
+    """One stage method setting. A method-level entry replaces the stage-wide one for that
+    method, so each repeats throttling and logging."""
+    return apigateway.MethodSetting(
+        ResourcePath=path,
+        HttpMethod=method,
+        ThrottlingRateLimit=Ref(params.throttling_rate_limit),
+        ThrottlingBurstLimit=Ref(params.throttling_burst_limit),
+        LoggingLevel=Ref(params.api_logging_level),
+        DataTraceEnabled=If(DATA_TRACE, True, False),
+        MetricsEnabled=True,
+        **cache,
+    )
+
+
+def _method_settings(params: Params) -> list:
+    """Stage-wide defaults, then the cached GET-by-id routes (`/` in paths is `~1` here)."""
+    cached = [
+        _method_setting(
+            params,
+            Sub("/" + "~1".join(_sub_segment(s, s) for s in f.path)),
+            f.method,
+            CachingEnabled=If(CACHING, True, False),
+            CacheTtlInSeconds=Ref(params.cache_ttl_seconds),
+            CacheDataEncrypted=True,
+        )
+        for f in FUNCTIONS
+        if _cached(f)
+    ]
+    return [_method_setting(params, "/*", "*"), *cached]
+
+
+def _stage(t, rest_api, deployment, account, params: Params, log_groups: LogGroups):
+    t.add_condition(CACHING, Not(Equals(Ref(params.cache_ttl_seconds), 0)))
+    t.add_condition(
+        DATA_TRACE,
+        And(Equals(Ref(params.api_data_trace), "true"), Not(Condition(IS_PROD))),
+    )
+    return t.add_resource(
+        apigateway.Stage(
+            logical_id("api", "stage"),
+            RestApiId=Ref(rest_api),
+            DeploymentId=Ref(deployment),
+            StageName=Ref(params.stage),
+            # The If makes the stage wait for the account's logging role when this stack sets it.
+            Description=If(
+                CREATE_ACCOUNT_ROLE,
+                Sub("items-api stage (logging role set by ${Account})", Account=Ref(account)),
+                "items-api stage",
+            ),
+            TracingEnabled=True,
+            CacheClusterEnabled=If(CACHING, True, False),
+            CacheClusterSize=If(CACHING, Ref(params.cache_cluster_size), NoValue),
+            Variables={"environment": Ref(params.stage), "lambdaAlias": STAGE_VARIABLES_ALIAS},
+            AccessLogSetting=apigateway.AccessLogSetting(
+                DestinationArn=log_groups.api_access.get_att("Arn"),
+                Format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
+            ),
+            MethodSettings=_method_settings(params),
+        )
+    )
+
+
 def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups) -> Api:
     rest_api = t.add_resource(
         apigateway.RestApi(
@@ -145,7 +248,7 @@ def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups
             EndpointConfiguration=apigateway.EndpointConfiguration(Types=["REGIONAL"]),
         )
     )
-    resource_ids = _resources(t, rest_api)
+    resource_ids = _resources(t, rest_api, params)
     methods = {}
     for f in FUNCTIONS:
         fn = functions.by_name[f.name]
@@ -160,44 +263,24 @@ def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups
                 SourceAccount=Ref("AWS::AccountId"),
             )
         )
+    preflights = [
+        cors.preflight(
+            t, rest_api, resource_id, path, [f.method for f in FUNCTIONS if f.path == path], params
+        )
+        for path, resource_id in resource_ids.items()
+    ]
+    cors.add_rules(t, params)
+    responses = cors.gateway_responses(t, rest_api, params)
     api_resources = [r for r in t.resources.values() if isinstance(r, apigateway.Resource)]
+    every_method = [*methods.values(), *preflights]
     deployment = t.add_resource(
         apigateway.Deployment(
-            deployment_id(api_resources + list(methods.values())),
-            DependsOn=sorted(m.title for m in methods.values()),
+            deployment_id(api_resources + every_method + responses),
+            DependsOn=sorted(r.title for r in every_method + responses),
             RestApiId=Ref(rest_api),
-            Description="Named by a hash of the API's resources and methods.",
+            Description="Named by a hash of the API's resources, methods and gateway responses.",
         )
     )
     account = _account_logging_role(t, params)
-    stage = t.add_resource(
-        apigateway.Stage(
-            logical_id("api", "stage"),
-            RestApiId=Ref(rest_api),
-            DeploymentId=Ref(deployment),
-            StageName=Ref(params.stage),
-            # The If makes the stage wait for the account's logging role when this stack sets it.
-            Description=If(
-                CREATE_ACCOUNT_ROLE,
-                Sub("items-api stage (logging role set by ${Account})", Account=Ref(account)),
-                "items-api stage",
-            ),
-            TracingEnabled=True,
-            AccessLogSetting=apigateway.AccessLogSetting(
-                DestinationArn=log_groups.api_access.get_att("Arn"),
-                Format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
-            ),
-            MethodSettings=[
-                apigateway.MethodSetting(
-                    ResourcePath="/*",
-                    HttpMethod="*",
-                    ThrottlingRateLimit=Ref(params.throttling_rate_limit),
-                    ThrottlingBurstLimit=Ref(params.throttling_burst_limit),
-                    LoggingLevel=Ref(params.api_logging_level),
-                    DataTraceEnabled=False,
-                    MetricsEnabled=True,
-                )
-            ],
-        )
-    )
+    stage = _stage(t, rest_api, deployment, account, params, log_groups)
     return Api(rest_api=rest_api, stage=stage, methods=methods)

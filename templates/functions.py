@@ -69,6 +69,8 @@ def add(
                         "PARTITION_KEY": Ref(params.partition_key_name),
                         "SORT_KEY": Ref(params.sort_key_name),
                         "BUCKET_NAME": Ref(data.bucket),
+                        "CORS_ALLOW_ORIGIN": Ref(params.cors_allow_origin),
+                        "CORS_ALLOW_CREDENTIALS": Ref(params.cors_allow_credentials),
                         "STAGE": Ref(params.stage),
                         "LOG_LEVEL": Ref(params.log_level),
                         "POWERTOOLS_SERVICE_NAME": physical_name(f.name),
@@ -79,4 +81,12 @@ def add(
             LOG_GROUP_RULE_REASON,
         )
         by_name[f.name] = t.add_resource(fn)
+        t.add_resource(
+            awslambda.EventInvokeConfig(
+                logical_id(f.name, "invoke", "config"),
+                FunctionName=Ref(fn),
+                Qualifier="$LATEST",
+                MaximumRetryAttempts=Ref(params.async_retry_attempts),
+            )
+        )
     return Functions(layer=layer, by_name=by_name)

@@ -7,7 +7,7 @@ so a stage can never silently inherit another stage's value."""
 import re
 from dataclasses import dataclass
 
-from troposphere import Parameter, Template
+from troposphere import Equals, Parameter, Ref, Template
 
 from .catalog import FUNCTIONS, LAYER
 from .naming import logical_id
@@ -15,6 +15,8 @@ from .naming import logical_id
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)  # fmt: skip
 PYTHON_RUNTIMES = ("python3.12", "python3.13", "python3.14")
+
+IS_PROD = "IsProd"  # condition: prod-only rules (no data trace, ...)
 
 # Who supplies a parameter's value when it has no Default.
 FROM_STAGE_FILE = "stage file"
@@ -56,6 +58,15 @@ class Params:
     table_write_capacity: Parameter
     throttling_rate_limit: Parameter
     throttling_burst_limit: Parameter
+    route_prefix: Parameter
+    cors_allow_origin: Parameter
+    cors_allow_headers: Parameter
+    cors_max_age: Parameter
+    cors_allow_credentials: Parameter
+    cache_ttl_seconds: Parameter
+    cache_cluster_size: Parameter
+    api_data_trace: Parameter
+    async_retry_attempts: Parameter
     api_logging_level: Parameter
     create_api_gateway_account_role: Parameter
     code_keys: dict[str, Parameter]  # artifact name -> the parameter holding its S3 key
@@ -209,6 +220,16 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "PROVISIONED",
         ),
     ),
+    "AsyncRetryAttempts": (
+        "Functions",
+        "Async retry attempts",
+        FROM_STAGE_FILE,
+        _choice(
+            "Retries Lambda makes for an asynchronous invocation that fails (0-2).",
+            (0, 1, 2),
+            2,
+        ),
+    ),
     "TableReadCapacity": (
         "Table",
         "Read capacity units",
@@ -253,6 +274,105 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             1,
             10000,
             "requests",
+        ),
+    ),
+    "RoutePrefix": (
+        "API",
+        "Route prefix",
+        FROM_STAGE_FILE,
+        {
+            "Type": "String",
+            "Default": "items",
+            "Description": "Collection path: /<prefix> and /<prefix>/{id} (items; data in seed "
+            "004). Changes API methods, so it reaches the live stage with the next API deployment: "
+            "make deploy makes one; after a console edit, use Deploy API in API Gateway.",
+            "AllowedPattern": r"^[a-z][a-z0-9-]{0,62}$",
+            "ConstraintDescription": "must be 1-63 lower-case letters, digits or hyphens, "
+            "starting with a letter.",
+        },
+    ),
+    "CorsAllowOrigin": (
+        "API",
+        "CORS allowed origin",
+        FROM_STAGE_FILE,
+        {
+            "Type": "String",
+            "Default": "*",
+            "Description": "Access-Control-Allow-Origin: * (any site) or one origin such as "
+            "https://example.com. Never * with credentials (the stack refuses it). Reaches the "
+            "preflight and gateway responses with the next API deployment (make deploy).",
+            "AllowedPattern": r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$",
+            "ConstraintDescription": "must be * or an origin: http(s)://host[:port], no path.",
+        },
+    ),
+    "CorsAllowHeaders": (
+        "API",
+        "CORS allowed headers",
+        FROM_STAGE_FILE,
+        {
+            "Type": "String",
+            "Default": "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token",
+            "Description": "Access-Control-Allow-Headers of the preflight: comma-separated "
+            "header names.",
+            "AllowedPattern": r"^[A-Za-z0-9-]+(,[A-Za-z0-9-]+)*$",
+            "ConstraintDescription": "must be header names separated by commas, no spaces.",
+        },
+    ),
+    "CorsMaxAge": (
+        "API",
+        "CORS preflight max age (s)",
+        FROM_STAGE_FILE,
+        {
+            **_number("Seconds a browser may cache a preflight answer.", 0, 86400, "seconds"),
+            "Default": 300,
+        },
+    ),
+    "CorsAllowCredentials": (
+        "API",
+        "CORS allow credentials",
+        FROM_STAGE_FILE,
+        _choice(
+            "true sends Access-Control-Allow-Credentials: true (cookies, auth headers). Only "
+            "with a single origin: the stack refuses true with origin *.",
+            _BOOL,
+            "false",
+        ),
+    ),
+    "CacheTtlSeconds": (
+        "API",
+        "Cache TTL (s), 0 = no cache",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "API Gateway cache for GET by id, keyed on {id}, encrypted. 0 turns the cache "
+                "cluster off (it is billed per hour while on). Reads may be this stale after a "
+                "write.",
+                0,
+                3600,
+                "seconds",
+            ),
+            "Default": 0,
+        },
+    ),
+    "CacheClusterSize": (
+        "API",
+        "Cache size (GB)",
+        FROM_STAGE_FILE,
+        _choice(
+            "Size of the API cache cluster when the TTL is above 0.",
+            ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"),
+            "0.5",
+        ),
+    ),
+    "ApiDataTrace": (
+        "API",
+        "Log full requests and responses",
+        FROM_STAGE_FILE,
+        _choice(
+            "API Gateway data trace: logs request and response bodies. Ignored in prod (never "
+            "on there: bodies may hold personal data).",
+            _BOOL,
+            "false",
         ),
     ),
     "ApiLoggingLevel": (
@@ -302,6 +422,7 @@ def add(t: Template) -> Params:
         for name, (_, _, _, props) in definitions.items()
     }
     _add_interface(t, definitions)
+    t.add_condition(IS_PROD, Equals(Ref(made["Stage"]), "prod"))
     artifacts = (LAYER, *(f.name for f in FUNCTIONS))
     return Params(
         **{_snake(name): made[name] for name in DEFINITIONS},

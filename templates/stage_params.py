@@ -69,11 +69,40 @@ def validate(path: Path, template: dict, stage: str | None = None) -> dict[str, 
     for key in settable:
         if key not in values and "Default" not in specs[key]:
             problems.append(f"{key}: missing; required, {specs[key]['Description']}")
+    if not problems:
+        problems += broken_rules(template, {k: str(v) for k, v in values.items()})
     if "Stage" in values and values["Stage"] != stage:
         problems.append(f"Stage: is {values['Stage']!r} in the file for stage {stage!r}")
     if problems:
         raise ParamsError(f"{path}:\n  " + "\n  ".join(problems))
     return {k: str(v) for k, v in sorted(values.items())}
+
+
+def _holds(node: dict, values: dict[str, str]) -> bool:
+    """Evaluate a Rules assertion over parameter values (Equals, Not, And, Or, Ref)."""
+    ((fn, args),) = node.items()
+    if fn == "Fn::Equals":
+        left, right = (values.get(a["Ref"], "") if isinstance(a, dict) else str(a) for a in args)
+        return left == right
+    if fn == "Fn::Not":
+        return not _holds(args[0], values)
+    if fn == "Fn::And":
+        return all(_holds(a, values) for a in args)
+    if fn == "Fn::Or":
+        return any(_holds(a, values) for a in args)
+    raise ValueError(f"rule function {fn} is not supported here")
+
+
+def broken_rules(template: dict, values: dict[str, str]) -> list[str]:
+    """The template's own Rules, checked before CloudFormation would: same verdict, earlier."""
+    specs = template["Parameters"]
+    merged = {k: str(v["Default"]) for k, v in specs.items() if "Default" in v} | values
+    return [
+        f"{name}: {a['AssertDescription']}"
+        for name, rule in template.get("Rules", {}).items()
+        for a in rule["Assertions"]
+        if not _holds(a["Assert"], merged)
+    ]
 
 
 def overrides(values: dict[str, str]) -> list[str]:

@@ -66,3 +66,66 @@ def stack_parameters(template: dict, values: dict[str, str]) -> list[dict]:
 
 def dumps(template: dict) -> str:
     return json.dumps(template)
+
+
+def parameter_values(template: dict, values: dict[str, str]) -> dict[str, str]:
+    """Every parameter's value: the given ones, else the template's Default."""
+    defaults = {k: str(v["Default"]) for k, v in template["Parameters"].items() if "Default" in v}
+    return {**defaults, **values}
+
+
+class Resolver:
+    """Evaluates a template's Conditions and the intrinsics that depend only on parameters
+    (Ref to a parameter, Fn::If, Fn::Equals/Not/And/Or, Fn::Sub of parameters), as
+    CloudFormation would for these parameter values. Refs to resources stay as they are."""
+
+    def __init__(self, template: dict, values: dict[str, str]) -> None:
+        self.template = template
+        self.values = parameter_values(template, values)
+        self.conditions = {
+            name: self.truth(body) for name, body in template.get("Conditions", {}).items()
+        }
+
+    def truth(self, node: dict) -> bool:
+        ((fn, args),) = node.items()
+        if fn == "Condition":  # conditions may name others, in any order
+            return self.truth(self.template["Conditions"][args])
+        if fn == "Fn::Equals":
+            left, right = (self.resolve(a) for a in args)
+            return str(left) == str(right)
+        if fn == "Fn::Not":
+            return not self.truth(args[0])
+        if fn == "Fn::And":
+            return all(self.truth(a) for a in args)
+        if fn == "Fn::Or":
+            return any(self.truth(a) for a in args)
+        raise ValueError(f"not a condition function: {fn}")
+
+    def resolve(self, node: object) -> object:
+        if isinstance(node, list):
+            return [r for r in (self.resolve(n) for n in node) if r is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((fn, args),) = node.items()
+            if fn == "Ref" and args in self.values:
+                return self.values[args]
+            if fn == "Ref" and args == "AWS::NoValue":
+                return NO_VALUE
+            if fn == "Fn::If":
+                name, yes, no = args
+                return self.resolve(yes if self.conditions[name] else no)
+            if fn == "Fn::Sub" and isinstance(args, str):
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self.values.get(m[1], m[0]), args)
+        resolved = {k: self.resolve(v) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+    def resource(self, logical_id: str) -> dict | None:
+        """The resource as created for these values, or None when its Condition is false."""
+        r = self.template["Resources"][logical_id]
+        if "Condition" in r and not self.conditions[r["Condition"]]:
+            return None
+        return self.resolve(r)
+
+
+NO_VALUE = object()

@@ -7,7 +7,7 @@ import pytest
 
 import templates.api
 from templates import build_template
-from templates.catalog import FUNCTIONS, FunctionSpec
+from templates.catalog import COLLECTION, FUNCTIONS, FunctionSpec
 from templates.naming import logical_id
 from templates.suppressions import REASONS_KEY
 from tests.cfn import references, resources_of_type
@@ -55,14 +55,15 @@ def test_every_function_has_its_own_role_log_group_permission_and_route(template
         for r in resources_of_type(template, "AWS::Lambda::Permission").values()
         if r["Properties"]["FunctionName"] == {"Fn::GetAtt": [fn_id, "Arn"]}
     ]
-    route = "/".join("*" if s.startswith("{") else s for s in spec.path)
+    route = "/".join("${RoutePrefix}" if s == COLLECTION else "*" if s[0] == "{" else s
+                     for s in spec.path)  # fmt: skip
     assert permission["SourceArn"]["Fn::Sub"].endswith(f"/*/{spec.method}/{route}")
     assert permission["Principal"] == "apigateway.amazonaws.com"
 
     [method] = [
         r["Properties"]
         for r in resources_of_type(template, "AWS::ApiGateway::Method").values()
-        if r["Properties"]["Integration"]["Uri"]["Fn::Sub"][1]["Arn"]
+        if r["Properties"]["Integration"].get("Uri", {}).get("Fn::Sub", [0, {}])[1].get("Arn")
         == {"Fn::GetAtt": [fn_id, "Arn"]}
     ]
     assert method["HttpMethod"] == spec.method
@@ -118,10 +119,11 @@ def test_resources_come_after_everything_they_reference(template):
         seen.add(rid)
 
 
-def test_deployment_follows_every_method(template):
+def test_deployment_follows_every_method_and_gateway_response(template):
     methods = set(resources_of_type(template, "AWS::ApiGateway::Method"))
+    responses = set(resources_of_type(template, "AWS::ApiGateway::GatewayResponse"))
     [(dep_id, dep)] = resources_of_type(template, "AWS::ApiGateway::Deployment").items()
-    assert set(dep["DependsOn"]) == methods
+    assert set(dep["DependsOn"]) == methods | responses
     [stage] = resources_of_type(template, "AWS::ApiGateway::Stage").values()
     assert stage["Properties"]["DeploymentId"] == {"Ref": dep_id}
     assert stage["Properties"]["StageName"] == {"Ref": "Stage"}

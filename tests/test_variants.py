@@ -1,0 +1,196 @@
+"""Each seed document is the one template with another parameter file: the variants the
+parameters select, resolved as CloudFormation resolves conditions, and deployed to moto."""
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from templates import stage_params
+from templates.catalog import FUNCTIONS
+from templates.naming import logical_id
+from tests import moto_compat
+from tests.cfn import ROOT, Resolver, resources_of_type, stack_parameters, stage_values
+from tests.conftest import REGION
+
+
+def _resolve(template: dict, **values: str) -> Resolver:
+    return Resolver(template, {**stage_values(template, "test"), **values})
+
+
+@pytest.mark.parametrize(
+    ("sort_key", "schema"),
+    [
+        ("", [{"AttributeName": "id", "KeyType": "HASH"}]),
+        (
+            "timestamp",
+            [
+                {"AttributeName": "id", "KeyType": "HASH"},
+                {"AttributeName": "timestamp", "KeyType": "RANGE"},
+            ],
+        ),
+    ],
+)
+def test_sort_key_on_and_off(template, sort_key, schema):
+    table = _resolve(template, SortKeyName=sort_key).resource("ItemsTable")["Properties"]
+    assert table["KeySchema"] == schema
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    assert types == ({"id": "S", "timestamp": "N"} if sort_key else {"id": "S"})
+
+
+@pytest.mark.parametrize(
+    ("mode", "throughput"),
+    [
+        ("PROVISIONED", {"ReadCapacityUnits": "10", "WriteCapacityUnits": "10"}),
+        ("PAY_PER_REQUEST", None),
+    ],
+)
+def test_billing_modes(template, mode, throughput):
+    table = _resolve(template, BillingMode=mode).resource("ItemsTable")["Properties"]
+    assert table["BillingMode"] == mode
+    assert table.get("ProvisionedThroughput") == throughput
+
+
+def _stage(resolver: Resolver) -> dict:
+    [stage_id] = resources_of_type(resolver.template, "AWS::ApiGateway::Stage")
+    return resolver.resource(stage_id)["Properties"]
+
+
+@pytest.mark.parametrize(("ttl", "enabled"), [("0", False), ("30", True), ("60", True)])
+def test_cache_on_and_off(template, ttl, enabled):
+    stage = _stage(_resolve(template, CacheTtlSeconds=ttl))
+    assert stage["CacheClusterEnabled"] is enabled
+    assert ("CacheClusterSize" in stage) is enabled
+    cached = [s for s in stage["MethodSettings"] if "CachingEnabled" in s]
+    cached_routes = [f for f in FUNCTIONS if f.method == "GET" and "{id}" in f.path]
+    assert len(cached) == len(cached_routes) >= 1
+    for setting in cached:
+        assert setting["CachingEnabled"] is enabled
+        assert setting["CacheTtlInSeconds"] == ttl
+        assert setting["CacheDataEncrypted"] is True
+        assert setting["HttpMethod"] == "GET" and setting["ResourcePath"].endswith("~1{id}")
+    assert not [s for s in stage["MethodSettings"] if s["ResourcePath"] == "/*" and "Caching" in s]
+
+
+@pytest.mark.parametrize("prefix", ["items", "data"])
+def test_route_prefix(template, prefix):
+    resolver = _resolve(template, RoutePrefix=prefix)
+    resources = resources_of_type(template, "AWS::ApiGateway::Resource")
+    parts = sorted(resolver.resource(r)["Properties"]["PathPart"] for r in resources)
+    assert parts == sorted([prefix, "{id}"])
+    for f in FUNCTIONS:
+        arn = resolver.resolve(
+            template["Resources"][logical_id(f.name, "permission")]["Properties"]["SourceArn"]
+        )
+        assert (f"/{prefix}" in json.dumps(arn)) == bool(f.path)
+
+
+@pytest.mark.parametrize("origin", ["*", "https://example.com"])
+def test_cors_origin_reaches_preflights_and_gateway_errors(template, origin):
+    resolver = _resolve(template, CorsAllowOrigin=origin)
+    methods = resources_of_type(template, "AWS::ApiGateway::Method")
+    preflights = [resolver.resource(m)["Properties"] for m in methods
+                  if methods[m]["Properties"]["HttpMethod"] == "OPTIONS"]  # fmt: skip
+    resources = resources_of_type(template, "AWS::ApiGateway::Resource")
+    assert len(preflights) == len(resources) + 1  # every resource and the root
+    for p in preflights:
+        assert p["AuthorizationType"] == "NONE" and p["Integration"]["Type"] == "MOCK"
+        headers = p["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        assert headers["method.response.header.Access-Control-Allow-Origin"] == f"'{origin}'"
+        assert headers["method.response.header.Access-Control-Max-Age"] == "'300'"
+        assert "Content-Type" in headers["method.response.header.Access-Control-Allow-Headers"]
+        assert "OPTIONS" in headers["method.response.header.Access-Control-Allow-Methods"]
+    responses = resources_of_type(template, "AWS::ApiGateway::GatewayResponse")
+    kinds = set()
+    for r in responses:
+        props = resolver.resource(r)["Properties"]
+        kinds.add(props["ResponseType"])
+        allowed = props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
+        assert allowed == f"'{origin}'"
+    assert kinds == {"DEFAULT_4XX", "DEFAULT_5XX"}
+
+
+@pytest.mark.parametrize(("stage", "asked", "on"), [("dev", "true", True), ("prod", "true", False),
+                                                    ("dev", "false", False)])  # fmt: skip
+def test_data_trace_never_in_prod(template, stage, asked, on):
+    values = {**stage_values(template, stage), "ApiDataTrace": asked}
+    settings = _stage(Resolver(template, values))["MethodSettings"]
+    assert {s["DataTraceEnabled"] for s in settings} == {on}
+
+
+def test_stage_variables(template):
+    assert _stage(_resolve(template))["Variables"] == {"environment": "test", "lambdaAlias": "live"}
+
+
+@pytest.mark.parametrize(
+    ("origin", "credentials", "refused"),
+    [("*", "true", True), ("*", "false", False), ("https://example.com", "true", False)],
+)
+def test_any_origin_with_credentials_is_refused_by_template_and_params(
+    template, tmp_path, origin, credentials, refused
+):
+    values = {**stage_values(template, "test"), "CorsAllowOrigin": origin,
+              "CorsAllowCredentials": credentials}  # fmt: skip
+    problems = stage_params.broken_rules(template, values)
+    assert bool(problems) is refused
+    path = tmp_path / "test.json"
+    path.write_text(json.dumps(values))
+    if refused:
+        with pytest.raises(stage_params.ParamsError, match="CorsAllowCredentials"):
+            stage_params.validate(path, template)
+    else:
+        stage_params.validate(path, template)
+
+
+# Seed-shaped parameter sets deployed to moto in-process (the whole template).
+DEPLOYED_VARIANTS = {
+    "seed-000-like": {},
+    "seed-003/004-like": {
+        "SortKeyName": "timestamp",
+        "BillingMode": "PAY_PER_REQUEST",
+        "RoutePrefix": "data",
+        "CorsAllowOrigin": "https://example.com",
+        "CacheTtlSeconds": "60",
+    },
+}
+
+
+@pytest.mark.parametrize("variant", DEPLOYED_VARIANTS)
+def test_variant_deploys_to_moto(template, aws_env, variant):
+    moto_compat.apply()
+    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
+    values = {**stage_values(template, "test"), **DEPLOYED_VARIANTS[variant]}
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(
+            Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        for entry in manifest["artifacts"].values():
+            s3.upload_file(str(ROOT / "dist" / entry["file"]), "artifacts", entry["s3_key"])
+        keys = {logical_id(n, "code", "key"): e["s3_key"] for n, e in manifest["artifacts"].items()}
+        values |= {"ArtifactBucket": "artifacts", **keys}
+        cfn = boto3.client("cloudformation", region_name=REGION)
+        cfn.create_stack(
+            StackName="variant",
+            TemplateBody=(ROOT / "dist" / "template.json").read_text(),
+            Parameters=stack_parameters(template, values),
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        assert cfn.describe_stacks(StackName="variant")["Stacks"][0]["StackStatus"] == (
+            "CREATE_COMPLETE"
+        )
+        physical = {
+            r.get("LogicalResourceId"): r.get("PhysicalResourceId")  # moto omits both for
+            for r in cfn.describe_stack_resources(StackName="variant")["StackResources"]
+        }  # the types it skips
+        table = boto3.client("dynamodb", region_name=REGION).describe_table(
+            TableName=physical["ItemsTable"]
+        )["Table"]
+        assert len(table["KeySchema"]) == (2 if values.get("SortKeyName") else 1)
+        api = boto3.client("apigateway", region_name=REGION)
+        items = api.get_resources(restApiId=physical["Api"], embed=["methods"])["items"]
+        prefix = values.get("RoutePrefix", "items")
+        routes = {(m, r["path"]) for r in items for m in r.get("resourceMethods", {})}
+        expected = {(f.method, f.route.replace("/items", f"/{prefix}")) for f in FUNCTIONS}
+        assert expected | {("OPTIONS", r["path"]) for r in items} == routes
