@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from templates import stage_params
+from templates.tags import MANAGED_BY
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATE_PREFIX = "templates"
@@ -148,6 +149,19 @@ def aws_cli() -> str:
     return str(local) if local.exists() else "aws"
 
 
+def stack_tags(p: Plan, values: dict[str, str]) -> list[str]:
+    """The stack's tags: the same five every resource carries (templates/tags.py)."""
+    specs = json.loads(p.template_body)["Parameters"]
+    value = {k: values.get(k, str(specs[k].get("Default", ""))) for k in specs}
+    return [
+        f"Project={value['Project']}",
+        f"Environment={p.stage}",
+        f"Owner={value['Owner']}",
+        f"CostCenter={value['CostCenter']}",
+        f"ManagedBy={MANAGED_BY}",
+    ]
+
+
 def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str]) -> None:
     overrides = p.dist / "deploy" / f"{p.stage}.json"
     overrides.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +176,7 @@ def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str]) -> None:
         "--s3-bucket", bucket,
         "--s3-prefix", TEMPLATE_PREFIX,
         "--no-fail-on-empty-changeset",
-        "--tags", f"Project={PROJECT}", f"Environment={p.stage}", "ManagedBy=make-deploy",
+        "--tags", *stack_tags(p, values),
     ]  # fmt: skip
     print("$ " + " ".join(command), flush=True)
     if subprocess.run(command).returncode != 0:

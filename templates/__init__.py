@@ -2,7 +2,7 @@
 
 from troposphere import Template
 
-from . import api, data, functions, log_groups, outputs, parameters, security
+from . import api, data, functions, log_groups, outputs, parameters, security, tags
 
 DESCRIPTION = (
     "items-api: API Gateway REST API -> one Python Lambda per route -> DynamoDB. "
@@ -17,8 +17,9 @@ def build_template() -> Template:
     params = parameters.add(t)
     table = data.add(t, params)
     logs = log_groups.add(t, params)
-    roles = security.add(t, table, logs)
-    fns = functions.add(t, params, table, logs, roles)
+    secure = security.add(t, table, logs)
+    fns = functions.add(t, params, table, logs, secure)
     rest = api.add(t, params, fns, logs)
-    outputs.add(t, params, table, fns, rest)
+    outputs.add(t, params, table, secure, fns, rest)
+    tags.add(t, params)
     return t

@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, Ref, Template, awslambda, iam
+from troposphere import GetAtt, Ref, Template, awslambda
 
 from .catalog import FUNCTIONS, LAYER
 from .data import Data
 from .log_groups import LogGroups
 from .naming import logical_id, physical_name
 from .parameters import PYTHON_RUNTIMES, Params
+from .security import Security
 from .suppressions import suppress
 
 HANDLER = "app.lambda_handler"  # every function folder has app.py at its zip root
@@ -34,7 +35,7 @@ def _code(params: Params, artifact: str) -> dict:
 
 
 def add(
-    t: Template, params: Params, data: Data, log_groups: LogGroups, roles: dict[str, iam.Role]
+    t: Template, params: Params, data: Data, log_groups: LogGroups, security: Security
 ) -> Functions:
     layer = t.add_resource(
         awslambda.LayerVersion(
@@ -58,7 +59,8 @@ def add(
                 Architectures=[Ref(params.architecture)],
                 MemorySize=Ref(params.memory_size),
                 Timeout=Ref(params.timeout),
-                Role=roles[f.name].get_att("Arn"),
+                Role=security.roles[f.name].get_att("Arn"),
+                KmsKeyArn=security.key.get_att("Arn"),
                 Code=awslambda.Code(**_code(params, f.name)),
                 Layers=[Ref(layer)],
                 TracingConfig=awslambda.TracingConfig(Mode="Active"),

@@ -8,6 +8,7 @@ from .data import Data
 from .functions import Functions
 from .naming import logical_id
 from .parameters import Params
+from .security import Security
 
 
 def _output(t: Template, name: str, value, description: str) -> None:
@@ -21,7 +22,9 @@ def _output(t: Template, name: str, value, description: str) -> None:
     )
 
 
-def add(t: Template, params: Params, data: Data, functions: Functions, api: Api) -> None:
+def add(
+    t: Template, params: Params, data: Data, security: Security, functions: Functions, api: Api
+) -> None:
     _output(
         t,
         "ApiUrl",
@@ -34,6 +37,9 @@ def add(t: Template, params: Params, data: Data, functions: Functions, api: Api)
     )
     _output(t, "TableName", Ref(data.table), "Name of the items table.")
     _output(t, "TableArn", GetAtt(data.table, "Arn"), "ARN of the items table.")
+    _output(t, "TableStreamArn", GetAtt(data.table, "StreamArn"), "ARN of the table's stream.")
+    _output(t, "BucketName", Ref(data.bucket), "Bucket of attachments (items/) and audit (audit/).")
+    _output(t, "KmsKeyArn", GetAtt(security.key, "Arn"), "Key of the functions' environment.")
     _output(t, "Stage", Ref(params.stage), "Deployment stage of this stack.")
     for f in FUNCTIONS:
         fn = functions.by_name[f.name]

@@ -68,6 +68,9 @@ class Params:
     api_data_trace: Parameter
     async_retry_attempts: Parameter
     api_logging_level: Parameter
+    project: Parameter
+    owner: Parameter
+    cost_center: Parameter
     create_api_gateway_account_role: Parameter
     code_keys: dict[str, Parameter]  # artifact name -> the parameter holding its S3 key
 
@@ -98,6 +101,16 @@ def _choice(description: str, values: tuple, default: str | None = None) -> dict
     return kw
 
 
+def _tag(description: str, default: str) -> dict:
+    return {
+        "Type": "String",
+        "Default": default,
+        "Description": f"{description} Tagged on every taggable resource.",
+        "AllowedPattern": r"^[A-Za-z0-9 _.:/=+@-]{1,256}$",
+        "ConstraintDescription": "must be 1-256 letters, digits, spaces or _ . : / = + @ -.",
+    }
+
+
 _BOOL = ("false", "true")
 
 # name -> (console group, label, supplier, Parameter properties)
@@ -122,6 +135,24 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "ConstraintDescription": "must be an S3 bucket name: 3-63 lower-case letters, digits, "
             "dots or hyphens.",
         },
+    ),
+    "Project": (
+        "Tags",
+        "Project tag",
+        FROM_STAGE_FILE,
+        _tag("Project the resources belong to.", "items-api"),
+    ),
+    "Owner": (
+        "Tags",
+        "Owner tag",
+        FROM_STAGE_FILE,
+        _tag("Team or person answerable for the stack.", "unassigned"),
+    ),
+    "CostCenter": (
+        "Tags",
+        "Cost center tag",
+        FROM_STAGE_FILE,
+        _tag("Cost allocation key.", "unassigned"),
     ),
     "Runtime": (
         "Functions",

@@ -3,12 +3,15 @@
 No wildcard actions. Every Resource is a GetAtt/Sub of something in this stack, except X-Ray's
 write actions, which AWS only grants on `*`."""
 
-from awacs import logs, sts, xray
+from dataclasses import dataclass
+
+from awacs import kms, logs, sts, xray
 from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Sub, Template, iam
+from troposphere import kms as kms_resources
 
 from .catalog import FUNCTIONS, FunctionSpec
-from .data import Data
+from .data import RETAIN, Data
 from .log_groups import LogGroups
 from .naming import logical_id
 
@@ -89,9 +92,68 @@ def api_gateway_logging_policy() -> PolicyDocument:
     )
 
 
-def add(t: Template, data: Data, log_groups: LogGroups) -> dict[str, iam.Role]:
-    """One role per function, holding only what its route needs."""
-    return {
+def key_policy(decrypters: list[GetAtt]) -> PolicyDocument:
+    """The account administers the key and deployers may encrypt with it (Lambda encrypts
+    environment variables with the deployer's rights); only the function roles decrypt. The
+    roles are named here, not in their own policies: that would make role and key refer to
+    each other."""
+    root = Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")])
+    administration = ["Create*", "Describe*", "Enable*", "List*", "Put*", "Update*", "Revoke*",
+                      "Disable*", "Get*", "Delete*", "TagResource", "UntagResource",
+                      "ScheduleKeyDeletion", "CancelKeyDeletion", "RotateKeyOnDemand"]  # fmt: skip
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="AccountAdministersAndEncrypts",
+                Effect=Allow,
+                Principal=root,
+                Action=[Action("kms", a) for a in administration]
+                + [kms.Encrypt, kms.GenerateDataKey, kms.CreateGrant],
+                Resource=["*"],  # in a key policy, "*" means this key
+            ),
+            Statement(
+                Sid="FunctionsDecrypt",
+                Effect=Allow,
+                Principal=Principal("AWS", decrypters),
+                Action=[kms.Decrypt],
+                Resource=["*"],  # in a key policy, "*" means this key
+            ),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Security:
+    roles: dict[str, iam.Role]  # function name -> its own role
+    key: kms_resources.Key  # encrypts the functions' environment variables
+
+
+def _key(t: Template, roles: dict[str, iam.Role]) -> kms_resources.Key:
+    key = t.add_resource(
+        kms_resources.Key(
+            logical_id("environment", "key"),
+            **RETAIN,
+            Description=Sub("${AWS::StackName}: encrypts the functions' environment variables"),
+            EnableKeyRotation=True,
+            PendingWindowInDays=30,
+            KeyPolicy=key_policy([r.get_att("Arn") for r in roles.values()]),
+        )
+    )
+    t.add_resource(
+        kms_resources.Alias(
+            logical_id("environment", "key", "alias"),
+            AliasName=Sub("alias/${AWS::StackName}"),
+            TargetKeyId=key.ref(),
+        )
+    )
+    return key
+
+
+def add(t: Template, data: Data, log_groups: LogGroups) -> Security:
+    """One role per function, holding only what its route needs; then the key they decrypt
+    their environment with."""
+    roles = {
         f.name: t.add_resource(
             iam.Role(
                 logical_id(f.name, "role"),
@@ -108,3 +170,4 @@ def add(t: Template, data: Data, log_groups: LogGroups) -> dict[str, iam.Role]:
         )
         for f in FUNCTIONS
     }
+    return Security(roles=roles, key=_key(t, roles))

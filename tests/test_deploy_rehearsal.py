@@ -98,7 +98,9 @@ def first_deploy(env) -> subprocess.CompletedProcess:
 def test_the_stack_is_created(env, first_deploy):
     stack = _client(env, "cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    assert {"Key": "Environment", "Value": "test"} in stack["Tags"]
+    tags = {t["Key"]: t["Value"] for t in stack["Tags"]}
+    assert tags == {"Project": "items-api", "Environment": "test", "Owner": "unassigned",
+                    "CostCenter": "unassigned", "ManagedBy": "CloudFormation"}  # fmt: skip
     assert f"artifacts: {len(FUNCTIONS) + 1} uploaded" in first_deploy.stdout
 
 

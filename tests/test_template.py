@@ -193,9 +193,41 @@ def test_every_lint_suppression_has_a_written_reason(template):
 
 def test_outputs_name_the_api_table_stage_and_every_function(template):
     outputs = template["Outputs"]
-    assert {"ApiUrl", "TableName", "TableArn", "Stage"} <= set(outputs)
+    assert {"ApiUrl", "TableName", "TableArn", "TableStreamArn", "BucketName", "KmsKeyArn",
+            "Stage"} <= set(outputs)  # fmt: skip
     for spec in FUNCTIONS:
         assert logical_id(spec.name, "function", "name") in outputs
         assert logical_id(spec.name, "function", "arn") in outputs
     for name, o in outputs.items():
         assert o["Export"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{name}"}
+
+
+TAGS = {"Project", "Environment", "Owner", "CostCenter", "ManagedBy"}
+
+
+def test_every_taggable_resource_has_every_tag(template):
+    tagged = 0
+    for rid, r in template["Resources"].items():
+        tags = r.get("Properties", {}).get("Tags")
+        if tags is not None:
+            assert {t["Key"] for t in tags} == TAGS, rid
+            assert {"Key": "Environment", "Value": {"Ref": "Stage"}} in tags, rid
+            tagged += 1
+    taggable = {"AWS::Lambda::Function", "AWS::DynamoDB::Table", "AWS::S3::Bucket",
+                "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::KMS::Key",
+                "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage"}  # fmt: skip
+    assert tagged == sum(1 for r in template["Resources"].values() if r["Type"] in taggable)
+
+
+def test_only_the_function_roles_decrypt_with_the_environment_key(template):
+    [(key_id, key)] = resources_of_type(template, "AWS::KMS::Key").items()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    decrypting = [s for s in statements if "kms:Decrypt" in s["Action"]]
+    assert len(decrypting) == 1
+    roles = {r["Properties"]["Role"]["Fn::GetAtt"][0]
+             for r in resources_of_type(template, "AWS::Lambda::Function").values()}  # fmt: skip
+    assert {p["Fn::GetAtt"][0] for p in decrypting[0]["Principal"]["AWS"]} == roles
+    assert all(s["Principal"] != "*" and s["Principal"].get("AWS") != "*" for s in statements)
+    for fn in resources_of_type(template, "AWS::Lambda::Function").values():
+        assert fn["Properties"]["KmsKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}
