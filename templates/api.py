@@ -24,7 +24,7 @@ from troposphere import (
 )
 
 from . import cors
-from .catalog import COLLECTION, FUNCTIONS, FunctionSpec
+from .catalog import COLLECTION, ROUTES, FunctionSpec
 from .data import RETAIN
 from .functions import Functions
 from .log_groups import LogGroups
@@ -90,7 +90,7 @@ def _resources(
 ) -> dict[tuple[str, ...], object]:
     """One apigateway.Resource per distinct path prefix; `()` is the root."""
     parents: dict[tuple[str, ...], object] = {(): rest_api.get_att("RootResourceId")}
-    for f in FUNCTIONS:
+    for f in ROUTES:
         for depth in range(1, len(f.path) + 1):
             path = f.path[:depth]
             if path not in parents:
@@ -202,7 +202,7 @@ def _method_settings(params: Params) -> list:
             CacheTtlInSeconds=Ref(params.cache_ttl_seconds),
             CacheDataEncrypted=True,
         )
-        for f in FUNCTIONS
+        for f in ROUTES
         if _cached(f)
     ]
     return [_method_setting(params, "/*", "*"), *cached]
@@ -250,7 +250,7 @@ def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups
     )
     resource_ids = _resources(t, rest_api, params)
     methods = {}
-    for f in FUNCTIONS:
+    for f in ROUTES:
         fn = functions.by_name[f.name]
         methods[f.name] = _method(t, rest_api, resource_ids[f.path], f, fn)
         t.add_resource(
@@ -265,7 +265,7 @@ def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups
         )
     preflights = [
         cors.preflight(
-            t, rest_api, resource_id, path, [f.method for f in FUNCTIONS if f.path == path], params
+            t, rest_api, resource_id, path, [f.method for f in ROUTES if f.path == path], params
         )
         for path, resource_id in resource_ids.items()
     ]

@@ -3,47 +3,87 @@ parameter, function, permission, method and outputs. Add a route by adding a row
 
 from dataclasses import dataclass
 
-# The collection's path segment (a later change makes it a parameter).
+# The collection's path segment; the template turns it into the RoutePrefix parameter.
 COLLECTION = "items"
 
 
 @dataclass(frozen=True)
+class Access:
+    """What a function may do: DynamoDB actions on the table, S3 actions under the bucket's
+    attachments (items/) and audit (audit/) prefixes. Nothing else."""
+
+    table: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
+    audit: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
-    """One Lambda function and the one API route it serves."""
+    """One Lambda function and the one API route it serves (none for the stream consumer)."""
 
     name: str  # folder under functions/, snake_case
-    method: str  # HTTP method of its route
+    method: str | None  # HTTP method of its route
     path: tuple[str, ...]  # route segments below the API root; () is `/`
-    table_actions: tuple[str, ...]  # the only DynamoDB actions its role gets
+    access: Access  # in plain mode (no sort key)
     description: str
+    history_access: Access | None = None  # in history mode, when it differs
 
     @property
     def route(self) -> str:
         return "/" + "/".join(self.path)
 
+    @property
+    def in_history_mode(self) -> Access:
+        return self.history_access or self.access
+
+
+ITEM = (COLLECTION, "{id}")
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("health", "GET", (), (), "Health check: answers with the stage."),
+    FunctionSpec("health", "GET", (), Access(), "Health check: answers with the stage."),
     FunctionSpec(
         "list_items",
         "GET",
         (COLLECTION,),
-        ("dynamodb:Scan", "dynamodb:Query"),
+        Access(table=("dynamodb:Scan", "dynamodb:Query")),
         "Lists items a page at a time.",
     ),
-    FunctionSpec("get_item", "GET", (COLLECTION, "{id}"), ("dynamodb:GetItem",), "Reads one item."),
-    FunctionSpec("create_item", "POST", (COLLECTION,), ("dynamodb:PutItem",), "Creates one item."),
+    FunctionSpec(
+        "get_item",
+        "GET",
+        ITEM,
+        Access(table=("dynamodb:GetItem",), attachments=("s3:GetObject",)),
+        "Reads one item and its attachment.",
+    ),
+    FunctionSpec(
+        "create_item",
+        "POST",
+        (COLLECTION,),
+        Access(table=("dynamodb:PutItem",), attachments=("s3:PutObject",)),
+        "Creates one item.",
+    ),
     FunctionSpec(
         "update_item",
         "PUT",
-        (COLLECTION, "{id}"),
-        ("dynamodb:GetItem", "dynamodb:UpdateItem"),
-        "Replaces one item's attributes.",
+        ITEM,
+        Access(table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=("s3:PutObject",)),
+        "Replaces one item's attributes (history mode: adds a version).",
+        history_access=Access(
+            table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=("s3:PutObject",)
+        ),
     ),
     FunctionSpec(
-        "delete_item", "DELETE", (COLLECTION, "{id}"), ("dynamodb:DeleteItem",), "Deletes one item."
+        "delete_item",
+        "DELETE",
+        ITEM,
+        Access(table=("dynamodb:DeleteItem",), attachments=("s3:DeleteObject",)),
+        "Deletes one item (history mode: writes a tombstone).",
+        history_access=Access(table=("dynamodb:GetItem", "dynamodb:PutItem")),
     ),
 )
 
 # The shared layer's artifact name, next to the functions' names in the build.
 LAYER = "layer"
+
+# The functions that serve an API route (the others are triggered by events).
+ROUTES: tuple[FunctionSpec, ...] = tuple(f for f in FUNCTIONS if f.method)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from awacs import kms, logs, sts, xray
 from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, Sub, Template, iam
+from troposphere import GetAtt, If, Sub, Template, iam, s3
 from troposphere import kms as kms_resources
 
-from .catalog import FUNCTIONS, FunctionSpec
-from .data import RETAIN, Data
+from .catalog import FUNCTIONS, Access, FunctionSpec
+from .data import ATTACHMENTS_PREFIX, AUDIT_PREFIX, RETAIN, Data
 from .log_groups import LogGroups
 from .naming import logical_id
 
@@ -40,6 +40,16 @@ def table_access(actions: tuple[str, ...], table_arn: GetAtt) -> Statement:
     )
 
 
+def bucket_access(sid: str, actions: tuple[str, ...], bucket: s3.Bucket, prefix: str) -> Statement:
+    """Exactly `actions` on the objects under one prefix of the bucket."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[Action(*a.split(":", 1)) for a in actions],
+        Resource=[Sub(f"${{{bucket.title}.Arn}}/{prefix}*")],
+    )
+
+
 def log_writing(log_group_arn: GetAtt) -> Statement:
     """Write to the function's own log group (its ARN ends in `:*`, covering its streams)."""
     return Statement(
@@ -61,11 +71,33 @@ def xray_writing() -> Statement:
     )
 
 
-def function_policy(spec: FunctionSpec, data: Data, log_group_arn: GetAtt) -> PolicyDocument:
-    statements = [log_writing(log_group_arn), xray_writing()]
-    if spec.table_actions:
-        statements.insert(0, table_access(spec.table_actions, data.table.get_att("Arn")))
+def function_policy(access: Access, data: Data, log_group_arn: GetAtt) -> PolicyDocument:
+    statements = []
+    if access.table:
+        statements.append(table_access(access.table, data.table.get_att("Arn")))
+    if access.attachments:
+        statements.append(
+            bucket_access("Attachments", access.attachments, data.bucket, ATTACHMENTS_PREFIX)
+        )
+    if access.audit:
+        statements.append(bucket_access("Audit", access.audit, data.bucket, AUDIT_PREFIX))
+    statements += [log_writing(log_group_arn), xray_writing()]
     return PolicyDocument(Version="2012-10-17", Statement=statements)
+
+
+def function_policies(spec: FunctionSpec, data: Data, log_group_arn: GetAtt) -> list:
+    """The role's one inline policy; where history mode needs other actions, the policy is
+    chosen by the template's HistoryMode condition."""
+
+    def policy(access: Access) -> iam.Policy:
+        return iam.Policy(
+            PolicyName="least-privilege",
+            PolicyDocument=function_policy(access, data, log_group_arn),
+        )
+
+    if spec.in_history_mode == spec.access:
+        return [policy(spec.access)]
+    return [If(data.history_mode, policy(spec.in_history_mode), policy(spec.access))]
 
 
 def api_gateway_logging_policy() -> PolicyDocument:
@@ -158,14 +190,7 @@ def add(t: Template, data: Data, log_groups: LogGroups) -> Security:
             iam.Role(
                 logical_id(f.name, "role"),
                 AssumeRolePolicyDocument=assumed_by("lambda"),
-                Policies=[
-                    iam.Policy(
-                        PolicyName="least-privilege",
-                        PolicyDocument=function_policy(
-                            f, data, log_groups.functions[f.name].get_att("Arn")
-                        ),
-                    )
-                ],
+                Policies=function_policies(f, data, log_groups.functions[f.name].get_att("Arn")),
             )
         )
         for f in FUNCTIONS

@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from templates.catalog import FUNCTIONS
+from templates.catalog import FUNCTIONS, ROUTES
 from templates.naming import logical_id
 from templates.parameters import PYTHON_RUNTIMES
 from tests.cfn import ROOT
@@ -154,7 +154,7 @@ def test_every_route_exists(env, first_deploy):
     items = _client(env, "apigateway").get_resources(restApiId=api_id, embed=["methods"])["items"]
     routes = {(m, r["path"]) for r in items for m in r.get("resourceMethods", {})}
     preflights = {("OPTIONS", r["path"]) for r in items}
-    assert routes == {(s.method, s.route) for s in FUNCTIONS} | preflights
+    assert routes == {(s.method, s.route) for s in ROUTES} | preflights
 
 
 def test_a_second_deploy_with_nothing_changed_uploads_nothing(env, first_deploy):

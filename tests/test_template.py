@@ -1,16 +1,17 @@
 """Invariants over the whole built template: what must hold for every function, every policy,
 every stateful resource and every parameter."""
 
+import dataclasses
 import json
 
 import pytest
 
 import templates.api
 from templates import build_template
-from templates.catalog import COLLECTION, FUNCTIONS, FunctionSpec
+from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.naming import logical_id
 from templates.suppressions import REASONS_KEY
-from tests.cfn import references, resources_of_type
+from tests.cfn import Resolver, references, resources_of_type, stage_values
 
 STATEFUL_TYPES = {
     "AWS::DynamoDB::Table",
@@ -29,11 +30,12 @@ def _policy_statements(template: dict):
     """(logical ID, statement) for every statement of every inline IAM policy."""
     for rid, res in template["Resources"].items():
         for policy in res.get("Properties", {}).get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                yield rid, statement
+            for variant in policy["Fn::If"][1:] if "Fn::If" in policy else [policy]:
+                for statement in variant["PolicyDocument"]["Statement"]:
+                    yield rid, statement
 
 
-@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ROUTES, ids=lambda s: s.name)
 def test_every_function_has_its_own_role_log_group_permission_and_route(template, spec):
     resources = template["Resources"]
     fn_id = logical_id(spec.name, "function")
@@ -81,14 +83,24 @@ def test_every_function_is_traced_layered_and_configured(template, spec):
     assert props["Code"]["S3Key"] == {"Ref": logical_id(spec.name, "code", "key")}
 
 
+@pytest.mark.parametrize("sort_key", ["", "timestamp"], ids=["plain", "history"])
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
-def test_every_role_holds_exactly_its_routes_table_actions(template, spec):
+def test_every_role_holds_exactly_its_access_in_each_mode(template, spec, sort_key):
+    resolver = Resolver(template, {**stage_values(template, "test"), "SortKeyName": sort_key})
+    access = spec.in_history_mode if sort_key else spec.access
     role_id = _fn(template, spec)["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = [s for rid, s in _policy_statements(template) if rid == role_id]
-    table_actions = sorted(a for s in statements for a in s["Action"] if a.startswith("dynamodb:"))
-    assert table_actions == sorted(spec.table_actions)
-    log_actions = {a for s in statements for a in s["Action"] if a.startswith("logs:")}
-    assert log_actions == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    [policy] = resolver.resource(role_id)["Properties"]["Policies"]
+    actions = {a: s["Resource"] for s in policy["PolicyDocument"]["Statement"] for a in s["Action"]}
+    assert sorted(a for a in actions if a.startswith("dynamodb:")) == sorted(access.table)
+    s3_actions = {a: r[0] for a, r in actions.items() if a.startswith("s3:")}  # Sub resolved
+    expected = {a: "${ItemsBucket.Arn}/items/*" for a in access.attachments} | {
+        a: "${ItemsBucket.Arn}/audit/*" for a in access.audit
+    }
+    assert s3_actions == expected
+    assert {a for a in actions if a.startswith("logs:")} == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
 
 
 def test_no_iam_action_is_a_wildcard(template):
@@ -137,16 +149,14 @@ def _deployment_id(t: dict) -> str:
 
 
 def _with_functions(monkeypatch, functions) -> dict:
-    monkeypatch.setattr(templates.api, "FUNCTIONS", functions)
+    monkeypatch.setattr(templates.api, "ROUTES", tuple(f for f in functions if f.method))
     monkeypatch.setattr(templates.functions, "FUNCTIONS", functions)
     return build_template().to_dict()
 
 
 CHANGES = {
-    "method": lambda s: FunctionSpec(s.name, "PATCH", s.path, s.table_actions, s.description),
-    "path": lambda s: FunctionSpec(
-        s.name, s.method, ("v2", *s.path), s.table_actions, s.description
-    ),
+    "method": lambda s: dataclasses.replace(s, method="PATCH"),
+    "path": lambda s: dataclasses.replace(s, path=("v2", *s.path)),
 }
 
 
@@ -159,8 +169,7 @@ def test_deployment_id_changes_when_a_method_changes(template, monkeypatch, chan
 def test_deployment_id_stays_when_the_api_does_not_change(template, monkeypatch):
     assert _deployment_id(build_template().to_dict()) == _deployment_id(template)
     described = tuple(
-        FunctionSpec(s.name, s.method, s.path, s.table_actions, s.description + " Changed.")
-        for s in FUNCTIONS
+        dataclasses.replace(s, description=s.description + " Changed.") for s in FUNCTIONS
     )
     other = _with_functions(monkeypatch, described)
     assert other["Resources"] != template["Resources"]  # the functions did change

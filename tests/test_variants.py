@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 
 from templates import stage_params
-from templates.catalog import FUNCTIONS
+from templates.catalog import ROUTES
 from templates.naming import logical_id
 from tests import moto_compat
 from tests.cfn import ROOT, Resolver, resources_of_type, stack_parameters, stage_values
@@ -63,7 +63,7 @@ def test_cache_on_and_off(template, ttl, enabled):
     assert stage["CacheClusterEnabled"] is enabled
     assert ("CacheClusterSize" in stage) is enabled
     cached = [s for s in stage["MethodSettings"] if "CachingEnabled" in s]
-    cached_routes = [f for f in FUNCTIONS if f.method == "GET" and "{id}" in f.path]
+    cached_routes = [f for f in ROUTES if f.method == "GET" and "{id}" in f.path]
     assert len(cached) == len(cached_routes) >= 1
     for setting in cached:
         assert setting["CachingEnabled"] is enabled
@@ -79,7 +79,7 @@ def test_route_prefix(template, prefix):
     resources = resources_of_type(template, "AWS::ApiGateway::Resource")
     parts = sorted(resolver.resource(r)["Properties"]["PathPart"] for r in resources)
     assert parts == sorted([prefix, "{id}"])
-    for f in FUNCTIONS:
+    for f in ROUTES:
         arn = resolver.resolve(
             template["Resources"][logical_id(f.name, "permission")]["Properties"]["SourceArn"]
         )
@@ -192,5 +192,5 @@ def test_variant_deploys_to_moto(template, aws_env, variant):
         items = api.get_resources(restApiId=physical["Api"], embed=["methods"])["items"]
         prefix = values.get("RoutePrefix", "items")
         routes = {(m, r["path"]) for r in items for m in r.get("resourceMethods", {})}
-        expected = {(f.method, f.route.replace("/items", f"/{prefix}")) for f in FUNCTIONS}
+        expected = {(f.method, f.route.replace("/items", f"/{prefix}")) for f in ROUTES}
         assert expected | {("OPTIONS", r["path"]) for r in items} == routes
