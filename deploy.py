@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from templates import stage_params
+from templates.naming import logical_id
 from templates.tags import MANAGED_BY
 
 ROOT = Path(__file__).resolve().parent
@@ -22,6 +23,16 @@ TEMPLATE_PREFIX = "templates"
 PROJECT = "items-api"
 # Settled states: the stack runs the template get_template returns (after a rolled-back update,
 # the previous one).
+# Parameters that shape API Gateway methods or gateway responses. CloudFormation updates the API
+# for them but never redeploys a stage for a parameter change (only a new Deployment resource
+# does), so make deploy redeploys the stage when one of them changed.
+API_SHAPING = (
+    "RoutePrefix",
+    "CorsAllowOrigin",
+    "CorsAllowHeaders",
+    "CorsMaxAge",
+    "CorsAllowCredentials",
+)
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
 
 
@@ -133,14 +144,41 @@ def unchanged(cfn, stack: dict | None, p: Plan, values: dict[str, str]) -> bool:
     """True when the live stack already runs this template with these parameter values."""
     if not stack or stack["StackStatus"] not in DONE:
         return False
-    template = json.loads(p.template_body)
-    # The live stack lists every parameter, defaulted ones included.
-    defaults = {k: str(v["Default"]) for k, v in template["Parameters"].items() if "Default" in v}
-    live = {x["ParameterKey"]: x["ParameterValue"] for x in stack.get("Parameters", [])}
-    if live != {**defaults, **values}:
+    if live_parameters(stack) != full_parameters(p, values):
         return False
     body = cfn.get_template(StackName=p.stack_name, TemplateStage="Original")["TemplateBody"]
-    return (body if isinstance(body, dict) else json.loads(body)) == template
+    return (body if isinstance(body, dict) else json.loads(body)) == json.loads(p.template_body)
+
+
+def live_parameters(stack: dict) -> dict[str, str]:
+    return {x["ParameterKey"]: x["ParameterValue"] for x in stack.get("Parameters", [])}
+
+
+def full_parameters(p: Plan, values: dict[str, str]) -> dict[str, str]:
+    """Every parameter's value as the stack will hold it: the live stack lists defaulted ones
+    too."""
+    specs = json.loads(p.template_body)["Parameters"]
+    return {k: str(v["Default"]) for k, v in specs.items() if "Default" in v} | values
+
+
+def api_shaping_changes(p: Plan, stack: dict | None, values: dict[str, str]) -> list[str]:
+    """API_SHAPING parameters whose live value differs (none for a new stack: its first
+    deployment already has them)."""
+    if not stack:
+        return []
+    live, wanted = live_parameters(stack), full_parameters(p, values)
+    return sorted(k for k in API_SHAPING if live.get(k) != wanted.get(k))
+
+
+def redeploy_stage(apigateway, cfn, stack_name: str, stage: str, changed: list[str]) -> str:
+    """A new deployment of the stage, so API changes made by parameters reach it."""
+    api_id = cfn.describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id("api"))[
+        "StackResourceDetail"
+    ]["PhysicalResourceId"]
+    deployment = apigateway.create_deployment(
+        restApiId=api_id, stageName=stage, description=f"make deploy: {', '.join(changed)} changed"
+    )
+    return deployment["id"]
 
 
 def aws_cli() -> str:
@@ -213,7 +251,12 @@ def deploy(p: Plan, bucket: str | None) -> None:
     if unchanged(cfn, stack, p, values):
         print(f"{p.stack_name}: no changes (same template, same parameters); nothing deployed.")
     else:
+        changed = api_shaping_changes(p, stack, values)
         cloudformation_deploy(p, bucket, values)
+        if changed:
+            client = session.client("apigateway")
+            deployment = redeploy_stage(client, cfn, p.stack_name, p.stage, changed)
+            print(f"API stage {p.stage} redeployed ({deployment}): {', '.join(changed)} changed")
     stack = live_stack(cfn, p.stack_name)
     print(f"{p.stack_name}: {stack['StackStatus'] if stack else 'missing'}")
     if stack:

@@ -2,7 +2,7 @@
 
 from troposphere import Template
 
-from . import api, data, functions, log_groups, outputs, parameters, security, tags
+from . import api, data, events, functions, log_groups, outputs, parameters, security, tags
 
 DESCRIPTION = (
     "items-api: API Gateway REST API -> one Python Lambda per route -> DynamoDB. "
@@ -19,6 +19,7 @@ def build_template() -> Template:
     logs = log_groups.add(t, params)
     secure = security.add(t, table, logs)
     fns = functions.add(t, params, table, logs, secure)
+    events.add(t, params, table, fns)
     rest = api.add(t, params, fns, logs)
     outputs.add(t, params, table, secure, fns, rest)
     tags.add(t, params)

@@ -119,8 +119,9 @@ def _path_parameters(spec: FunctionSpec) -> dict:
 
 
 def _cached(spec: FunctionSpec) -> bool:
-    """Only GET routes keyed by {id} are cached: their answer depends on the path alone."""
-    return spec.method == "GET" and "{id}" in spec.path
+    """Only GET /<prefix>/{id} is cached: its answer depends on the path alone (the versions
+    route also reads limit and next_token, which the cache key would not see)."""
+    return spec.method == "GET" and spec.path[-1:] == ("{id}",)
 
 
 def _cache_keys(spec: FunctionSpec) -> dict:

@@ -9,12 +9,15 @@ COLLECTION = "items"
 
 @dataclass(frozen=True)
 class Access:
-    """What a function may do: DynamoDB actions on the table, S3 actions under the bucket's
-    attachments (items/) and audit (audit/) prefixes. Nothing else."""
+    """What a function may do: DynamoDB actions on the table or its stream, S3 actions under
+    the bucket's attachments (items/) and audit (audit/) prefixes, SQS actions on the stream's
+    failure queue. Nothing else."""
 
     table: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
     audit: tuple[str, ...] = ()
+    stream: tuple[str, ...] = ()  # on the table's stream
+    failure_queue: tuple[str, ...] = ()  # on the stream consumer's on-failure queue
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,12 @@ class FunctionSpec:
 
 
 ITEM = (COLLECTION, "{id}")
+STREAM_READ = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("health", "GET", (), Access(), "Health check: answers with the stage."),
@@ -80,7 +89,23 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Deletes one item (history mode: writes a tombstone).",
         history_access=Access(table=("dynamodb:GetItem", "dynamodb:PutItem")),
     ),
+    FunctionSpec(
+        "list_versions",
+        "GET",
+        (*ITEM, "versions"),
+        Access(table=("dynamodb:GetItem",)),
+        "Lists an item's versions (plain mode: the current one).",
+        history_access=Access(table=("dynamodb:Query",)),
+    ),
+    FunctionSpec(
+        "stream_audit",
+        None,
+        (),
+        Access(stream=STREAM_READ, failure_queue=("sqs:SendMessage",), audit=("s3:PutObject",)),
+        "Writes one audit entry per table change, from the table's stream.",
+    ),
 )
+
 
 # The shared layer's artifact name, next to the functions' names in the build.
 LAYER = "layer"

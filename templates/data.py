@@ -4,10 +4,11 @@ descriptions say so."""
 
 from dataclasses import dataclass
 
-from troposphere import Equals, If, Not, NoValue, Ref, Template, dynamodb, s3
+from troposphere import Equals, If, Not, NoValue, Ref, Template, dynamodb, s3, sqs
 
 from .naming import logical_id
 from .parameters import Params
+from .suppressions import suppress
 
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 HISTORY_MODE = "HistoryMode"  # condition: the table has a sort key, so writes keep versions
@@ -20,6 +21,7 @@ AUDIT_PREFIX = "audit/"
 class Data:
     table: dynamodb.Table
     bucket: s3.Bucket
+    failure_queue: sqs.Queue  # stream batches the consumer gave up on
     history_mode: str  # the condition's name, for modules that differ by mode
 
 
@@ -114,7 +116,31 @@ def _bucket(t: Template) -> s3.Bucket:
     )
 
 
+def _failure_queue(t: Template) -> sqs.Queue:
+    """Where the stream's event source mapping sends what the consumer could not process after
+    its retries, for an operator to inspect and replay: kept 14 days, the SQS maximum."""
+    queue = sqs.Queue(
+        logical_id("stream", "failure", "queue"),
+        **RETAIN,
+        MessageRetentionPeriod=14 * 24 * 3600,
+        SqsManagedSseEnabled=True,
+    )
+    suppress(
+        queue,
+        "ES6000",
+        "This queue is itself the dead letter destination of the stream consumer; no consumer "
+        "reads it automatically, so a redrive policy would only move failed records to yet "
+        "another queue.",
+    )
+    return t.add_resource(queue)
+
+
 def add(t: Template, params: Params) -> Data:
     t.add_condition(HISTORY_MODE, Not(Equals(Ref(params.sort_key_name), "")))
     t.add_condition(PROVISIONED, Equals(Ref(params.billing_mode), "PROVISIONED"))
-    return Data(table=_table(t, params), bucket=_bucket(t), history_mode=HISTORY_MODE)
+    return Data(
+        table=_table(t, params),
+        bucket=_bucket(t),
+        failure_queue=_failure_queue(t),
+        history_mode=HISTORY_MODE,
+    )

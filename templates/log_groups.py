@@ -5,7 +5,7 @@ the stack; creating it here first (the function Refs it) makes it ours."""
 
 from dataclasses import dataclass
 
-from troposphere import Ref, Sub, Template, logs
+from troposphere import Parameter, Ref, Sub, Template, logs
 
 from .catalog import FUNCTIONS
 from .data import RETAIN
@@ -19,13 +19,13 @@ class LogGroups:
     api_access: logs.LogGroup
 
 
-def _log_group(t: Template, name: str, path: str, params: Params) -> logs.LogGroup:
+def _log_group(t: Template, name: str, path: str, retention: Parameter) -> logs.LogGroup:
     return t.add_resource(
         logs.LogGroup(
             logical_id(name, "log", "group"),
             **RETAIN,
             LogGroupName=Sub(path),
-            RetentionInDays=Ref(params.log_retention_days),
+            RetentionInDays=Ref(retention),
         )
     )
 
@@ -33,8 +33,18 @@ def _log_group(t: Template, name: str, path: str, params: Params) -> logs.LogGro
 def add(t: Template, params: Params) -> LogGroups:
     return LogGroups(
         functions={
-            f.name: _log_group(t, f.name, f"/aws/lambda/${{AWS::StackName}}-{slug(f.name)}", params)
+            f.name: _log_group(
+                t,
+                f.name,
+                f"/aws/lambda/${{AWS::StackName}}-{slug(f.name)}",
+                params.log_retention_days,
+            )
             for f in FUNCTIONS
         },
-        api_access=_log_group(t, "api_access", "/aws/apigateway/${AWS::StackName}/access", params),
+        api_access=_log_group(
+            t,
+            "api_access",
+            "/aws/apigateway/${AWS::StackName}/access",
+            params.api_log_retention_days,
+        ),
     )

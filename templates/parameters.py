@@ -51,6 +51,7 @@ class Params:
     timeout: Parameter
     log_level: Parameter
     log_retention_days: Parameter
+    api_log_retention_days: Parameter
     partition_key_name: Parameter
     sort_key_name: Parameter
     billing_mode: Parameter
@@ -67,6 +68,8 @@ class Params:
     cache_cluster_size: Parameter
     api_data_trace: Parameter
     async_retry_attempts: Parameter
+    stream_max_retries: Parameter
+    stream_max_record_age_seconds: Parameter
     api_logging_level: Parameter
     project: Parameter
     owner: Parameter
@@ -89,7 +92,7 @@ def _number(description: str, low: int, high: int, unit: str) -> dict:
     }
 
 
-def _choice(description: str, values: tuple, default: str | None = None) -> dict:
+def _choice(description: str, values: tuple, default: str | int | None = None) -> dict:
     kw = {
         "Type": "String" if isinstance(values[0], str) else "Number",
         "Description": description,
@@ -209,6 +212,17 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         FROM_STAGE_FILE,
         _choice("Days CloudWatch keeps the function and API access logs.", LOG_RETENTION_DAYS),
     ),
+    "ApiLogRetentionDays": (
+        "API",
+        "API access log retention (days)",
+        FROM_STAGE_FILE,
+        _choice(
+            "Days CloudWatch keeps the API access logs (seed 003 keeps them 7 days, the "
+            "functions' 14).",
+            LOG_RETENTION_DAYS,
+            30,
+        ),
+    ),
     "PartitionKeyName": (
         "Table",
         "Partition key attribute",
@@ -260,6 +274,36 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             (0, 1, 2),
             2,
         ),
+    ),
+    "StreamMaxRetries": (
+        "Stream",
+        "Stream consumer retries",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "Times a failing stream batch is retried (halved on each error to isolate the "
+                "bad record) before it goes to the failure queue.",
+                0,
+                10,
+                "retries",
+            ),
+            "Default": 3,
+        },
+    ),
+    "StreamMaxRecordAgeSeconds": (
+        "Stream",
+        "Stream record max age (s)",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "Records older than this go to the failure queue instead of being retried, so "
+                "one poison record cannot stall the stream for its 24 h retention.",
+                60,
+                86400,
+                "seconds",
+            ),
+            "Default": 3600,
+        },
     ),
     "TableReadCapacity": (
         "Table",

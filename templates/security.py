@@ -30,13 +30,13 @@ def assumed_by(service: str) -> PolicyDocument:
     )
 
 
-def table_access(actions: tuple[str, ...], table_arn: GetAtt) -> Statement:
-    """Exactly `actions` ("dynamodb:GetItem", ...) on the table itself (no index, no stream)."""
+def scoped(sid: str, actions: tuple[str, ...], arn: GetAtt) -> Statement:
+    """Exactly `actions` ("dynamodb:GetItem", ...) on exactly one resource of this stack."""
     return Statement(
-        Sid="Table",
+        Sid=sid,
         Effect=Allow,
         Action=[Action(*a.split(":", 1)) for a in actions],
-        Resource=[table_arn],
+        Resource=[arn],
     )
 
 
@@ -74,13 +74,19 @@ def xray_writing() -> Statement:
 def function_policy(access: Access, data: Data, log_group_arn: GetAtt) -> PolicyDocument:
     statements = []
     if access.table:
-        statements.append(table_access(access.table, data.table.get_att("Arn")))
+        statements.append(scoped("Table", access.table, data.table.get_att("Arn")))
     if access.attachments:
         statements.append(
             bucket_access("Attachments", access.attachments, data.bucket, ATTACHMENTS_PREFIX)
         )
     if access.audit:
         statements.append(bucket_access("Audit", access.audit, data.bucket, AUDIT_PREFIX))
+    if access.stream:
+        statements.append(scoped("Stream", access.stream, data.table.get_att("StreamArn")))
+    if access.failure_queue:
+        statements.append(
+            scoped("FailureQueue", access.failure_queue, data.failure_queue.get_att("Arn"))
+        )
     statements += [log_writing(log_group_arn), xray_writing()]
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 

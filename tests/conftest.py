@@ -54,15 +54,29 @@ class Stack:
 
 
 STATE_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
-# Function environment variable -> the template parameter it carries.
-ENV_FROM_PARAMETERS = {"PARTITION_KEY": "PartitionKeyName", "SORT_KEY": "SortKeyName"}
+SET_BY_AWS_ENV = ("STAGE", "LOG_LEVEL", "POWERTOOLS_SERVICE_NAME")
+
+
+def function_environment(template: dict, values: dict[str, str], physical: dict) -> dict:
+    """The environment the template gives the functions, resolved for these parameter values
+    and these physical resources (the functions share it, bar their service name)."""
+    fn = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    env = cfn.Resolver(template, values).resolve(fn["Properties"]["Environment"]["Variables"])
+    resolved = {}
+    for name, value in env.items():
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            value = physical[value["Ref"]]
+        if isinstance(value, str) and name not in SET_BY_AWS_ENV:
+            resolved[name] = value
+    return resolved
 
 
 @pytest.fixture
 def make_stack(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
     """make_stack(**parameter_overrides) -> Stack: the template's own table and bucket, created
     by moto's CloudFormation with params/test.json plus the overrides; sets the environment the
-    template gives the functions (TABLE_NAME, BUCKET_NAME, PARTITION_KEY, SORT_KEY)."""
+    template gives the functions (TABLE_NAME, BUCKET_NAME, PARTITION_KEY, SORT_KEY, CORS_*),
+    resolved from the template itself."""
     with mock_aws():
         client = boto3.client("cloudformation", region_name=REGION)
         ids = [i for t in STATE_TYPES for i in cfn.resources_of_type(template, t)]
@@ -77,20 +91,15 @@ def make_stack(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
                 TemplateBody=json.dumps(part),
                 Parameters=cfn.stack_parameters(part, values),
             )
-            physical = {
-                r["ResourceType"]: r["PhysicalResourceId"]
-                for r in client.describe_stack_resources(StackName=name)["StackResources"]
-            }
-            defaults = {k: v.get("Default", "") for k, v in template["Parameters"].items()}
-            monkeypatch.setenv("TABLE_NAME", physical["AWS::DynamoDB::Table"])
-            monkeypatch.setenv("BUCKET_NAME", physical["AWS::S3::Bucket"])
-            for env, parameter in ENV_FROM_PARAMETERS.items():
-                monkeypatch.setenv(env, values.get(parameter, defaults[parameter]))
+            resources = client.describe_stack_resources(StackName=name)["StackResources"]
+            physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+            for key, value in function_environment(template, values, physical).items():
+                monkeypatch.setenv(key, value)
+            [table_id] = cfn.resources_of_type(template, "AWS::DynamoDB::Table")
+            [bucket_id] = cfn.resources_of_type(template, "AWS::S3::Bucket")
             stack = Stack(
-                table=boto3.resource("dynamodb", region_name=REGION).Table(
-                    physical["AWS::DynamoDB::Table"]
-                ),
-                bucket=boto3.resource("s3", region_name=REGION).Bucket(physical["AWS::S3::Bucket"]),
+                table=boto3.resource("dynamodb", region_name=REGION).Table(physical[table_id]),
+                bucket=boto3.resource("s3", region_name=REGION).Bucket(physical[bucket_id]),
                 parameters=values,
             )
             made.append(stack)

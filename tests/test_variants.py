@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 
 from templates import stage_params
-from templates.catalog import ROUTES
+from templates.catalog import COLLECTION, ROUTES
 from templates.naming import logical_id
 from tests import moto_compat
 from tests.cfn import ROOT, Resolver, resources_of_type, stack_parameters, stage_values
@@ -63,7 +63,7 @@ def test_cache_on_and_off(template, ttl, enabled):
     assert stage["CacheClusterEnabled"] is enabled
     assert ("CacheClusterSize" in stage) is enabled
     cached = [s for s in stage["MethodSettings"] if "CachingEnabled" in s]
-    cached_routes = [f for f in ROUTES if f.method == "GET" and "{id}" in f.path]
+    cached_routes = [f for f in ROUTES if f.method == "GET" and f.path[-1:] == ("{id}",)]
     assert len(cached) == len(cached_routes) >= 1
     for setting in cached:
         assert setting["CachingEnabled"] is enabled
@@ -78,7 +78,8 @@ def test_route_prefix(template, prefix):
     resolver = _resolve(template, RoutePrefix=prefix)
     resources = resources_of_type(template, "AWS::ApiGateway::Resource")
     parts = sorted(resolver.resource(r)["Properties"]["PathPart"] for r in resources)
-    assert parts == sorted([prefix, "{id}"])
+    segments = {s for f in ROUTES for s in f.path}
+    assert parts == sorted(prefix if s == COLLECTION else s for s in segments)
     for f in ROUTES:
         arn = resolver.resolve(
             template["Resources"][logical_id(f.name, "permission")]["Properties"]["SourceArn"]
@@ -194,3 +195,55 @@ def test_variant_deploys_to_moto(template, aws_env, variant):
         routes = {(m, r["path"]) for r in items for m in r.get("resourceMethods", {})}
         expected = {(f.method, f.route.replace("/items", f"/{prefix}")) for f in ROUTES}
         assert expected | {("OPTIONS", r["path"]) for r in items} == routes
+
+
+# What each seed document asks for, as the resolved template must show it.
+SEED_EXPECTATIONS = {
+    "000": {"ItemsTable.ProvisionedThroughput.ReadCapacityUnits": "20", "key": ["id"]},
+    "001": {"ItemsTable.ProvisionedThroughput.ReadCapacityUnits": "5", "key": ["itemId"]},
+    "002": {
+        "ItemsTable.BillingMode": "PAY_PER_REQUEST",
+        "key": ["id"],
+        "cache": "30",
+        "origin": "https://example.com",
+    },
+    "003": {
+        "ItemsTable.BillingMode": "PAY_PER_REQUEST",
+        "key": ["id", "timestamp"],
+        "cache": "60",
+        "ApiAccessLogGroup.RetentionInDays": "7",
+    },
+    "004": {
+        "ItemsTable.ProvisionedThroughput.WriteCapacityUnits": "5",
+        "key": ["id"],
+        "prefix": "data",
+    },
+}
+
+
+@pytest.mark.parametrize("seed", sorted(SEED_EXPECTATIONS))
+def test_each_seed_is_one_parameter_file(template, seed):
+    path = ROOT / "docs" / "seeds" / f"{seed}.json"
+    values = stage_params.validate(path, template, stage=json.loads(path.read_text())["Stage"])
+    resolver = Resolver(template, values)
+    expected = SEED_EXPECTATIONS[seed]
+    table = resolver.resource("ItemsTable")["Properties"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == expected["key"]
+    for dotted, value in expected.items():
+        if "." in dotted:
+            resource, *props = dotted.split(".")
+            node = resolver.resource(resource)["Properties"]
+            for prop in props:
+                node = node[prop]
+            assert str(node) == value, dotted
+    stage = _stage(resolver)
+    assert stage["CacheClusterEnabled"] is ("cache" in expected)
+    resources = resources_of_type(template, "AWS::ApiGateway::Resource")
+    parts = {resolver.resource(r)["Properties"]["PathPart"] for r in resources}
+    assert expected.get("prefix", "items") in parts
+    responses = resources_of_type(template, "AWS::ApiGateway::GatewayResponse")
+    gateway = [resolver.resource(r)["Properties"]["ResponseParameters"] for r in responses]
+    origin = expected.get("origin", "*")
+    assert {g["gatewayresponse.header.Access-Control-Allow-Origin"] for g in gateway} == {
+        f"'{origin}'"
+    }

@@ -3,14 +3,14 @@
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from items_common import http, store, validation
+from items_common import http, items, validation
 
 logger = Logger()
 tracer = Tracer()
 
 
 def delete_item(event: APIGatewayProxyEvent) -> dict:
-    store.delete(validation.path_id(event))
+    items.delete(validation.path_id(event))
     return http.response(204)
 
 

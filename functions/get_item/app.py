@@ -3,14 +3,14 @@
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from items_common import http, store, validation
+from items_common import http, items, validation
 
 logger = Logger()
 tracer = Tracer()
 
 
 def get_item(event: APIGatewayProxyEvent) -> dict:
-    return http.response(200, store.get(validation.path_id(event)))
+    return http.response(200, items.get(validation.path_id(event)))
 
 
 lambda_handler = http.entrypoint(get_item, logger, tracer)

@@ -3,11 +3,20 @@
 Each function's app.py only wires Powertools to one route function; everything a second function
 could need lives here, one small module per concern:
 
-- model: the item's attribute names (the key attribute lives in ONE constant) and timestamps
+- settings: the environment the template sets (key names, mode, bucket, CORS), read at call time
+- model: the names the server owns, timestamps and version numbers
 - errors: domain exceptions, each with a short machine-readable code
 - numbers: the one policy for numbers, so whatever we store we can return exactly
 - validation: ids, query parameters and request bodies -> clean values or a 4xx error
 - pagination: the opaque next_token
-- store: the DynamoDB repository (conditional writes, never an upsert on PUT)
-- http: proxy responses, JSON with Decimal, and the one map from domain error to HTTP status
+- aws: the boto3 client configuration (and the S3 client) every module shares
+- dynamo: the table object, lost-race detection and the optimistic retry loop
+- rows: API items <-> table rows (the one place that knows the key attribute names)
+- plain: the plain-mode store (conditional writes, never an upsert on PUT)
+- history: the history-mode store (heads, versions, tombstones; transactions of two Puts)
+- attachments: file_content in S3 under items/<id>/<uuid>, referenced by file_key
+- items: the operations the routes call (mode choice + attachments)
+- jsonify: JSON out of DynamoDB values (Decimal, sets, Binary), deterministic when asked
+- http: proxy responses with CORS headers, and the one map from domain error to HTTP status
+- audit: DynamoDB stream records -> the audit objects of the stream_audit function
 """

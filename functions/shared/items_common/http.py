@@ -1,15 +1,14 @@
 """API Gateway proxy responses, and the one map from domain error to HTTP status.
 
-Every response is JSON with Content-Type application/json. Errors are
+Every response is JSON with Content-Type application/json and the CORS headers of
+settings.cors_origin() (with `Vary: Origin` for a single origin, and Allow-Credentials when
+configured), whatever its status, so a browser can read errors as well. Errors are
 {"error": {"code": ..., "message": ...}}; the message of a 4xx comes from our own DomainError,
 and anything unexpected is logged with its traceback and answered with a generic 500, so no
 exception text, class name or AWS error ever reaches a client.
 """
 
-import base64
-import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -17,8 +16,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import numbers
+from . import settings
 from .errors import BadRequest, Conflict, DomainError, NotFound, PayloadTooLarge
+from .jsonify import dumps
 
 # The one map from domain error class to HTTP status; a class not listed takes the status of its
 # nearest listed base class (so every DomainError has one).
@@ -29,33 +29,27 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     PayloadTooLarge: 413,
 }
-HEADERS = {"Content-Type": "application/json"}
 INTERNAL = {"error": {"code": "INTERNAL", "message": "internal error"}}
 
 Route = Callable[[APIGatewayProxyEvent], dict[str, Any]]
 
 
-def _default(value: object) -> Any:
-    """JSON for what DynamoDB returns beyond plain JSON types."""
-    if isinstance(value, Decimal):
-        return numbers.to_json(value)
-    if isinstance(value, set | frozenset):  # sets exist only in items written outside the API
-        return sorted(value, key=str)
-    value = getattr(value, "value", value)  # boto3.dynamodb.types.Binary wraps bytes
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def dumps(body: Any) -> str:
-    return json.dumps(body, default=_default, allow_nan=False, separators=(",", ":"))
+def headers() -> dict[str, str]:
+    """The headers of every response."""
+    origin = settings.cors_origin()
+    result = {"Content-Type": "application/json", "Access-Control-Allow-Origin": origin}
+    if origin != "*":  # an answer naming one origin: shared caches must key on Origin
+        result["Vary"] = "Origin"
+    if settings.cors_credentials():
+        result["Access-Control-Allow-Credentials"] = "true"
+    return result
 
 
 def response(status: int, body: Any = None) -> dict[str, Any]:
     """A proxy response; body None means an empty body (204)."""
     return {
         "statusCode": status,
-        "headers": dict(HEADERS),
+        "headers": headers(),
         "body": "" if body is None else dumps(body),
         "isBase64Encoded": False,
     }

@@ -31,7 +31,7 @@ from .errors import (
     InvalidLimit,
     PayloadTooLarge,
 )
-from .model import KEY, SERVER_FIELDS
+from .model import FILE_CONTENT, ID, reserved_fields
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_BODY_BYTES = 64 * 1024
@@ -51,7 +51,7 @@ def item_id(value: object) -> str:
 
 def path_id(event: APIGatewayProxyEvent) -> str:
     """The {id} path parameter, validated."""
-    return item_id((event.path_parameters or {}).get(KEY))
+    return item_id((event.path_parameters or {}).get(ID))
 
 
 def query_param(event: APIGatewayProxyEvent, name: str) -> str | None:
@@ -136,21 +136,25 @@ def _attributes(obj: dict, depth: int) -> dict:
 
 
 def item_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
-    """The request body as a storable item: a JSON object without server fields."""
+    """The request body as a storable item: a JSON object without server fields (nor the
+    table's own key names, model.reserved_fields), whose optional attachment is a string."""
     body = parse_json(_body_bytes(event))
     if not isinstance(body, dict):
         raise InvalidItem("body must be a JSON object")
     if len(body) > MAX_ATTRIBUTES:
         raise InvalidItem(f"an item may have at most {MAX_ATTRIBUTES} attributes")
-    if SERVER_FIELDS & body.keys():
-        raise InvalidItem(f"{', '.join(sorted(SERVER_FIELDS))} are set by the server")
+    reserved = reserved_fields()
+    if reserved & body.keys():
+        raise InvalidItem(f"{', '.join(sorted(reserved))} are set by the server")
+    if not isinstance(body.get(FILE_CONTENT, ""), str):
+        raise InvalidItem(f"{FILE_CONTENT} must be a string")
     return _attributes(body, 1)
 
 
 def new_item(event: APIGatewayProxyEvent) -> dict[str, Any]:
     """POST body: the item to create. `id` is optional; a random uuid4 when absent."""
     body = item_body(event)
-    body[KEY] = item_id(body[KEY]) if KEY in body else str(uuid.uuid4())
+    body[ID] = item_id(body[ID]) if ID in body else str(uuid.uuid4())
     return body
 
 
@@ -158,6 +162,6 @@ def replacement(event: APIGatewayProxyEvent, path_item_id: str) -> dict[str, Any
     """PUT body: the item's new attributes without the key. `id` is immutable: a body id must
     equal the path id."""
     body = item_body(event)
-    if KEY in body and body.pop(KEY) != path_item_id:
+    if ID in body and body.pop(ID) != path_item_id:
         raise InvalidId("id cannot be changed: a body id must equal the path id")
     return body

@@ -1,0 +1,76 @@
+"""The API's operations on items, as the route functions call them: the store of the table's
+mode (plain.py or history.py, chosen by settings.sort_key()) plus the attachment in S3.
+
+What these return is what a client sees: `id`, the attributes, the timestamps, and
+`file_content` when the item has an attachment (GET, and the answers of POST/PUT that sent
+one); never the internal file_key (rows.public). Listings carry no file_content: that would be
+one S3 read per item. See attachments.py for the key scheme and its failure modes.
+"""
+
+from types import ModuleType
+from typing import Any
+
+from . import attachments, history, pagination, plain, rows, settings
+from .dynamo import not_found
+from .model import FILE_CONTENT, FILE_KEY, ID
+
+
+def _store() -> ModuleType:
+    return history if settings.history_mode() else plain
+
+
+def _stored(item_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A request body as the store keeps it: its file_content written to a new S3 object and
+    replaced by that object's key. Also returns the content (None when there is none)."""
+    attributes = {k: v for k, v in body.items() if k != FILE_CONTENT}
+    content = body.get(FILE_CONTENT)
+    if content is not None:
+        attributes[FILE_KEY] = attachments.new_key(item_id)
+        attachments.write(attributes[FILE_KEY], content)
+    return attributes, content
+
+
+def _shown(item: dict[str, Any], content: str | None) -> dict[str, Any]:
+    shown = rows.public(item)
+    if content is not None:
+        shown[FILE_CONTENT] = content
+    return shown
+
+
+def get(item_id: str) -> dict[str, Any]:
+    """The item with its attachment's content, or NotFound."""
+    item = _store().read(item_id)
+    if item is None:
+        raise not_found(item_id)
+    key = item.get(FILE_KEY)
+    return _shown(item, None if key is None else attachments.read(key))
+
+
+def create(body: dict[str, Any]) -> dict[str, Any]:
+    attributes, content = _stored(body[ID], body)
+    return _shown(_store().create(attributes), content)
+
+
+def replace(item_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PUT: replace semantics, so a body without file_content drops the attachment."""
+    attributes, content = _stored(item_id, body)
+    return _shown(_store().replace(item_id, attributes), content)
+
+
+def delete(item_id: str) -> None:
+    """Delete the item, and the attachment object when the store removed the row for good."""
+    removed = _store().delete(item_id)
+    if removed is not None and FILE_KEY in removed:
+        attachments.delete(removed[FILE_KEY])
+
+
+def page(limit: int, token: str | None) -> dict[str, Any]:
+    """One page of items and the token of the next: the body of GET /items."""
+    found, last_key = _store().page(limit, pagination.decode(token))
+    return pagination.body([rows.public(item) for item in found], last_key)
+
+
+def versions(item_id: str, limit: int, token: str | None) -> dict[str, Any]:
+    """One page of the item's versions, newest first: the body of GET /items/{id}/versions."""
+    found, last_key = _store().versions(item_id, limit, pagination.decode(token, item_id))
+    return pagination.body(found, last_key)

@@ -1,0 +1,43 @@
+"""The table's DynamoDB stream -> one audit object per record in the bucket (items_common.audit
+documents the shape and key). No route: an event source mapping invokes it with batches.
+
+Powertools' BatchProcessor gives a partial batch response (ReportBatchItemFailures): a record
+that raises is reported by its sequence number and the others are written; Lambda then retries
+from the first failure, which is harmless since writing a record again writes the same object.
+A batch in which every record fails raises (BatchProcessingError), so Lambda retries it whole.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from items_common import audit
+
+logger = Logger()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def audit_record(record: DynamoDBRecord) -> None:
+    """Write one record's audit object; log a failure (with its traceback) before the batch
+    reports it, so the operator sees why."""
+    try:
+        audit.write(record.raw_event)
+    except Exception:
+        logger.exception("audit record failed", extra={"event_id": record.raw_event.get("eventID")})
+        raise
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=audit_record, processor=processor, context=context
+    )

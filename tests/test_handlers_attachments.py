@@ -1,0 +1,150 @@
+"""Attachments: `file_content` in a POST/PUT body goes to the bucket under items/<id>/, the item
+holds only its key, GET reads it back. Against the template's own table and bucket on moto."""
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests import test_handlers
+from tests.test_handlers import (
+    GENERIC_500,
+    all_items,
+    create,
+    delete,
+    get,
+    list_page,
+    post,
+    put,
+    stored,
+)
+
+dynamodb_hooks = test_handlers.dynamodb_hooks  # the fixtures, shared
+fresh_logger = test_handlers.fresh_logger
+
+SECRET = "arn:aws:s3:::secret-bucket-name"
+
+
+@pytest.fixture
+def stack(make_stack):
+    return make_stack()
+
+
+def objects(bucket: Any) -> dict[str, str]:
+    return {o.key: o.get()["Body"].read().decode() for o in bucket.objects.all()}
+
+
+def test_an_attachment_round_trips_through_the_bucket(stack, lambda_context):
+    created = create(lambda_context, {"id": "f", "v": 1, "file_content": "first ✓"})
+    assert created["file_content"] == "first ✓" and "file_key" not in created
+    row = stored(stack.table, "f")
+    assert "file_content" not in row
+    first_key = row["file_key"]
+    assert first_key.startswith("items/f/")
+    assert objects(stack.bucket) == {first_key: "first ✓"}
+    assert get(lambda_context, "f").body == created
+
+    updated = put(lambda_context, "f", json.dumps({"v": 2, "file_content": "second"}))
+    assert (updated.status, updated.body["file_content"]) == (200, "second")
+    second_key = stored(stack.table, "f")["file_key"]
+    assert second_key.startswith("items/f/") and second_key != first_key  # never reused
+    assert get(lambda_context, "f").body == updated.body
+
+    dropped = put(lambda_context, "f", '{"v": 3}')  # replace semantics: no content, no file
+    assert "file_content" not in dropped.body
+    assert "file_key" not in stored(stack.table, "f")
+    assert get(lambda_context, "f").body == dropped.body
+    # the replaced objects stay (update_item may not delete objects); nothing references them
+    assert set(objects(stack.bucket)) == {first_key, second_key}
+
+
+def test_plain_delete_removes_the_current_object(stack, lambda_context):
+    create(lambda_context, {"id": "d", "file_content": "x"})
+    create(lambda_context, {"id": "other", "file_content": "y"})
+    key = stored(stack.table, "d")["file_key"]
+    assert delete(lambda_context, "d").status == 204
+    assert key not in objects(stack.bucket)
+    assert list(objects(stack.bucket).values()) == ["y"]
+
+
+def test_an_empty_attachment_is_an_attachment(stack, lambda_context):
+    create(lambda_context, {"id": "e", "file_content": ""})
+    assert get(lambda_context, "e").body["file_content"] == ""
+
+
+def test_the_largest_body_may_be_all_attachment(stack, lambda_context):
+    prefix, suffix = '{"id": "big", "file_content": "', '"}'
+    body = prefix + "x" * (test_handlers.MAX_BODY - len(prefix) - len(suffix)) + suffix
+    assert post(lambda_context, body).status == 201
+    assert len(get(lambda_context, "big").body["file_content"]) > 65_000
+
+
+def test_listings_carry_neither_content_nor_key(stack, lambda_context):
+    create(lambda_context, {"id": "l", "file_content": "content"})
+    (item,) = list_page(lambda_context).body["items"]
+    assert "file_content" not in item and "file_key" not in item
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"file_key": "items/x/y"}',
+        '{"file_content": 5}',
+        '{"file_content": null}',
+        '{"file_content": {"a": 1}}',
+        '{"file_content": ["a"]}',
+    ],
+)
+def test_bad_attachment_fields_are_refused(stack, lambda_context, body):
+    reply = post(lambda_context, body)
+    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
+    create(lambda_context, {"id": "p"})
+    reply = put(lambda_context, "p", body)
+    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
+    assert objects(stack.bucket) == {}
+
+
+def _raise_s3_error(**kwargs: Any) -> None:
+    raise ClientError({"Error": {"Code": "AccessDenied", "Message": SECRET}}, kwargs["model"].name)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        lambda c: post(c, '{"id": "s3", "file_content": "x"}'),
+        lambda c: put(c, "a", '{"file_content": "x"}'),
+        lambda c: get(c, "a"),
+        lambda c: delete(c, "a"),
+    ],
+    ids=["create", "update", "get", "delete"],
+)
+def test_s3_failures_are_a_generic_500_and_logged(
+    stack, lambda_context, dynamodb_hooks, fresh_logger, capsys, request_
+):
+    create(lambda_context, {"id": "a", "v": 1, "file_content": "kept"})
+    dynamodb_hooks("before-call.s3", _raise_s3_error)
+    reply = request_(lambda_context)
+    assert (reply.status, reply.body) == (500, GENERIC_500)
+    logged = capsys.readouterr().out
+    assert "unhandled error" in logged and SECRET in logged
+    assert stored(stack.table, "s3") is None  # a failed upload stores no item
+
+
+def test_a_failed_upload_leaves_the_item_as_it_was(stack, lambda_context, dynamodb_hooks):
+    before = create(lambda_context, {"id": "a", "v": 1, "file_content": "kept"})
+    dynamodb_hooks("before-call.s3.PutObject", _raise_s3_error)
+    assert put(lambda_context, "a", '{"v": 2, "file_content": "new"}').status == 500
+    assert [i["id"] for i in all_items(stack.table)] == ["a"]
+    assert get(lambda_context, "a").body == before
+
+
+def test_a_missing_object_is_a_logged_500(stack, lambda_context, fresh_logger, capsys):
+    create(lambda_context, {"id": "m", "file_content": "gone soon"})
+    key = stored(stack.table, "m")["file_key"]
+    stack.bucket.Object(key).delete()
+    reply = get(lambda_context, "m")
+    assert (reply.status, reply.body) == (500, GENERIC_500)
+    logged = capsys.readouterr().out
+    assert "unhandled error" in logged and key in logged and "MissingAttachment" in logged
+    assert key not in reply.raw
