@@ -2,7 +2,18 @@
 
 from troposphere import Template
 
-from . import api, data, events, functions, log_groups, outputs, parameters, security, tags
+from . import (
+    api,
+    data,
+    events,
+    functions,
+    log_groups,
+    monitoring,
+    outputs,
+    parameters,
+    security,
+    tags,
+)
 
 DESCRIPTION = (
     "items-api: API Gateway REST API -> one Python Lambda per route -> DynamoDB. "
@@ -21,6 +32,7 @@ def build_template() -> Template:
     fns = functions.add(t, params, table, logs, secure)
     events.add(t, params, table, fns)
     rest = api.add(t, params, fns, logs)
+    monitoring.add(t, params, fns)
     outputs.add(t, params, table, secure, fns, rest)
     tags.add(t, params)
     return t

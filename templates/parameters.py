@@ -69,6 +69,8 @@ class Params:
     api_data_trace: Parameter
     async_retry_attempts: Parameter
     stream_max_retries: Parameter
+    error_alarm_threshold: Parameter
+    duration_alarm_threshold_ms: Parameter
     stream_max_record_age_seconds: Parameter
     api_logging_level: Parameter
     project: Parameter
@@ -304,6 +306,25 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             ),
             "Default": 3600,
         },
+    ),
+    "ErrorAlarmThreshold": (
+        "Alarms",
+        "Errors per 5 minutes that alarm",
+        FROM_STAGE_FILE,
+        _number(
+            "A function's errors in 5 minutes at which its error alarm fires.", 1, 10000, "errors"
+        ),
+    ),
+    "DurationAlarmThresholdMs": (
+        "Alarms",
+        "p99 duration that alarms (ms)",
+        FROM_STAGE_FILE,
+        _number(
+            "A function's p99 duration over 5 minutes above which its duration alarm fires.",
+            100,
+            900000,
+            "milliseconds",
+        ),
     ),
     "TableReadCapacity": (
         "Table",

@@ -129,3 +129,69 @@ class Resolver:
 
 
 NO_VALUE = object()
+
+
+def _condition_parameters(template: dict, name: str) -> set[str]:
+    """Parameters a condition depends on, through the conditions it names."""
+    body = template["Conditions"][name]
+    found = set(references(body)) & set(template["Parameters"])
+    for nested in _named_conditions(body):
+        found |= _condition_parameters(template, nested)
+    return found
+
+
+def _named_conditions(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Condition" and isinstance(value, str):
+                yield value
+            else:
+                yield from _named_conditions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _named_conditions(item)
+
+
+def parameter_reach(template: dict) -> dict[str, set[tuple[str, str]]]:
+    """parameter -> {(logical ID, top-level property)} it reaches through Ref, Sub, or the
+    condition of an Fn::If (a resource's own Condition reaches all its properties)."""
+    reach: dict[str, set[tuple[str, str]]] = {p: set() for p in template["Parameters"]}
+
+    def walk(node: object, rid: str, prop: str) -> None:
+        if isinstance(node, dict):
+            if "Fn::If" in node:
+                for p in _condition_parameters(template, node["Fn::If"][0]):
+                    reach[p].add((rid, prop))
+            for p in set(references(node)) & set(reach):
+                reach[p].add((rid, prop))
+            for value in node.values():
+                walk(value, rid, prop)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, rid, prop)
+
+    for rid, resource in template["Resources"].items():
+        for prop, value in resource.get("Properties", {}).items():
+            walk(value, rid, prop)
+            if "Condition" in resource:
+                for p in _condition_parameters(template, resource["Condition"]):
+                    reach[p].add((rid, prop))
+    return reach
+
+
+def create_only_properties() -> dict[str, set[str]]:
+    """Resource type -> its (conditional) createOnlyProperties (top level), from the
+    CloudFormation resource schemas bundled with cfn-lint: a change to one of them may replace
+    the resource (DynamoDB's KeySchema is a conditional one)."""
+    import cfnlint
+
+    found: dict[str, set[str]] = {}
+    for path in (Path(cfnlint.__file__).parent / "data" / "schemas" / "resources").glob("*.json"):
+        schema = json.loads(path.read_text())
+        if "typeName" in schema:
+            found[schema["typeName"]] = {
+                p.split("/")[2]
+                for key in ("createOnlyProperties", "conditionalCreateOnlyProperties")
+                for p in schema.get(key, [])
+            }
+    return found

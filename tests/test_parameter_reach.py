@@ -1,0 +1,40 @@
+"""Which resource properties each parameter reaches, and which parameters can replace a
+stateful resource: only the table's key names, whose descriptions and README say so."""
+
+import pytest
+
+from tests.cfn import create_only_properties, parameter_reach
+from tests.test_template import STATEFUL_TYPES
+
+REPLACING_ALLOW_LIST = {"PartitionKeyName", "SortKeyName"}
+
+
+@pytest.fixture(scope="module")
+def reach(template) -> dict[str, set[tuple[str, str]]]:
+    return parameter_reach(template)
+
+
+def test_every_parameter_reaches_a_resource_property(template, reach):
+    unused = [p for p, props in reach.items() if not props]
+    assert unused == []
+    print("\nparameter -> resource properties it reaches:")
+    for parameter, props in sorted(reach.items()):
+        print(f"  {parameter}: {', '.join(sorted(f'{r}.{p}' for r, p in props))}")
+
+
+def test_only_key_names_can_replace_a_stateful_resource(template, reach):
+    create_only = create_only_properties()
+    replacing = {
+        (parameter, rid, prop)
+        for parameter, props in reach.items()
+        for rid, prop in props
+        if template["Resources"][rid]["Type"] in STATEFUL_TYPES
+        and prop in create_only[template["Resources"][rid]["Type"]]
+    }
+    assert {p for p, _, _ in replacing} == REPLACING_ALLOW_LIST
+    assert {(r, p) for _, r, p in replacing} == {("ItemsTable", "KeySchema")}
+
+
+@pytest.mark.parametrize("parameter", sorted(REPLACING_ALLOW_LIST))
+def test_replacing_parameters_say_so_in_the_console(template, parameter):
+    assert "REPLACES THE TABLE" in template["Parameters"][parameter]["Description"]
