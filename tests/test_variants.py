@@ -144,9 +144,10 @@ def test_any_origin_with_credentials_is_refused_by_template_and_params(
         stage_params.validate(path, template)
 
 
-# Seed-shaped parameter sets deployed to moto in-process (the whole template).
+# Seed-shaped parameter sets deployed to moto in-process (the whole template), and the region.
 DEPLOYED_VARIANTS = {
     "seed-000-like": {},
+    "seed-001-like, us-east-1": {"PartitionKeyName": "itemId", "region": "us-east-1"},
     "seed-003/004-like": {
         "SortKeyName": "timestamp",
         "BillingMode": "PAY_PER_REQUEST",
@@ -162,16 +163,16 @@ def test_variant_deploys_to_moto(template, aws_env, variant):
     moto_compat.apply()
     manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
     values = {**stage_values(template, "test"), **DEPLOYED_VARIANTS[variant]}
+    region = values.pop("region", REGION)
     with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(
-            Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        s3 = boto3.client("s3", region_name=region)
+        location = {} if region == "us-east-1" else {"LocationConstraint": region}
+        s3.create_bucket(Bucket="artifacts", CreateBucketConfiguration=location)
         for entry in manifest["artifacts"].values():
             s3.upload_file(str(ROOT / "dist" / entry["file"]), "artifacts", entry["s3_key"])
         keys = {logical_id(n, "code", "key"): e["s3_key"] for n, e in manifest["artifacts"].items()}
         values |= {"ArtifactBucket": "artifacts", **keys}
-        cfn = boto3.client("cloudformation", region_name=REGION)
+        cfn = boto3.client("cloudformation", region_name=region)
         cfn.create_stack(
             StackName="variant",
             TemplateBody=(ROOT / "dist" / "template.json").read_text(),
@@ -185,11 +186,13 @@ def test_variant_deploys_to_moto(template, aws_env, variant):
             r.get("LogicalResourceId"): r.get("PhysicalResourceId")  # moto omits both for
             for r in cfn.describe_stack_resources(StackName="variant")["StackResources"]
         }  # the types it skips
-        table = boto3.client("dynamodb", region_name=REGION).describe_table(
+        table = boto3.client("dynamodb", region_name=region).describe_table(
             TableName=physical["ItemsTable"]
         )["Table"]
         assert len(table["KeySchema"]) == (2 if values.get("SortKeyName") else 1)
-        api = boto3.client("apigateway", region_name=REGION)
+        assert table["KeySchema"][0]["AttributeName"] == values.get("PartitionKeyName", "id")
+        assert table["TableArn"].split(":")[3] == region
+        api = boto3.client("apigateway", region_name=region)
         items = api.get_resources(restApiId=physical["Api"], embed=["methods"])["items"]
         prefix = values.get("RoutePrefix", "items")
         routes = {(m, r["path"]) for r in items for m in r.get("resourceMethods", {})}
