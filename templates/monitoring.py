@@ -3,6 +3,8 @@
 Today: each function's errors and p99 duration against the stage's thresholds (seed 000).
 Missing data (no traffic) is not a breach."""
 
+from dataclasses import dataclass
+
 from troposphere import Ref, Sub, Template, cloudwatch
 
 from .catalog import FUNCTIONS
@@ -13,42 +15,48 @@ from .parameters import Params
 PERIOD = 300  # seconds
 
 
-def _function_alarm(t, fn_name: str, functions: Functions, what: str, **metric) -> None:
-    t.add_resource(
-        cloudwatch.Alarm(
-            logical_id(fn_name, what, "alarm"),
-            AlarmName=Sub(f"${{AWS::StackName}}-{slug(fn_name)}-{what}"),
-            Namespace="AWS/Lambda",
-            Dimensions=[
-                cloudwatch.MetricDimension(
-                    Name="FunctionName", Value=Ref(functions.by_name[fn_name])
-                )
-            ],
-            Period=PERIOD,
-            EvaluationPeriods=1,
-            TreatMissingData="notBreaching",
-            **metric,
-        )
-    )
+@dataclass(frozen=True)
+class FunctionAlarm:
+    """One alarm every function gets."""
+
+    what: str  # in the alarm's name and logical ID
+    description: str
+    metric: str
+    statistic: dict  # Statistic or ExtendedStatistic
+    comparison: str
+    threshold: str  # the Params field holding the threshold
+
+
+FUNCTION_ALARMS = (
+    FunctionAlarm("errors", "errors at or above the stage's threshold in 5 minutes", "Errors",
+                  {"Statistic": "Sum"}, "GreaterThanOrEqualToThreshold",
+                  "error_alarm_threshold"),
+    FunctionAlarm("duration", "p99 duration above the stage's threshold over 5 minutes",
+                  "Duration", {"ExtendedStatistic": "p99"}, "GreaterThanThreshold",
+                  "duration_alarm_threshold_ms"),
+)  # fmt: skip
 
 
 def add(t: Template, params: Params, functions: Functions) -> None:
     for f in FUNCTIONS:
-        _function_alarm(
-            t, f.name, functions, "errors",
-            AlarmDescription=Sub(f"${{AWS::StackName}} {f.name}: errors at or above the stage's "
-                                 "threshold in 5 minutes"),
-            MetricName="Errors",
-            Statistic="Sum",
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            Threshold=Ref(params.error_alarm_threshold),
-        )  # fmt: skip
-        _function_alarm(
-            t, f.name, functions, "duration",
-            AlarmDescription=Sub(f"${{AWS::StackName}} {f.name}: p99 duration above the stage's "
-                                 "threshold over 5 minutes"),
-            MetricName="Duration",
-            ExtendedStatistic="p99",
-            ComparisonOperator="GreaterThanThreshold",
-            Threshold=Ref(params.duration_alarm_threshold_ms),
-        )  # fmt: skip
+        for alarm in FUNCTION_ALARMS:
+            t.add_resource(
+                cloudwatch.Alarm(
+                    logical_id(f.name, alarm.what, "alarm"),
+                    AlarmName=Sub(f"${{AWS::StackName}}-{slug(f.name)}-{alarm.what}"),
+                    AlarmDescription=Sub(f"${{AWS::StackName}} {f.name}: {alarm.description}"),
+                    Namespace="AWS/Lambda",
+                    MetricName=alarm.metric,
+                    Dimensions=[
+                        cloudwatch.MetricDimension(
+                            Name="FunctionName", Value=Ref(functions.by_name[f.name])
+                        )
+                    ],
+                    Period=PERIOD,
+                    EvaluationPeriods=1,
+                    ComparisonOperator=alarm.comparison,
+                    Threshold=Ref(getattr(params, alarm.threshold)),
+                    TreatMissingData="notBreaching",
+                    **alarm.statistic,
+                )
+            )
