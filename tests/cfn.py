@@ -179,19 +179,33 @@ def parameter_reach(template: dict) -> dict[str, set[tuple[str, str]]]:
     return reach
 
 
+def _schemas() -> Iterator[dict]:
+    import cfnlint
+
+    for path in (Path(cfnlint.__file__).parent / "data" / "schemas" / "resources").glob("*.json"):
+        schema = json.loads(path.read_text())
+        if "typeName" in schema:
+            yield schema
+
+
+def taggable_types() -> set[str]:
+    """Resource types whose CloudFormation schema takes a Tags property."""
+    return {
+        s["typeName"]
+        for s in _schemas()
+        if s.get("tagging", {}).get("taggable") and "Tags" in s.get("properties", {})
+    }
+
+
 def create_only_properties() -> dict[str, set[str]]:
     """Resource type -> its (conditional) createOnlyProperties (top level), from the
     CloudFormation resource schemas bundled with cfn-lint: a change to one of them may replace
     the resource (DynamoDB's KeySchema is a conditional one)."""
-    import cfnlint
-
-    found: dict[str, set[str]] = {}
-    for path in (Path(cfnlint.__file__).parent / "data" / "schemas" / "resources").glob("*.json"):
-        schema = json.loads(path.read_text())
-        if "typeName" in schema:
-            found[schema["typeName"]] = {
-                p.split("/")[2]
-                for key in ("createOnlyProperties", "conditionalCreateOnlyProperties")
-                for p in schema.get(key, [])
-            }
-    return found
+    return {
+        schema["typeName"]: {
+            p.split("/")[2]
+            for key in ("createOnlyProperties", "conditionalCreateOnlyProperties")
+            for p in schema.get(key, [])
+        }
+        for schema in _schemas()
+    }

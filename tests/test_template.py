@@ -11,7 +11,7 @@ from templates import build_template
 from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.naming import logical_id
 from templates.suppressions import REASONS_KEY
-from tests.cfn import Resolver, references, resources_of_type, stage_values
+from tests.cfn import Resolver, references, resources_of_type, stage_values, taggable_types
 
 STATEFUL_TYPES = {
     "AWS::DynamoDB::Table",
@@ -233,10 +233,7 @@ def test_every_taggable_resource_has_every_tag(template):
             assert {t["Key"] for t in tags} == TAGS, rid
             assert {"Key": "Environment", "Value": {"Ref": "Stage"}} in tags, rid
             tagged += 1
-    taggable = {"AWS::Lambda::Function", "AWS::DynamoDB::Table", "AWS::S3::Bucket",
-                "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::KMS::Key",
-                "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage", "AWS::SQS::Queue",
-                "AWS::Lambda::EventSourceMapping"}  # fmt: skip
+    taggable = taggable_types()  # from CloudFormation's resource schemas
     assert tagged == sum(1 for r in template["Resources"].values() if r["Type"] in taggable)
 
 
