@@ -32,7 +32,7 @@ def build_template() -> Template:
     fns = functions.add(t, params, table, logs, secure)
     events.add(t, params, table, fns)
     rest = api.add(t, params, fns, logs)
-    monitoring.add(t, params, fns)
-    outputs.add(t, params, table, secure, fns, rest)
+    watch = monitoring.add(t, params, table, secure, fns)
+    outputs.add(t, params, table, secure, fns, rest, watch)
     tags.add(t, params)
     return t

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, Ref, Template, awslambda
+from troposphere import GetAtt, Ref, Sub, Template, awslambda
 
 from .catalog import FUNCTIONS, LAYER
 from .data import Data
@@ -76,6 +76,7 @@ def add(
                         "STAGE": Ref(params.stage),
                         "LOG_LEVEL": Ref(params.log_level),
                         "POWERTOOLS_SERVICE_NAME": physical_name(f.name),
+                        "POWERTOOLS_METRICS_NAMESPACE": Sub("${Project}-${Stage}"),
                     }
                 ),
             ),

@@ -1,62 +1,246 @@
-"""Alarms generated from the function rows: no alarm is written out by hand per function.
+"""Alerting and the dashboard, generated from the same rows the rest of the template uses: no
+alarm or widget is written out by hand per function.
 
-Today: each function's errors and p99 duration against the stage's thresholds (seed 000).
-Missing data (no traffic) is not a breach."""
+Every alarm sends to the stack's encrypted SNS topic when it fires and when it clears, treats
+missing data (no traffic) as fine, and exists only while AlarmsEnabled is true, so a quiet dev
+stage has none and nothing refers to one. Names read `<stage>-<stack>-<resource>-<what>`."""
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
-from troposphere import Ref, Sub, Template, cloudwatch
+from troposphere import Equals, Not, Ref, Sub, Template, cloudwatch, sns
 
-from .catalog import FUNCTIONS
+from .catalog import FUNCTIONS, FunctionSpec
+from .data import Data
+from .events import STREAM_CONSUMER
 from .functions import Functions
 from .naming import logical_id, slug
 from .parameters import Params
+from .security import Security
+from .suppressions import suppress
 
-PERIOD = 300  # seconds
+PERIOD = 300  # seconds: every alarm looks at 5 minutes
+ALARMS_ON = "AlarmsOn"
+EMAIL_SET = "AlarmEmailSet"
+# DynamoDB operations the functions call (TransactWriteItems: history-mode writes).
+TABLE_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan", "Query",
+                    "TransactWriteItems")  # fmt: skip
 
 
 @dataclass(frozen=True)
-class FunctionAlarm:
-    """One alarm every function gets."""
+class AlarmSpec:
+    """One alarm: what it watches (`resource`), what is wrong (`what`), and its metric(s)."""
 
-    what: str  # in the alarm's name and logical ID
+    resource: str
+    what: str
     description: str
-    metric: str
-    statistic: dict  # Statistic or ExtendedStatistic
     comparison: str
-    threshold: str  # the Params field holding the threshold
+    threshold: object  # a Ref to a threshold parameter, or a number
+    metric: dict = field(default_factory=dict)  # one metric's properties, or Metrics=[...]
 
 
-FUNCTION_ALARMS = (
-    FunctionAlarm("errors", "errors at or above the stage's threshold in 5 minutes", "Errors",
-                  {"Statistic": "Sum"}, "GreaterThanOrEqualToThreshold",
-                  "error_alarm_threshold"),
-    FunctionAlarm("duration", "p99 duration above the stage's threshold over 5 minutes",
-                  "Duration", {"ExtendedStatistic": "p99"}, "GreaterThanThreshold",
-                  "duration_alarm_threshold_ms"),
-)  # fmt: skip
+@dataclass(frozen=True)
+class Monitoring:
+    topic: sns.Topic
+    dashboard: cloudwatch.Dashboard
+    alarms: list[cloudwatch.Alarm]
 
 
-def add(t: Template, params: Params, functions: Functions) -> None:
-    for f in FUNCTIONS:
-        for alarm in FUNCTION_ALARMS:
-            t.add_resource(
-                cloudwatch.Alarm(
-                    logical_id(f.name, alarm.what, "alarm"),
-                    AlarmName=Sub(f"${{AWS::StackName}}-{slug(f.name)}-{alarm.what}"),
-                    AlarmDescription=Sub(f"${{AWS::StackName}} {f.name}: {alarm.description}"),
-                    Namespace="AWS/Lambda",
-                    MetricName=alarm.metric,
-                    Dimensions=[
-                        cloudwatch.MetricDimension(
-                            Name="FunctionName", Value=Ref(functions.by_name[f.name])
-                        )
-                    ],
-                    Period=PERIOD,
-                    EvaluationPeriods=1,
-                    ComparisonOperator=alarm.comparison,
-                    Threshold=Ref(getattr(params, alarm.threshold)),
-                    TreatMissingData="notBreaching",
-                    **alarm.statistic,
-                )
-            )
+def _dims(**dimensions: object) -> list[cloudwatch.MetricDimension]:
+    return [cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions.items()]
+
+
+def _query(query_id: str, namespace: str, name: str, stat: str, **dimensions: object):
+    """One metric of a metric-math alarm (not itself returned)."""
+    return cloudwatch.MetricDataQuery(
+        Id=query_id,
+        ReturnData=False,
+        MetricStat=cloudwatch.MetricStat(
+            Metric=cloudwatch.Metric(
+                Namespace=namespace, MetricName=name, Dimensions=_dims(**dimensions)
+            ),
+            Period=PERIOD,
+            Stat=stat,
+        ),
+    )
+
+
+def _math(expression: str, label: str, *queries) -> dict:
+    """Metric math: the queries, and the expression the alarm compares."""
+    result = cloudwatch.MetricDataQuery(Id="result", Expression=expression, Label=label,
+                                        ReturnData=True)  # fmt: skip
+    return {"Metrics": [*queries, result]}
+
+
+def function_alarms(spec: FunctionSpec, fn: Ref, params: Params) -> list[AlarmSpec]:
+    """Each function: errors, error rate, throttles, p99 duration."""
+    lambda_metric = {"Namespace": "AWS/Lambda", "Dimensions": _dims(FunctionName=fn)}
+    name = slug(spec.name)
+    return [
+        AlarmSpec(name, "errors", "errors at or above the stage's threshold in 5 minutes",
+                  "GreaterThanOrEqualToThreshold", Ref(params.error_alarm_threshold),
+                  {**lambda_metric, "MetricName": "Errors", "Statistic": "Sum"}),
+        AlarmSpec(name, "error-rate", "errors per invocation above the threshold (percent)",
+                  "GreaterThanThreshold", Ref(params.error_rate_alarm_percent),
+                  _math("IF(invocations > 0, 100 * errors / invocations, 0)", "error rate %",
+                        _query("errors", "AWS/Lambda", "Errors", "Sum", FunctionName=fn),
+                        _query("invocations", "AWS/Lambda", "Invocations", "Sum",
+                               FunctionName=fn))),
+        AlarmSpec(name, "throttles", "invocations throttled (concurrency exhausted)",
+                  "GreaterThanThreshold", 0,
+                  {**lambda_metric, "MetricName": "Throttles", "Statistic": "Sum"}),
+        AlarmSpec(name, "duration", "p99 duration above the stage's threshold",
+                  "GreaterThanThreshold", Ref(params.duration_alarm_threshold_ms),
+                  {**lambda_metric, "MetricName": "Duration", "ExtendedStatistic": "p99"}),
+    ]  # fmt: skip
+
+
+def stack_alarms(params: Params, data: Data, functions: Functions) -> list[AlarmSpec]:
+    """The stack as a whole: concurrency, the API, the table, the stream."""
+    api = {"ApiName": Sub("${AWS::StackName}"), "Stage": Ref(params.stage)}
+    table = data.table.ref()
+    consumer = Ref(functions.by_name[STREAM_CONSUMER])
+    concurrency = [
+        _query(f"c{i}", "AWS/Lambda", "ConcurrentExecutions", "Maximum", FunctionName=Ref(fn))
+        for i, fn in enumerate(functions.by_name.values())
+    ]
+    system_errors = [
+        _query(f"e{i}", "AWS/DynamoDB", "SystemErrors", "Sum", TableName=table, Operation=op)
+        for i, op in enumerate(TABLE_OPERATIONS)
+    ]
+    return [
+        AlarmSpec("functions", "concurrency", "concurrent executions of the stack's functions",
+                  "GreaterThanThreshold", Ref(params.concurrency_alarm_threshold),
+                  _math(f"SUM([{','.join(q.Id for q in concurrency)}])", "concurrent executions",
+                        *concurrency)),
+        AlarmSpec("api", "5xx-rate", "share of requests answered 5XX (percent)",
+                  "GreaterThanThreshold", Ref(params.api5xx_alarm_percent),
+                  _math("100 * rate", "5XX %",
+                        _query("rate", "AWS/ApiGateway", "5XXError", "Average", **api))),
+        AlarmSpec("api", "4xx-rate", "share of requests answered 4XX (percent)",
+                  "GreaterThanThreshold", Ref(params.api4xx_alarm_percent),
+                  _math("100 * rate", "4XX %",
+                        _query("rate", "AWS/ApiGateway", "4XXError", "Average", **api))),
+        AlarmSpec("api", "latency", "p99 latency above the threshold", "GreaterThanThreshold",
+                  Ref(params.api_latency_alarm_ms),
+                  {"Namespace": "AWS/ApiGateway", "MetricName": "Latency",
+                   "ExtendedStatistic": "p99", "Dimensions": _dims(**api)}),
+        AlarmSpec("table", "throttles", "read or write requests throttled",
+                  "GreaterThanThreshold", 0,
+                  _math("reads + writes", "throttle events",
+                        _query("reads", "AWS/DynamoDB", "ReadThrottleEvents", "Sum",
+                               TableName=table),
+                        _query("writes", "AWS/DynamoDB", "WriteThrottleEvents", "Sum",
+                               TableName=table))),
+        AlarmSpec("table", "system-errors", "DynamoDB answered with a server error",
+                  "GreaterThanThreshold", 0,
+                  _math(f"SUM([{','.join(q.Id for q in system_errors)}])", "system errors",
+                        *system_errors)),
+        AlarmSpec("stream", "iterator-age", "the audit consumer falls behind the stream",
+                  "GreaterThanThreshold", Ref(params.iterator_age_alarm_ms),
+                  {"Namespace": "AWS/Lambda", "MetricName": "IteratorAge",
+                   "Statistic": "Maximum", "Dimensions": _dims(FunctionName=consumer)}),
+        AlarmSpec("stream", "failed-batches", "stream records parked in the failure queue",
+                  "GreaterThanThreshold", 0,
+                  {"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+                   "Statistic": "Maximum",
+                   "Dimensions": _dims(QueueName=data.failure_queue.get_att("QueueName"))}),
+    ]  # fmt: skip
+
+
+def _alarm(t: Template, spec: AlarmSpec, topic: sns.Topic) -> cloudwatch.Alarm:
+    single = "Metrics" not in spec.metric
+    return t.add_resource(
+        cloudwatch.Alarm(
+            logical_id(spec.resource, spec.what, "alarm"),
+            Condition=ALARMS_ON,
+            AlarmName=Sub(f"${{Stage}}-${{AWS::StackName}}-{spec.resource}-{spec.what}"),
+            AlarmDescription=Sub(
+                f"${{Stage}} ${{AWS::StackName}} {spec.resource}: {spec.description}"
+            ),
+            ComparisonOperator=spec.comparison,
+            Threshold=spec.threshold,
+            EvaluationPeriods=1,
+            TreatMissingData="notBreaching",
+            AlarmActions=[Ref(topic)],
+            OKActions=[Ref(topic)],
+            **({"Period": PERIOD} if single else {}),
+            **spec.metric,
+        )
+    )
+
+
+def dashboard_body(functions: Functions) -> Sub:
+    """One dashboard: the functions, the API, the table, the stream. Names are Sub variables
+    (`${GetItemFunction}` is that function's name), filled in by CloudFormation."""
+    names = [f"${{{functions.by_name[f.name].title}}}" for f in FUNCTIONS]
+    region = "${AWS::Region}"
+    api = ["ApiName", "${AWS::StackName}", "Stage", "${Stage}"]
+
+    def widget(title: str, metrics: list, stat: str = "Sum") -> dict:
+        return {"type": "metric", "width": 12, "height": 6,
+                "properties": {"title": title, "region": region, "stat": stat,
+                               "period": PERIOD, "metrics": metrics}}  # fmt: skip
+
+    def per_function(metric: str) -> list:
+        return [["AWS/Lambda", metric, "FunctionName", n] for n in names]
+
+    widgets = [
+        widget("Invocations per function", per_function("Invocations")),
+        widget("Errors per function", per_function("Errors")),
+        widget("Duration p99 per function (ms)", per_function("Duration"), "p99"),
+        widget("API requests, 4XX, 5XX",
+               [["AWS/ApiGateway", m, *api] for m in ("Count", "4XXError", "5XXError")]),
+        widget("API latency p99 (ms)", [["AWS/ApiGateway", "Latency", *api]], "p99"),
+        widget("Table consumed capacity and throttles",
+               [["AWS/DynamoDB", m, "TableName", "${ItemsTable}"]
+                for m in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits",
+                          "ReadThrottleEvents", "WriteThrottleEvents")]),
+        widget("Stream iterator age (ms)",
+               [["AWS/Lambda", "IteratorAge", "FunctionName",
+                 f"${{{functions.by_name[STREAM_CONSUMER].title}}}"]], "Maximum"),
+    ]  # fmt: skip
+    return Sub(json.dumps({"widgets": widgets}, separators=(",", ":")))
+
+
+def add(
+    t: Template, params: Params, data: Data, security: Security, functions: Functions
+) -> Monitoring:
+    t.add_condition(ALARMS_ON, Equals(Ref(params.alarms_enabled), "true"))
+    t.add_condition(EMAIL_SET, Not(Equals(Ref(params.alarm_email), "")))
+    topic = t.add_resource(
+        sns.Topic(
+            logical_id("alarm", "topic"),
+            DisplayName=Sub("${Stage} ${AWS::StackName} alarms"),
+            KmsMasterKeyId=security.alarm_key.get_att("Arn"),
+        )
+    )
+    t.add_resource(
+        suppress(
+            sns.SubscriptionResource(
+                logical_id("alarm", "email", "subscription"),
+                Condition=EMAIL_SET,
+                TopicArn=Ref(topic),
+                Protocol="email",
+                Endpoint=Ref(params.alarm_email),
+            ),
+            "ES7000",
+            "An alarm e-mail that cannot be delivered is shown in the topic's delivery status; "
+            "a dead letter queue for alarm e-mails would need an alarm of its own that would "
+            "notify through the same topic.",
+        )
+    )
+    specs = [
+        alarm
+        for f in FUNCTIONS
+        for alarm in function_alarms(f, Ref(functions.by_name[f.name]), params)
+    ] + stack_alarms(params, data, functions)
+    alarms = [_alarm(t, spec, topic) for spec in specs]
+    dashboard = t.add_resource(
+        cloudwatch.Dashboard(
+            logical_id("dashboard"),
+            DashboardName=Sub("${AWS::StackName}"),
+            DashboardBody=dashboard_body(functions),
+        )
+    )
+    return Monitoring(topic=topic, dashboard=dashboard, alarms=alarms)

@@ -6,6 +6,7 @@ from .api import Api
 from .catalog import FUNCTIONS
 from .data import Data
 from .functions import Functions
+from .monitoring import Monitoring
 from .naming import logical_id
 from .parameters import Params
 from .security import Security
@@ -23,7 +24,13 @@ def _output(t: Template, name: str, value, description: str) -> None:
 
 
 def add(
-    t: Template, params: Params, data: Data, security: Security, functions: Functions, api: Api
+    t: Template,
+    params: Params,
+    data: Data,
+    security: Security,
+    functions: Functions,
+    api: Api,
+    monitoring: Monitoring,
 ) -> None:
     _output(
         t,
@@ -41,6 +48,17 @@ def add(
     _output(t, "BucketName", Ref(data.bucket), "Bucket of attachments (items/) and audit (audit/).")
     _output(t, "KmsKeyArn", GetAtt(security.key, "Arn"), "Key of the functions' environment.")
     _output(t, "Stage", Ref(params.stage), "Deployment stage of this stack.")
+    _output(t, "AlarmTopicArn", Ref(monitoring.topic), "SNS topic every alarm notifies.")
+    _output(
+        t,
+        "DashboardUrl",
+        Sub(
+            "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}"
+            "#dashboards:name=${Dashboard}",
+            Dashboard=Ref(monitoring.dashboard),
+        ),
+        "CloudWatch dashboard of the stack.",
+    )
     for f in FUNCTIONS:
         fn = functions.by_name[f.name]
         _output(t, logical_id(f.name, "function", "name"), Ref(fn), f"Name of {f.name}.")

@@ -70,6 +70,14 @@ class Params:
     async_retry_attempts: Parameter
     stream_max_retries: Parameter
     error_alarm_threshold: Parameter
+    alarms_enabled: Parameter
+    alarm_email: Parameter
+    error_rate_alarm_percent: Parameter
+    concurrency_alarm_threshold: Parameter
+    api5xx_alarm_percent: Parameter
+    api4xx_alarm_percent: Parameter
+    api_latency_alarm_ms: Parameter
+    iterator_age_alarm_ms: Parameter
     duration_alarm_threshold_ms: Parameter
     stream_max_record_age_seconds: Parameter
     api_logging_level: Parameter
@@ -305,6 +313,101 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
                 "seconds",
             ),
             "Default": 3600,
+        },
+    ),
+    "AlarmsEnabled": (
+        "Alarms",
+        "Create the alarms",
+        FROM_STAGE_FILE,
+        _choice(
+            "false creates no alarm at all (a quiet dev stage); the topic and dashboard stay.",
+            _BOOL,
+            "true",
+        ),
+    ),
+    "AlarmEmail": (
+        "Alarms",
+        "E-mail for alarms (optional)",
+        FROM_STAGE_FILE,
+        {
+            "Type": "String",
+            "Default": "",
+            "Description": "Empty: no subscription. An address: it is subscribed to the alarm "
+            "topic (AWS e-mails a confirmation link first).",
+            "AllowedPattern": r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
+            "ConstraintDescription": "must be empty or an e-mail address.",
+        },
+    ),
+    "ErrorRateAlarmPercent": (
+        "Alarms",
+        "Error rate that alarms (%)",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "A function's errors per invocation over 5 minutes, in percent.", 1, 100, "percent"
+            ),
+            "Default": 5,
+        },
+    ),
+    "ConcurrencyAlarmThreshold": (
+        "Alarms",
+        "Concurrent executions that alarm",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "The stack's functions' concurrent executions together (seed 001: 100).",
+                1,
+                100000,
+                "executions",
+            ),
+            "Default": 100,
+        },
+    ),
+    "Api5xxAlarmPercent": (
+        "Alarms",
+        "API 5XX rate that alarms (%)",
+        FROM_STAGE_FILE,
+        {
+            **_number("Share of API requests answered 5XX over 5 minutes.", 1, 100, "percent"),
+            "Default": 1,
+        },
+    ),
+    "Api4xxAlarmPercent": (
+        "Alarms",
+        "API 4XX rate that alarms (%)",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "Share of API requests answered 4XX over 5 minutes (a rate, so traffic "
+                "alone does not page anyone).",
+                1,
+                100,
+                "percent",
+            ),
+            "Default": 10,
+        },
+    ),
+    "ApiLatencyAlarmMs": (
+        "Alarms",
+        "API p99 latency that alarms (ms)",
+        FROM_STAGE_FILE,
+        {
+            **_number("API Gateway p99 latency over 5 minutes.", 100, 30000, "milliseconds"),
+            "Default": 3000,
+        },
+    ),
+    "IteratorAgeAlarmMs": (
+        "Alarms",
+        "Stream iterator age that alarms (ms)",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "Age of the oldest stream record the consumer has not processed.",
+                1000,
+                86400000,
+                "milliseconds",
+            ),
+            "Default": 60000,
         },
     ),
     "ErrorAlarmThreshold": (

@@ -6,7 +6,7 @@ write actions, which AWS only grants on `*`."""
 from dataclasses import dataclass
 
 from awacs import kms, logs, sts, xray
-from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import GetAtt, If, Sub, Template, iam, s3
 from troposphere import kms as kms_resources
 
@@ -130,26 +130,29 @@ def api_gateway_logging_policy() -> PolicyDocument:
     )
 
 
-def key_policy(decrypters: list[GetAtt]) -> PolicyDocument:
-    """The account administers the key and deployers may encrypt with it (Lambda encrypts
-    environment variables with the deployer's rights); only the function roles decrypt. The
-    roles are named here, not in their own policies: that would make role and key refer to
-    each other."""
-    root = Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")])
+def _account_administers() -> Statement:
+    """The account administers a key and deployers may encrypt with it (Lambda encrypts
+    environment variables with the deployer's rights); decrypting is left to each key's users."""
     administration = ["Create*", "Describe*", "Enable*", "List*", "Put*", "Update*", "Revoke*",
                       "Disable*", "Get*", "Delete*", "TagResource", "UntagResource",
                       "ScheduleKeyDeletion", "CancelKeyDeletion", "RotateKeyOnDemand"]  # fmt: skip
+    return Statement(
+        Sid="AccountAdministersAndEncrypts",
+        Effect=Allow,
+        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+        Action=[Action("kms", a) for a in administration]
+        + [kms.Encrypt, kms.GenerateDataKey, kms.CreateGrant],
+        Resource=["*"],  # in a key policy, "*" means this key
+    )
+
+
+def environment_key_policy(decrypters: list[GetAtt]) -> PolicyDocument:
+    """Only the function roles decrypt. They are named here, not in their own policies: that
+    would make role and key refer to each other."""
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
-            Statement(
-                Sid="AccountAdministersAndEncrypts",
-                Effect=Allow,
-                Principal=root,
-                Action=[Action("kms", a) for a in administration]
-                + [kms.Encrypt, kms.GenerateDataKey, kms.CreateGrant],
-                Resource=["*"],  # in a key policy, "*" means this key
-            ),
+            _account_administers(),
             Statement(
                 Sid="FunctionsDecrypt",
                 Effect=Allow,
@@ -161,27 +164,48 @@ def key_policy(decrypters: list[GetAtt]) -> PolicyDocument:
     )
 
 
+def alarm_topic_key_policy() -> PolicyDocument:
+    """Only CloudWatch, for this account's alarms, may use the alarm topic's key: publishing to
+    an encrypted topic needs a data key."""
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            _account_administers(),
+            Statement(
+                Sid="CloudWatchPublishesAlarms",
+                Effect=Allow,
+                Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                Action=[kms.Decrypt, kms.GenerateDataKey],
+                Resource=["*"],  # in a key policy, "*" means this key
+                Condition=Condition(StringEquals({"aws:SourceAccount": Sub("${AWS::AccountId}")})),
+            ),
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class Security:
     roles: dict[str, iam.Role]  # function name -> its own role
     key: kms_resources.Key  # encrypts the functions' environment variables
+    alarm_key: kms_resources.Key  # encrypts the alarm topic
 
 
-def _key(t: Template, roles: dict[str, iam.Role]) -> kms_resources.Key:
+def _key(t: Template, name: str, purpose: str, policy: PolicyDocument) -> kms_resources.Key:
+    """A customer-managed key with rotation, retained, and its alias `<stack>/<name>`."""
     key = t.add_resource(
         kms_resources.Key(
-            logical_id("environment", "key"),
+            logical_id(name, "key"),
             **RETAIN,
-            Description=Sub("${AWS::StackName}: encrypts the functions' environment variables"),
+            Description=Sub(f"${{AWS::StackName}}: {purpose}"),
             EnableKeyRotation=True,
             PendingWindowInDays=30,
-            KeyPolicy=key_policy([r.get_att("Arn") for r in roles.values()]),
+            KeyPolicy=policy,
         )
     )
     t.add_resource(
         kms_resources.Alias(
-            logical_id("environment", "key", "alias"),
-            AliasName=Sub("alias/${AWS::StackName}"),
+            logical_id(name, "key", "alias"),
+            AliasName=Sub(f"alias/${{AWS::StackName}}/{name}"),
             TargetKeyId=key.ref(),
         )
     )
@@ -201,4 +225,10 @@ def add(t: Template, data: Data, log_groups: LogGroups) -> Security:
         )
         for f in FUNCTIONS
     }
-    return Security(roles=roles, key=_key(t, roles))
+    decrypters = [r.get_att("Arn") for r in roles.values()]
+    return Security(
+        roles=roles,
+        key=_key(t, "environment", "encrypts the functions' environment variables",
+                 environment_key_policy(decrypters)),
+        alarm_key=_key(t, "alarm-topic", "encrypts the alarm topic", alarm_topic_key_policy()),
+    )  # fmt: skip
