@@ -30,6 +30,7 @@ class FunctionSpec:
     access: Access  # in plain mode (no sort key)
     description: str
     history_access: Access | None = None  # in history mode, when it differs
+    business_metric: str | None = None  # the EMF metric it emits per successful write
 
     @property
     def route(self) -> str:
@@ -70,6 +71,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         (COLLECTION,),
         Access(table=("dynamodb:PutItem",), attachments=("s3:PutObject",)),
         "Creates one item.",
+        business_metric="ItemsCreated",
     ),
     FunctionSpec(
         "update_item",
@@ -80,6 +82,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         history_access=Access(
             table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=("s3:PutObject",)
         ),
+        business_metric="ItemsUpdated",
     ),
     FunctionSpec(
         "delete_item",
@@ -88,6 +91,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         Access(table=("dynamodb:DeleteItem",), attachments=("s3:DeleteObject",)),
         "Deletes one item (history mode: writes a tombstone).",
         history_access=Access(table=("dynamodb:GetItem", "dynamodb:PutItem")),
+        business_metric="ItemsDeleted",
     ),
     FunctionSpec(
         "list_versions",

@@ -196,6 +196,10 @@ def dashboard_body(functions: Functions) -> Sub:
                [["AWS/DynamoDB", m, "TableName", "${ItemsTable}"]
                 for m in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits",
                           "ReadThrottleEvents", "WriteThrottleEvents")]),
+        widget("Items created, updated, deleted",
+               [["${Project}-${Stage}", f.business_metric, "service",
+                 f"${{{functions.by_name[f.name].title}}}"]
+                for f in FUNCTIONS if f.business_metric]),
         widget("Stream iterator age (ms)",
                [["AWS/Lambda", "IteratorAge", "FunctionName",
                  f"${{{functions.by_name[STREAM_CONSUMER].title}}}"]], "Maximum"),

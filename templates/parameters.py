@@ -211,7 +211,8 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         "Function log level",
         FROM_STAGE_FILE,
         _choice(
-            "Level of the functions' JSON logs (LOG_LEVEL).",
+            "Level of the functions' JSON logs (LOG_LEVEL). INFO logs one line per request "
+            "(route, status, duration); WARNING or ERROR keep only problems.",
             ("DEBUG", "INFO", "WARNING", "ERROR"),
             "INFO",
         ),

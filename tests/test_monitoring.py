@@ -109,3 +109,16 @@ def test_the_access_log_format_is_json_with_every_field(template):
                            "resourcePath", "responseLength", "status", "user",
                            "integrationLatency"}  # fmt: skip
     assert all(v.startswith("$context.") for v in fields.values())
+
+
+def test_business_metrics_are_named_as_the_handlers_emit_them(template):
+    from items_common import observability  # the layer package (tests put it on sys.path)
+
+    named = {f.business_metric for f in FUNCTIONS if f.business_metric}
+    emitted = {observability.ITEMS_CREATED, observability.ITEMS_UPDATED,
+               observability.ITEMS_DELETED}  # fmt: skip
+    assert named == emitted
+    [dashboard] = resources_of_type(template, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert all(f'"{m}"' in body for m in emitted)
+    assert '"${Project}-${Stage}"' in body  # the namespace the functions are given

@@ -1,12 +1,14 @@
-"""DELETE /items/{id}: delete an existing item; 204, or 404 if missing."""
+"""DELETE /items/{id}: delete an existing item; 204, or 404 if missing. Each deletion counts one
+ItemsDeleted (observability)."""
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from items_common import http, items, validation
+from items_common import http, items, observability, validation
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 
 
 def delete_item(event: APIGatewayProxyEvent) -> dict:
@@ -14,4 +16,4 @@ def delete_item(event: APIGatewayProxyEvent) -> dict:
     return http.response(204)
 
 
-lambda_handler = http.entrypoint(delete_item, logger, tracer)
+lambda_handler = http.entrypoint(delete_item, logger, tracer, metrics, observability.ITEMS_DELETED)

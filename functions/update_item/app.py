@@ -1,12 +1,14 @@
-"""PUT /items/{id}: replace an existing item's attributes (never an upsert); 200 with the item."""
+"""PUT /items/{id}: replace an existing item's attributes (never an upsert); 200 with the item.
+Each replacement counts one ItemsUpdated (observability)."""
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from items_common import http, items, validation
+from items_common import http, items, observability, validation
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 
 
 def update_item(event: APIGatewayProxyEvent) -> dict:
@@ -14,4 +16,4 @@ def update_item(event: APIGatewayProxyEvent) -> dict:
     return http.response(200, items.replace(item_id, validation.replacement(event, item_id)))
 
 
-lambda_handler = http.entrypoint(update_item, logger, tracer)
+lambda_handler = http.entrypoint(update_item, logger, tracer, metrics, observability.ITEMS_UPDATED)

@@ -18,5 +18,6 @@ could need lives here, one small module per concern:
 - items: the operations the routes call (mode choice + attachments)
 - jsonify: JSON out of DynamoDB values (Decimal, sets, Binary), deterministic when asked
 - http: proxy responses with CORS headers, and the one map from domain error to HTTP status
+- observability: the one log line per request and the business metrics (EMF) of the writes
 - audit: DynamoDB stream records -> the audit objects of the stream_audit function
 """

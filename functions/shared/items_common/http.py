@@ -5,18 +5,20 @@ settings.cors_origin() (with `Vary: Origin` for a single origin, and Allow-Crede
 configured), whatever its status, so a browser can read errors as well. Errors are
 {"error": {"code": ..., "message": ...}}; the message of a 4xx comes from our own DomainError,
 and anything unexpected is logged with its traceback and answered with a generic 500, so no
-exception text, class name or AWS error ever reaches a client.
+exception text, class name or AWS error ever reaches a client. Every request also logs one
+line and, for a successful write, counts one metric (observability).
 """
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import settings
+from . import observability, settings
 from .errors import BadRequest, Conflict, DomainError, NotFound, PayloadTooLarge
 from .jsonify import dumps
 
@@ -64,28 +66,48 @@ def error_response(error: DomainError) -> dict[str, Any]:
     return response(status_of(error), {"error": {"code": error.code, "message": error.message}})
 
 
-def handle(route: Route, event: dict[str, Any], logger: Logger) -> dict[str, Any]:
-    """Run one route: its response, a 4xx for a DomainError, or a generic 500 for the rest."""
+def outcome(
+    route: Route, event: dict[str, Any], logger: Logger
+) -> tuple[dict[str, Any], str | None]:
+    """Run one route: its response, a 4xx for a DomainError (with the error's code), or a generic
+    500 for the rest (logged with its traceback)."""
     try:
-        return route(APIGatewayProxyEvent(event))
+        return route(APIGatewayProxyEvent(event)), None
     except DomainError as error:
-        result = error_response(error)
-        logger.info(
-            "request refused", extra={"status": result["statusCode"], "error_code": error.code}
-        )
-        return result
+        return error_response(error), error.code
     except Exception:
         logger.exception("unhandled error")
-        return response(500, INTERNAL)
+        return response(500, INTERNAL), None
 
 
-def entrypoint(route: Route, logger: Logger, tracer: Tracer) -> Callable[..., dict[str, Any]]:
+def handle(route: Route, event: dict[str, Any], logger: Logger) -> dict[str, Any]:
+    """`outcome`, and the request's one INFO line (observability.request_fields)."""
+    started = time.perf_counter()
+    result, error_code = outcome(route, event, logger)
+    fields = observability.request_fields(event, result["statusCode"], error_code, started)
+    logger.info(observability.REQUEST, extra=fields)
+    return result
+
+
+def entrypoint(
+    route: Route,
+    logger: Logger,
+    tracer: Tracer,
+    metrics: Metrics | None = None,
+    metric: str | None = None,
+) -> Callable[..., dict[str, Any]]:
     """The function's `lambda_handler`: the request id as correlation id in every log line, an
-    X-Ray segment (without the response, so items stay out of trace metadata), and `handle`."""
+    X-Ray segment (without the response, so items stay out of trace metadata), `handle`, and,
+    for a write, a Count of `metric` in `metrics` when it succeeded (2xx) and only then."""
+    if (metrics is None) != (metric is None):
+        raise TypeError("metrics and metric go together")
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return handle(route, event, logger)
+        result = handle(route, event, logger)
+        if metrics is not None and metric is not None and 200 <= result["statusCode"] < 300:
+            observability.count(metrics, metric, logger)
+        return result
 
     return lambda_handler
