@@ -4,6 +4,8 @@ import base64
 import importlib.util
 import json
 import sys
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -188,3 +190,23 @@ def api_event(
         "body": body,
         "isBase64Encoded": is_base64,
     }
+
+
+@pytest.fixture
+def dynamodb_hooks(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Callable], None]:
+    """Register a botocore hook on the session the handlers will use (a fresh default session,
+    restored after the test). The items_table fixture's own client is not affected, so a hook
+    can play a concurrent writer through it."""
+    session = boto3.Session()
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+
+    def register(event_name: str, handler: Callable) -> None:
+        session.events.register(event_name, handler)
+
+    return register
+
+
+@pytest.fixture
+def fresh_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service name of its own, so the handler's Logger writes to this test's captured stdout."""
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"items-api-test-{uuid.uuid4().hex}")

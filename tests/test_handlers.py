@@ -10,113 +10,36 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.conftest import api_event, load_handler
+from tests.conftest import api_event
+from tests.handler_client import (
+    GENERIC_500,
+    MAX_BODY,
+    SECRET,
+    TIMESTAMP,
+    all_items,
+    create,
+    delete,
+    get,
+    invoke,
+    list_page,
+    post,
+    put,
+    raise_client_error,
+    raise_runtime_error,
+    stored,
+)
 
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
-MAX_BODY = 64 * 1024
-GENERIC_500 = {"error": {"code": "INTERNAL", "message": "internal error"}}
 TABLE_FUNCTIONS = ["list_items", "get_item", "create_item", "update_item", "delete_item"]
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    raw: str
-
-    @property
-    def body(self) -> Any:
-        return json.loads(self.raw) if self.raw else None
-
-    @property
-    def exact(self) -> Any:
-        """The body with every number as a Decimal: compares values without float rounding."""
-        return json.loads(self.raw, parse_float=Decimal, parse_int=Decimal)
-
-    @property
-    def error_code(self) -> str:
-        return self.body["error"]["code"]
-
-
-def invoke(name: str, event: dict, context: Any) -> Reply:
-    response = load_handler(name).lambda_handler(event, context)
-    reply = Reply(response["statusCode"], response["headers"], response["body"])
-    assert reply.headers["Content-Type"] == "application/json"
-    if reply.status != 204:
-        reply.body  # noqa: B018 -- every non-204 body is JSON
-    return reply
-
-
-def post(context: Any, body: str | bytes | None, **kwargs: Any) -> Reply:
-    return invoke("create_item", api_event("POST", "/items", body=body, **kwargs), context)
-
-
-def get(context: Any, item_id: str) -> Reply:
-    event = api_event("GET", f"/items/{item_id}", path_parameters={"id": item_id})
-    return invoke("get_item", event, context)
-
-
-def put(context: Any, item_id: str, body: str | bytes | None, **kwargs: Any) -> Reply:
-    event = api_event(
-        "PUT", f"/items/{item_id}", path_parameters={"id": item_id}, body=body, **kwargs
-    )
-    return invoke("update_item", event, context)
-
-
-def delete(context: Any, item_id: str) -> Reply:
-    event = api_event("DELETE", f"/items/{item_id}", path_parameters={"id": item_id})
-    return invoke("delete_item", event, context)
-
-
-def list_page(context: Any, query: dict | None = None) -> Reply:
-    return invoke("list_items", api_event("GET", "/items", query=query), context)
-
-
-def create(context: Any, item: dict) -> dict:
-    reply = post(context, json.dumps(item))
-    assert reply.status == 201, reply.raw
-    return reply.body
-
-
-def stored(table: Any, item_id: str) -> dict | None:
-    return table.get_item(Key={"id": item_id}, ConsistentRead=True).get("Item")
-
-
-def all_items(table: Any) -> list[dict]:
-    return table.scan(ConsistentRead=True)["Items"]
 
 
 def _nested(depth: int) -> str:
     """An item whose attribute holds `depth` nested lists (the item itself is one more level)."""
     return '{"a": ' + "[" * depth + "]" * depth + "}"
-
-
-@pytest.fixture
-def dynamodb_hooks(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Callable], None]:
-    """Register a botocore hook on the session the handlers will use (a fresh default session,
-    restored after the test). The items_table fixture's own client is not affected, so a hook
-    can play a concurrent writer through it."""
-    session = boto3.Session()
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
-
-    def register(event_name: str, handler: Callable) -> None:
-        session.events.register(event_name, handler)
-
-    return register
-
-
-@pytest.fixture
-def fresh_logger(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A service name of its own, so the handler's Logger writes to this test's captured stdout."""
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"items-api-test-{uuid.uuid4().hex}")
 
 
 # -- GET / -------------------------------------------------------------------------------------
@@ -619,21 +542,7 @@ def _event_for(function: str) -> dict:
     }[function]()
 
 
-SECRET = "arn:aws:dynamodb:us-west-2:123456789012:table/secret-table-name"
-
-
-def _raise_client_error(**kwargs: Any) -> None:
-    raise ClientError(
-        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": SECRET}},
-        kwargs["model"].name,
-    )
-
-
-def _raise_runtime_error(**_: Any) -> None:
-    raise RuntimeError(f"unexpected failure near {SECRET}")
-
-
-@pytest.mark.parametrize("hook", [_raise_client_error, _raise_runtime_error])
+@pytest.mark.parametrize("hook", [raise_client_error, raise_runtime_error])
 @pytest.mark.parametrize("function", TABLE_FUNCTIONS)
 def test_aws_failures_are_a_generic_500_and_logged(
     items_table, lambda_context, dynamodb_hooks, fresh_logger, capsys, function, hook

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests import test_handlers
-from tests.test_handlers import (
+from tests import handler_client
+from tests.handler_client import (
     GENERIC_500,
     all_items,
     create,
@@ -19,9 +19,6 @@ from tests.test_handlers import (
     put,
     stored,
 )
-
-dynamodb_hooks = test_handlers.dynamodb_hooks  # the fixtures, shared
-fresh_logger = test_handlers.fresh_logger
 
 SECRET = "arn:aws:s3:::secret-bucket-name"
 
@@ -75,7 +72,7 @@ def test_an_empty_attachment_is_an_attachment(stack, lambda_context):
 
 def test_the_largest_body_may_be_all_attachment(stack, lambda_context):
     prefix, suffix = '{"id": "big", "file_content": "', '"}'
-    body = prefix + "x" * (test_handlers.MAX_BODY - len(prefix) - len(suffix)) + suffix
+    body = prefix + "x" * (handler_client.MAX_BODY - len(prefix) - len(suffix)) + suffix
     assert post(lambda_context, body).status == 201
     assert len(get(lambda_context, "big").body["file_content"]) > 65_000
 

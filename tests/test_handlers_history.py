@@ -12,12 +12,10 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from tests import test_handlers
 from tests.conftest import api_event
-from tests.test_handlers import (
+from tests.handler_client import (
     GENERIC_500,
     TIMESTAMP,
-    _raise_client_error,
     create,
     delete,
     get,
@@ -25,9 +23,8 @@ from tests.test_handlers import (
     list_page,
     post,
     put,
+    raise_client_error,
 )
-
-dynamodb_hooks = test_handlers.dynamodb_hooks  # the fixture, shared
 
 
 @pytest.fixture(params=["id", "itemId"])
@@ -322,7 +319,7 @@ def test_versions_bad_path_id_is_400(history_table, lambda_context):
 def test_versions_aws_failure_is_a_generic_500(make_stack, lambda_context, dynamodb_hooks, mode):
     make_stack(**({"SortKeyName": "timestamp"} if mode == "history" else {}))
     create(lambda_context, {"id": "boom"})
-    dynamodb_hooks("before-call.dynamodb", _raise_client_error)
+    dynamodb_hooks("before-call.dynamodb", raise_client_error)
     reply = versions(lambda_context, "boom")
     assert (reply.status, reply.body) == (500, GENERIC_500)
 

@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests import test_handlers
 from tests.conftest import api_event
-from tests.test_handlers import (
+from tests.handler_client import (
     GENERIC_500,
-    _raise_client_error,
     create,
     delete,
     get,
@@ -20,9 +18,8 @@ from tests.test_handlers import (
     list_page,
     post,
     put,
+    raise_client_error,
 )
-
-dynamodb_hooks = test_handlers.dynamodb_hooks  # the fixture, shared
 
 
 @pytest.fixture
@@ -129,7 +126,7 @@ def _replies(context: Any, dynamodb_hooks: Any) -> dict[str, Any]:
     }
     create(context, {"id": "twice"})
     replies["create-409"] = post(context, '{"id": "twice"}')
-    dynamodb_hooks("before-call.dynamodb", _raise_client_error)
+    dynamodb_hooks("before-call.dynamodb", raise_client_error)
     replies["get-500"] = get(context, "twice")
     return replies
 

@@ -9,11 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
-from tests import test_handlers
 from tests.conftest import REGION, load_handler
-
-dynamodb_hooks = test_handlers.dynamodb_hooks  # the fixture, shared
-fresh_logger = test_handlers.fresh_logger
 
 STREAM_ARN = "arn:aws:dynamodb:us-west-2:123456789012:table/t/stream/2026-11-21T00:00:00.000"
 

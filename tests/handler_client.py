@@ -1,0 +1,98 @@
+"""Calling the handlers as API Gateway does, for the handler tests: one place for the request
+helpers and the failure injections every tests/test_handlers*.py file uses."""
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tests.conftest import api_event, load_handler
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+MAX_BODY = 64 * 1024
+GENERIC_500 = {"error": {"code": "INTERNAL", "message": "internal error"}}
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    raw: str
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+    @property
+    def exact(self) -> Any:
+        """The body with every number as a Decimal: compares values without float rounding."""
+        return json.loads(self.raw, parse_float=Decimal, parse_int=Decimal)
+
+    @property
+    def error_code(self) -> str:
+        return self.body["error"]["code"]
+
+
+def invoke(name: str, event: dict, context: Any) -> Reply:
+    response = load_handler(name).lambda_handler(event, context)
+    reply = Reply(response["statusCode"], response["headers"], response["body"])
+    assert reply.headers["Content-Type"] == "application/json"
+    if reply.status != 204:
+        reply.body  # noqa: B018 -- every non-204 body is JSON
+    return reply
+
+
+def post(context: Any, body: str | bytes | None, **kwargs: Any) -> Reply:
+    return invoke("create_item", api_event("POST", "/items", body=body, **kwargs), context)
+
+
+def get(context: Any, item_id: str) -> Reply:
+    event = api_event("GET", f"/items/{item_id}", path_parameters={"id": item_id})
+    return invoke("get_item", event, context)
+
+
+def put(context: Any, item_id: str, body: str | bytes | None, **kwargs: Any) -> Reply:
+    event = api_event(
+        "PUT", f"/items/{item_id}", path_parameters={"id": item_id}, body=body, **kwargs
+    )
+    return invoke("update_item", event, context)
+
+
+def delete(context: Any, item_id: str) -> Reply:
+    event = api_event("DELETE", f"/items/{item_id}", path_parameters={"id": item_id})
+    return invoke("delete_item", event, context)
+
+
+def list_page(context: Any, query: dict | None = None) -> Reply:
+    return invoke("list_items", api_event("GET", "/items", query=query), context)
+
+
+def create(context: Any, item: dict) -> dict:
+    reply = post(context, json.dumps(item))
+    assert reply.status == 201, reply.raw
+    return reply.body
+
+
+def stored(table: Any, item_id: str) -> dict | None:
+    return table.get_item(Key={"id": item_id}, ConsistentRead=True).get("Item")
+
+
+def all_items(table: Any) -> list[dict]:
+    return table.scan(ConsistentRead=True)["Items"]
+
+
+SECRET = "arn:aws:dynamodb:us-west-2:123456789012:table/secret-table-name"
+
+
+def raise_client_error(**kwargs: Any) -> None:
+    raise ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": SECRET}},
+        kwargs["model"].name,
+    )
+
+
+def raise_runtime_error(**_: Any) -> None:
+    raise RuntimeError(f"unexpected failure near {SECRET}")
