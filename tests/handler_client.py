@@ -3,6 +3,7 @@ helpers and the failure injections every tests/test_handlers*.py file uses."""
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -96,3 +97,20 @@ def raise_client_error(**kwargs: Any) -> None:
 
 def raise_runtime_error(**_: Any) -> None:
     raise RuntimeError(f"unexpected failure near {SECRET}")
+
+
+def concurrent_writer(table: Any, key: dict, times: int) -> Callable:
+    """A botocore hook that, before each of our first `times` writes, has another client change
+    the item at `key` (so our optimistic condition fails)."""
+    calls = iter(range(times))
+
+    def write(**_: Any) -> None:
+        i = next(calls, None)
+        if i is not None:
+            table.update_item(
+                Key=key,
+                UpdateExpression="SET updated_at = :t, winner = :w",
+                ExpressionAttributeValues={":t": f"2030-01-01T00:00:00.{i:06d}Z", ":w": i},
+            )
+
+    return write

@@ -9,7 +9,6 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.handler_client import (
     SECRET,
     TIMESTAMP,
     all_items,
+    concurrent_writer,
     create,
     delete,
     get,
@@ -361,29 +361,14 @@ def test_put_refuses_bad_bodies_and_changes_nothing(
     assert get(lambda_context, "p").body == before
 
 
-def _concurrent_writer(table: Any, times: int) -> Callable:
-    """A botocore hook that, before each of our first `times` UpdateItems, has another client
-    change the item (so our optimistic condition fails)."""
-    calls = iter(range(times))
-
-    def write(**_: Any) -> None:
-        i = next(calls, None)
-        if i is not None:
-            table.update_item(
-                Key={"id": "race"},
-                UpdateExpression="SET updated_at = :t, winner = :w",
-                ExpressionAttributeValues={":t": f"2030-01-01T00:00:00.{i:06d}Z", ":w": i},
-            )
-
-    return write
-
-
 @pytest.mark.parametrize(("races", "status"), [(0, 200), (1, 200), (2, 200), (3, 409), (9, 409)])
 def test_put_retries_a_lost_race_then_gives_409(
     items_table, lambda_context, dynamodb_hooks, races, status
 ):
     before = create(lambda_context, {"id": "race", "v": 0})
-    dynamodb_hooks("before-call.dynamodb.UpdateItem", _concurrent_writer(items_table, races))
+    dynamodb_hooks(
+        "before-call.dynamodb.UpdateItem", concurrent_writer(items_table, {"id": "race"}, races)
+    )
     reply = put(lambda_context, "race", '{"v": 1}')
     assert reply.status == status
     item = stored(items_table, "race")

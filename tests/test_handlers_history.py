@@ -16,6 +16,7 @@ from tests.conftest import api_event
 from tests.handler_client import (
     GENERIC_500,
     TIMESTAMP,
+    concurrent_writer,
     create,
     delete,
     get,
@@ -157,30 +158,13 @@ def test_history_keeps_attachments_of_deleted_items(make_stack, lambda_context):
 # -- concurrency -------------------------------------------------------------------------------
 
 
-def _concurrent_writer(table: Any, times: int) -> Callable:
-    """A botocore hook that, before each of our first `times` transactions, has another client
-    change the head (so our optimistic condition fails)."""
-    calls = iter(range(times))
-
-    def write(**_: Any) -> None:
-        i = next(calls, None)
-        if i is not None:
-            table.update_item(
-                Key={"id": "race", "timestamp": 0},
-                UpdateExpression="SET updated_at = :t, winner = :w",
-                ExpressionAttributeValues={":t": f"2030-01-01T00:00:00.{i:06d}Z", ":w": i},
-            )
-
-    return write
-
-
 @pytest.mark.parametrize(("races", "lost"), [(0, False), (2, False), (3, True)])
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 def test_writes_retry_a_lost_race_then_give_409(
     history_table, lambda_context, dynamodb_hooks, method, races, lost
 ):
     create(lambda_context, {"id": "race", "v": 0})
-    hook = _concurrent_writer(history_table, races)
+    hook = concurrent_writer(history_table, {"id": "race", "timestamp": 0}, races)
     dynamodb_hooks("before-call.dynamodb.TransactWriteItems", hook)
     if method == "PUT":
         reply = put(lambda_context, "race", '{"v": 1}')
