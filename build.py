@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from templates import build_template, stage_params
-from templates.catalog import FUNCTIONS, LAYER
+from templates.catalog import ARTIFACTS, LAYER
 from templates.parameters import code_key_parameter
 
 ROOT = Path(__file__).resolve().parent
@@ -145,7 +145,7 @@ def build(out: Path, stages: list[str]) -> dict:
         s: stage_params.validate(ROOT / "params" / f"{s}.json", template_dict) for s in stages
     }
 
-    artifacts = [build_artifact(name, out) for name in (LAYER, *(f.name for f in FUNCTIONS))]
+    artifacts = [build_artifact(name, out) for name in ARTIFACTS]
     keys = {code_key_parameter(a.name): a.s3_key for a in artifacts}
     write_if_changed(out / "template.json", template_json)
     for stage, stage_values in values.items():

@@ -48,7 +48,7 @@ class Plan:
     stack_name: str
     region: str
     dist: Path
-    template_body: str
+    template: dict  # dist/template.json, parsed once
     values: dict[str, str]  # stage values + artifact keys
     artifacts: dict[str, dict]  # manifest entries
 
@@ -63,8 +63,8 @@ def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path)
     for f in (template_file, manifest_file):
         if not f.is_file():
             raise DeployError(f"{f}: missing; run `make template` first.")
-    template_body = template_file.read_text()
-    values = stage_params.validate(params_dir / f"{stage}.json", json.loads(template_body))
+    template = json.loads(template_file.read_text())
+    values = stage_params.validate(params_dir / f"{stage}.json", template)
     artifacts = json.loads(manifest_file.read_text())["artifacts"]
     built = dict(
         line.split("=", 1) for line in json.loads((dist / "params" / f"{stage}.json").read_text())
@@ -78,7 +78,7 @@ def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path)
     for entry in artifacts.values():
         if not (dist / entry["file"]).is_file():
             raise DeployError(f"{dist / entry['file']}: missing; run `make template` again.")
-    return Plan(stage, stack_name, region, dist, template_body, built, artifacts)
+    return Plan(stage, stack_name, region, dist, template, built, artifacts)
 
 
 def ensure_bucket(s3, name: str, region: str) -> bool:
@@ -147,7 +147,7 @@ def unchanged(cfn, stack: dict | None, p: Plan, values: dict[str, str]) -> bool:
     if live_parameters(stack) != full_parameters(p, values):
         return False
     body = cfn.get_template(StackName=p.stack_name, TemplateStage="Original")["TemplateBody"]
-    return (body if isinstance(body, dict) else json.loads(body)) == json.loads(p.template_body)
+    return (body if isinstance(body, dict) else json.loads(body)) == p.template
 
 
 def live_parameters(stack: dict) -> dict[str, str]:
@@ -157,7 +157,7 @@ def live_parameters(stack: dict) -> dict[str, str]:
 def full_parameters(p: Plan, values: dict[str, str]) -> dict[str, str]:
     """Every parameter's value as the stack will hold it: the live stack lists defaulted ones
     too."""
-    specs = json.loads(p.template_body)["Parameters"]
+    specs = p.template["Parameters"]
     return {k: str(v["Default"]) for k, v in specs.items() if "Default" in v} | values
 
 
@@ -189,8 +189,7 @@ def aws_cli() -> str:
 
 def stack_tags(p: Plan, values: dict[str, str]) -> list[str]:
     """The stack's tags: the same five every resource carries (templates/tags.py)."""
-    specs = json.loads(p.template_body)["Parameters"]
-    value = {k: values.get(k, str(specs[k].get("Default", ""))) for k in specs}
+    value = full_parameters(p, values)
     return [
         f"Project={value['Project']}",
         f"Environment={p.stage}",

@@ -113,6 +113,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 
 # The shared layer's artifact name, next to the functions' names in the build.
 LAYER = "layer"
+# Every zip the build makes and the template takes a code key for.
+ARTIFACTS: tuple[str, ...] = (LAYER, *(f.name for f in FUNCTIONS))
 
 # The functions that serve an API route (the others are triggered by events).
 ROUTES: tuple[FunctionSpec, ...] = tuple(f for f in FUNCTIONS if f.method)

@@ -173,7 +173,11 @@ def _alarm(t: Template, spec: AlarmSpec, topic: sns.Topic) -> cloudwatch.Alarm:
 def dashboard_body(functions: Functions) -> Sub:
     """One dashboard: the functions, the API, the table, the stream. Names are Sub variables
     (`${GetItemFunction}` is that function's name), filled in by CloudFormation."""
-    names = [f"${{{functions.by_name[f.name].title}}}" for f in FUNCTIONS]
+
+    def name(function: str) -> str:
+        return f"${{{functions.by_name[function].title}}}"
+
+    names = [name(f.name) for f in FUNCTIONS]
     region = "${AWS::Region}"
     api = ["ApiName", "${AWS::StackName}", "Stage", "${Stage}"]
 
@@ -198,11 +202,11 @@ def dashboard_body(functions: Functions) -> Sub:
                           "ReadThrottleEvents", "WriteThrottleEvents")]),
         widget("Items created, updated, deleted",
                [["${Project}-${Stage}", f.business_metric, "service",
-                 f"${{{functions.by_name[f.name].title}}}"]
+                 name(f.name)]
                 for f in FUNCTIONS if f.business_metric]),
         widget("Stream iterator age (ms)",
                [["AWS/Lambda", "IteratorAge", "FunctionName",
-                 f"${{{functions.by_name[STREAM_CONSUMER].title}}}"]], "Maximum"),
+                 name(STREAM_CONSUMER)]], "Maximum"),
     ]  # fmt: skip
     return Sub(json.dumps({"widgets": widgets}, separators=(",", ":")))
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from troposphere import Equals, Parameter, Ref, Template
 
-from .catalog import FUNCTIONS, LAYER
+from .catalog import ARTIFACTS
 from .naming import logical_id
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -28,7 +28,7 @@ def supplier(name: str) -> str | None:
     """Who sets parameter `name`: a stage file, the build or the deploy (None: not ours)."""
     if name in DEFINITIONS:
         return DEFINITIONS[name][2]
-    if name in {code_key_parameter(a) for a in (LAYER, *(f.name for f in FUNCTIONS))}:
+    if name in {code_key_parameter(a) for a in ARTIFACTS}:
         return FROM_BUILD
     return None
 
@@ -604,7 +604,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
 def add(t: Template) -> Params:
     """Add the parameters and their console grouping; return them for Ref."""
     definitions = dict(DEFINITIONS)
-    for artifact in (LAYER, *(f.name for f in FUNCTIONS)):
+    for artifact in ARTIFACTS:
         definitions[code_key_parameter(artifact)] = (
             "Artifacts",
             f"S3 key of {artifact}.zip",
@@ -623,10 +623,9 @@ def add(t: Template) -> Params:
     }
     _add_interface(t, definitions)
     t.add_condition(IS_PROD, Equals(Ref(made["Stage"]), "prod"))
-    artifacts = (LAYER, *(f.name for f in FUNCTIONS))
     return Params(
         **{_snake(name): made[name] for name in DEFINITIONS},
-        code_keys={a: made[code_key_parameter(a)] for a in artifacts},
+        code_keys={a: made[code_key_parameter(a)] for a in ARTIFACTS},
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import build
-from templates.catalog import FUNCTIONS, LAYER
+from templates.catalog import ARTIFACTS, FUNCTIONS, LAYER
 from templates.parameters import code_key_parameter
 from tests.cfn import ROOT
 
@@ -84,7 +84,7 @@ def built(tmp_path_factory) -> dict:
     return {"out": out, **build.build(out, ["dev"])}
 
 
-@pytest.mark.parametrize("name", [LAYER, *(f.name for f in FUNCTIONS)])
+@pytest.mark.parametrize("name", ARTIFACTS)
 def test_every_zip_is_normalised_and_matches_the_manifest(built, name):
     entry = built["manifest"]["artifacts"][name]
     path = built["out"] / entry["file"]
