@@ -13,12 +13,13 @@ ARTIFACT_BUCKET ?=
 SOURCES := build.py pyproject.toml $(shell find templates functions params -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template lint test deploy taskcat-env clean
+.PHONY: help venv template lint scan test deploy taskcat-env clean
 
 help:
 	@echo "make template            build dist/ (template, zips, params, manifest)"
 	@echo "make test                lint + every test (no AWS account needed)"
 	@echo "make lint                cfn-lint (+ serverless rules) and ruff"
+	@echo "make scan                checkov and cfripper on dist/template.json (own venv)"
 	@echo "make deploy STAGE=test   deploy a stage [REGION=us-west-2 STACK_NAME=items-api-<stage> ARTIFACT_BUCKET=...]"
 
 $(BIN)/.installed: pyproject.toml
@@ -41,7 +42,17 @@ lint: template
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# checkov pins packaging<24, which clashes with the test tools: the scanners get their own venv.
+SCAN := $(VENV)-checkov
+$(SCAN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[scan]'
+	touch $@
+
+scan: template $(SCAN)/.installed
+	$(BIN)/python security/scan.py --bin $(SCAN)/bin
+
+test: lint scan
 	$(BIN)/pytest
 
 deploy: template

@@ -4,7 +4,9 @@
 dist/template.json   the one template, for every stage
 dist/artifacts/      one zip per function plus the layer, named <name>-<sha256>.zip
 dist/params/<s>.json the stage's values plus the artifacts' S3 keys, as ["Key=Value", ...]
-dist/manifest.json   every artifact's sha256, size and S3 key
+dist/stack-policy.json  the prod stack's policy: no replacing or deleting stateful resources
+dist/manifest.json   the template's, the stack policy's and every artifact's sha256 and size
+                     (and the artifacts' S3 keys)
 
 Same sources, same bytes: zips have sorted entries, fixed timestamps and permissions, and no
 __pycache__; JSON is written with a fixed layout."""
@@ -24,6 +26,7 @@ from pathlib import Path
 from templates import build_template, stage_params
 from templates.catalog import ARTIFACTS, LAYER
 from templates.parameters import code_key_parameter
+from templates.stack_policy import stack_policy
 
 ROOT = Path(__file__).resolve().parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -147,7 +150,9 @@ def build(out: Path, stages: list[str]) -> dict:
 
     artifacts = [build_artifact(name, out) for name in ARTIFACTS]
     keys = {code_key_parameter(a.name): a.s3_key for a in artifacts}
+    policy_json = dump_json(stack_policy(template_dict))
     write_if_changed(out / "template.json", template_json)
+    write_if_changed(out / "stack-policy.json", policy_json)
     for stage, stage_values in values.items():
         write_if_changed(
             out / "params" / f"{stage}.json",
@@ -158,6 +163,11 @@ def build(out: Path, stages: list[str]) -> dict:
             "file": "template.json",
             "sha256": hashlib.sha256(template_json).hexdigest(),
             "size": len(template_json),
+        },
+        "stack_policy": {
+            "file": "stack-policy.json",
+            "sha256": hashlib.sha256(policy_json).hexdigest(),
+            "size": len(policy_json),
         },
         "artifacts": {
             a.name: {

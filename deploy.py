@@ -4,7 +4,8 @@
 Order matters: everything that can be checked without AWS (stage name, params file, built
 artifacts) is checked first, so a bad input fails before any AWS call. Then: the artifact bucket
 (created locked-down if absent), the artifacts whose keys are missing, and the deploy itself,
-skipped when the live stack already has this template and these parameters."""
+skipped when the live stack already has this template and these parameters. Last, on prod, the
+stack policy (templates/stack_policy.py), deploy or no deploy."""
 
 import argparse
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from templates import stage_params
 from templates.naming import logical_id
+from templates.stack_policy import stack_policy, stateful_resources
 from templates.tags import MANAGED_BY
 
 ROOT = Path(__file__).resolve().parent
@@ -27,6 +29,7 @@ PROJECT = "items-api"
 # for them but never redeploys a stage for a parameter change (only a new Deployment resource
 # does), so make deploy redeploys the stage when one of them changed.
 API_SHAPING = (
+    "AuthType",
     "RoutePrefix",
     "CorsAllowOrigin",
     "CorsAllowHeaders",
@@ -34,6 +37,7 @@ API_SHAPING = (
     "CorsAllowCredentials",
 )
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
+POLICY_STAGES = ("prod",)  # stages whose stack gets the stack policy
 
 
 class DeployError(Exception):
@@ -220,6 +224,18 @@ def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str]) -> None:
         raise DeployError(f"aws cloudformation deploy of {p.stack_name} failed (see above).")
 
 
+def apply_stack_policy(cfn, p: Plan) -> None:
+    """On a POLICY_STAGES stage, set the policy of this template: no replacing or deleting its
+    stateful resources on later updates. Set after every deploy, no-op included, so the live
+    stack always ends with the current policy (and a hand-loosened one is tightened again)."""
+    if p.stage not in POLICY_STAGES:
+        return
+    body = json.dumps(stack_policy(p.template), indent=2)
+    cfn.set_stack_policy(StackName=p.stack_name, StackPolicyBody=body)
+    denied = len(stateful_resources(p.template))
+    print(f"{p.stack_name}: stack policy set (no replace or delete of {denied} stateful resources)")
+
+
 def print_outputs(stack: dict) -> None:
     for o in sorted(stack.get("Outputs", []), key=lambda o: o["OutputKey"]):
         print(f"  {o['OutputKey']:<24} {o['OutputValue']}")
@@ -256,6 +272,7 @@ def deploy(p: Plan, bucket: str | None) -> None:
             client = session.client("apigateway")
             deployment = redeploy_stage(client, cfn, p.stack_name, p.stage, changed)
             print(f"API stage {p.stage} redeployed ({deployment}): {', '.join(changed)} changed")
+    apply_stack_policy(cfn, p)
     stack = live_stack(cfn, p.stack_name)
     print(f"{p.stack_name}: {stack['StackStatus'] if stack else 'missing'}")
     if stack:

@@ -11,6 +11,7 @@ from . import (
     monitoring,
     outputs,
     parameters,
+    permissions,
     security,
     tags,
 )
@@ -26,10 +27,11 @@ def build_template() -> Template:
     t = Template(Description=DESCRIPTION)
     t.set_version("2010-09-09")
     params = parameters.add(t)
-    table = data.add(t, params)
-    logs = log_groups.add(t, params)
-    secure = security.add(t, table, logs)
-    fns = functions.add(t, params, table, logs, secure)
+    secure = security.add(t)
+    table = data.add(t, params, secure.data_key)
+    grants = permissions.add(t, table, secure)
+    fns = functions.add(t, params, table, secure, grants)
+    logs = log_groups.add(t, params, fns, secure.telemetry_key)
     events.add(t, params, table, fns)
     rest = api.add(t, params, fns, logs)
     watch = monitoring.add(t, params, table, secure, fns)

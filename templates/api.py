@@ -27,10 +27,12 @@ from . import cors
 from .catalog import COLLECTION, ROUTES, FunctionSpec
 from .data import RETAIN
 from .functions import Functions
+from .item_schema import ITEM_SCHEMA
 from .log_groups import LogGroups
 from .naming import logical_id
-from .parameters import IS_PROD, Params
+from .parameters import IS_PROD, Params, refuse
 from .security import api_gateway_logging_policy, assumed_by
+from .suppressions import suppress
 
 # $context fields of the JSON access log (seed 000's list, plus request id and latency).
 ACCESS_LOG_FORMAT = {
@@ -50,6 +52,10 @@ CREATE_ACCOUNT_ROLE = "CreateApiGatewayAccountRoleCondition"
 CACHING = "ApiCaching"  # condition: CacheTtlSeconds > 0
 DATA_TRACE = "ApiDataTraceOn"  # condition: asked for, and not prod
 STAGE_VARIABLES_ALIAS = "live"  # the function alias name stage variables announce (seed 001)
+API_KEY_AUTH = "ApiKeyAuth"  # condition: AuthType API_KEY
+IAM_AUTH = "IamAuth"  # condition: AuthType AWS_IAM
+PROD_NEEDS_AUTH = "ProdRequiresAuth"  # rule
+BODY_METHODS = ("POST", "PUT")  # methods whose JSON body API Gateway checks against the model
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,15 @@ class Api:
     rest_api: apigateway.RestApi
     stage: apigateway.Stage
     methods: dict[str, apigateway.Method]  # function name -> its method
+    api_key: apigateway.ApiKey  # exists only while AuthType is API_KEY (condition API_KEY_AUTH)
+
+
+@dataclass(frozen=True)
+class BodyCheck:
+    """API Gateway's own check of request bodies, before any function runs."""
+
+    validator: apigateway.RequestValidator
+    model: apigateway.Model
 
 
 def deployment_id(api_resources: list) -> str:
@@ -128,15 +143,26 @@ def _cache_keys(spec: FunctionSpec) -> dict:
     return {"CacheKeyParameters": ["method.request.path.id"]} if _cached(spec) else {}
 
 
-def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function):
+def _checked_body(spec: FunctionSpec, check: BodyCheck) -> dict:
+    if spec.method not in BODY_METHODS:
+        return {}
+    return {
+        "RequestValidatorId": Ref(check.validator),
+        "RequestModels": {"application/json": Ref(check.model)},
+    }
+
+
+def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function, check):
     return t.add_resource(
         apigateway.Method(
             logical_id(spec.name, "method"),
             RestApiId=Ref(rest_api),
             ResourceId=resource_id,
             HttpMethod=spec.method,
-            AuthorizationType="NONE",
+            AuthorizationType=If(IAM_AUTH, "AWS_IAM", "NONE"),
+            ApiKeyRequired=If(API_KEY_AUTH, True, False),
             **_path_parameters(spec),
+            **_checked_body(spec, check),
             Integration=apigateway.Integration(
                 Type="AWS_PROXY",
                 IntegrationHttpMethod="POST",
@@ -215,29 +241,112 @@ def _stage(t, rest_api, deployment, account, params: Params, log_groups: LogGrou
         DATA_TRACE,
         And(Equals(Ref(params.api_data_trace), "true"), Not(Condition(IS_PROD))),
     )
-    return t.add_resource(
-        apigateway.Stage(
-            logical_id("api", "stage"),
-            RestApiId=Ref(rest_api),
-            DeploymentId=Ref(deployment),
-            StageName=Ref(params.stage),
-            # The If makes the stage wait for the account's logging role when this stack sets it.
-            Description=If(
-                CREATE_ACCOUNT_ROLE,
-                Sub("items-api stage (logging role set by ${Account})", Account=Ref(account)),
-                "items-api stage",
-            ),
-            TracingEnabled=True,
-            CacheClusterEnabled=If(CACHING, True, False),
-            CacheClusterSize=If(CACHING, Ref(params.cache_cluster_size), NoValue),
-            Variables={"environment": Ref(params.stage), "lambdaAlias": STAGE_VARIABLES_ALIAS},
-            AccessLogSetting=apigateway.AccessLogSetting(
-                DestinationArn=log_groups.api_access.get_att("Arn"),
-                Format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
-            ),
-            MethodSettings=_method_settings(params),
+    stage = apigateway.Stage(
+        logical_id("api", "stage"),
+        RestApiId=Ref(rest_api),
+        DeploymentId=Ref(deployment),
+        StageName=Ref(params.stage),
+        # The If makes the stage wait for the account's logging role when this stack sets it.
+        Description=If(
+            CREATE_ACCOUNT_ROLE,
+            Sub("items-api stage (logging role set by ${Account})", Account=Ref(account)),
+            "items-api stage",
+        ),
+        TracingEnabled=True,
+        CacheClusterEnabled=If(CACHING, True, False),
+        CacheClusterSize=If(CACHING, Ref(params.cache_cluster_size), NoValue),
+        Variables={"environment": Ref(params.stage), "lambdaAlias": STAGE_VARIABLES_ALIAS},
+        AccessLogSetting=apigateway.AccessLogSetting(
+            DestinationArn=log_groups.api_access.get_att("Arn"),
+            Format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
+        ),
+        MethodSettings=_method_settings(params),
+    )
+    suppress(
+        stage,
+        "CKV_AWS_120",
+        "Caching is a per-stage choice (CacheTtlSeconds): a cache cluster is billed by the hour "
+        "and makes reads stale after a write, so it is off unless a stage file turns it on.",
+    )
+    return t.add_resource(stage)
+
+
+def _access_control(t: Template, params: Params) -> None:
+    t.add_condition(API_KEY_AUTH, Equals(Ref(params.auth_type), "API_KEY"))
+    t.add_condition(IAM_AUTH, Equals(Ref(params.auth_type), "AWS_IAM"))
+    refuse(
+        t,
+        PROD_NEEDS_AUTH,
+        (params.stage, "prod"),
+        (params.auth_type, "NONE"),
+        why="AuthType NONE cannot be combined with Stage prod: anyone could read and change the "
+        "production items. Use API_KEY or AWS_IAM.",
+    )
+
+
+def _body_check(t: Template, rest_api: apigateway.RestApi) -> BodyCheck:
+    """One model from items_common/item_schema.json, the file the handlers check with too."""
+    return BodyCheck(
+        validator=t.add_resource(
+            apigateway.RequestValidator(
+                logical_id("api", "body", "validator"),
+                RestApiId=Ref(rest_api),
+                Name="body-and-parameters",
+                ValidateRequestBody=True,
+                ValidateRequestParameters=True,
+            )
+        ),
+        model=t.add_resource(
+            apigateway.Model(
+                logical_id("item", "model"),
+                RestApiId=Ref(rest_api),
+                Name="Item",
+                ContentType="application/json",
+                Description=ITEM_SCHEMA["description"],
+                Schema=ITEM_SCHEMA,
+            )
+        ),
+    )
+
+
+def _api_key(t: Template, rest_api, stage, params: Params) -> apigateway.ApiKey:
+    """AuthType API_KEY: one key, in a usage plan with the stage's throttling and a quota. The
+    key's value is never an output: read it with `aws apigateway get-api-key --include-value`."""
+    key = t.add_resource(
+        apigateway.ApiKey(
+            logical_id("api", "key"),
+            Condition=API_KEY_AUTH,
+            Name=Sub("${AWS::StackName}"),
+            Description="items-api client key (value: aws apigateway get-api-key --include-value)",
+            Enabled=True,
         )
     )
+    plan = t.add_resource(
+        apigateway.UsagePlan(
+            logical_id("api", "usage", "plan"),
+            Condition=API_KEY_AUTH,
+            DependsOn=[stage.title],
+            UsagePlanName=Sub("${AWS::StackName}"),
+            ApiStages=[apigateway.ApiStage(ApiId=Ref(rest_api), Stage=Ref(params.stage))],
+            Throttle=apigateway.ThrottleSettings(
+                RateLimit=Ref(params.throttling_rate_limit),
+                BurstLimit=Ref(params.throttling_burst_limit),
+            ),
+            Quota=apigateway.QuotaSettings(
+                Limit=Ref(params.api_quota_limit), Period=Ref(params.api_quota_period)
+            ),
+        )
+    )
+    t.add_resource(
+        apigateway.UsagePlanKey(
+            logical_id("api", "usage", "plan", "key"),
+            Condition=API_KEY_AUTH,
+            KeyId=Ref(key),
+            KeyType="API_KEY",
+            UsagePlanId=Ref(plan),
+        )
+    )
+    return key
 
 
 def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups) -> Api:
@@ -249,11 +358,13 @@ def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups
             EndpointConfiguration=apigateway.EndpointConfiguration(Types=["REGIONAL"]),
         )
     )
+    _access_control(t, params)
+    check = _body_check(t, rest_api)
     resource_ids = _resources(t, rest_api, params)
     methods = {}
     for f in ROUTES:
         fn = functions.by_name[f.name]
-        methods[f.name] = _method(t, rest_api, resource_ids[f.path], f, fn)
+        methods[f.name] = _method(t, rest_api, resource_ids[f.path], f, fn, check)
         t.add_resource(
             awslambda.Permission(
                 logical_id(f.name, "permission"),
@@ -276,12 +387,16 @@ def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups
     every_method = [*methods.values(), *preflights]
     deployment = t.add_resource(
         apigateway.Deployment(
-            deployment_id(api_resources + every_method + responses),
+            deployment_id(
+                api_resources + every_method + responses + [check.validator, check.model]
+            ),
             DependsOn=sorted(r.title for r in every_method + responses),
             RestApiId=Ref(rest_api),
-            Description="Named by a hash of the API's resources, methods and gateway responses.",
+            Description="Named by a hash of the API's resources, methods, models and gateway "
+            "responses.",
         )
     )
     account = _account_logging_role(t, params)
     stage = _stage(t, rest_api, deployment, account, params, log_groups)
-    return Api(rest_api=rest_api, stage=stage, methods=methods)
+    api_key = _api_key(t, rest_api, stage, params)
+    return Api(rest_api=rest_api, stage=stage, methods=methods, api_key=api_key)

@@ -2,10 +2,10 @@
 Gateway's own 4XX/5XX answers so browsers can read errors, and the rule that refuses `*` with
 credentials. The handlers add the origin headers to their own responses (CORS_* variables)."""
 
-from troposphere import And, Equals, Ref, Sub, Template, apigateway
+from troposphere import Ref, Sub, Template, apigateway
 
 from .naming import logical_id
-from .parameters import Params
+from .parameters import Params, refuse
 
 ANY_ORIGIN_WITH_CREDENTIALS = "CorsAnyOriginWithoutCredentials"
 
@@ -73,10 +73,19 @@ def preflight(
     )
 
 
+# API Gateway's own answers that get a JSON body in the handlers' error shape, beyond its default.
+RESPONSE_BODIES = {
+    # The request validator refused the body (items_common/item_schema.json).
+    "BAD_REQUEST_BODY": '{"error":{"code":"INVALID_ITEM","message":$context.error.messageString,'
+    '"details":"$util.escapeJavaScript($context.error.validationErrorString)"}}',
+}
+
+
 def gateway_responses(
     t: Template, rest_api: apigateway.RestApi, params: Params
 ) -> list[apigateway.GatewayResponse]:
-    """API Gateway's own errors (throttled, unknown route, timeout...) carry the CORS headers."""
+    """API Gateway's own errors (throttled, unknown route, refused body...) carry the CORS
+    headers."""
     return [
         t.add_resource(
             apigateway.GatewayResponse(
@@ -84,31 +93,24 @@ def gateway_responses(
                 RestApiId=Ref(rest_api),
                 ResponseType=kind,
                 ResponseParameters=response_headers(params, "gatewayresponse.header"),
+                **(
+                    {"ResponseTemplates": {"application/json": RESPONSE_BODIES[kind]}}
+                    if kind in RESPONSE_BODIES
+                    else {}
+                ),
             )
         )
-        for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
+        for kind in ("DEFAULT_4XX", "DEFAULT_5XX", *RESPONSE_BODIES)
     ]
 
 
 def add_rules(t: Template, params: Params) -> None:
     """Refused by CloudFormation itself, so a console edit meets the same refusal."""
-    t.add_rule(
+    refuse(
+        t,
         ANY_ORIGIN_WITH_CREDENTIALS,
-        {
-            "Assertions": [
-                {
-                    "Assert": {
-                        "Fn::Not": [
-                            And(
-                                Equals(Ref(params.cors_allow_origin), "*"),
-                                Equals(Ref(params.cors_allow_credentials), "true"),
-                            ).to_dict()
-                        ]
-                    },
-                    "AssertDescription": "CorsAllowOrigin * cannot be combined with "
-                    "CorsAllowCredentials true: browsers refuse it, and it would let any site "
-                    "act with a user's credentials. Name one origin instead.",
-                }
-            ]
-        },
+        (params.cors_allow_origin, "*"),
+        (params.cors_allow_credentials, "true"),
+        why="CorsAllowOrigin * cannot be combined with CorsAllowCredentials true: browsers refuse "
+        "it, and it would let any site act with a user's credentials. Name one origin instead.",
     )

@@ -1,18 +1,35 @@
-"""The system's state: the items table and the attachments bucket. Both are retained and never
-replaced by accident; the only parameters that replace the table are its key names, and their
-descriptions say so."""
+"""The system's state: the items table, the attachments bucket and the failure queue. All are
+retained, encrypted with the stack's data key, and never replaced by accident; the only
+parameters that replace the table are its key names, and their descriptions say so."""
 
 from dataclasses import dataclass
 
-from troposphere import Equals, If, Not, NoValue, Ref, Template, dynamodb, s3, sqs
+from awacs import s3 as s3_actions
+from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from troposphere import (
+    Equals,
+    GetAtt,
+    If,
+    Not,
+    NoValue,
+    Ref,
+    Sub,
+    Template,
+    dynamodb,
+    kms,
+    s3,
+    sqs,
+)
 
 from .naming import logical_id
-from .parameters import Params
+from .parameters import Params, refuse
 from .suppressions import suppress
 
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 HISTORY_MODE = "HistoryMode"  # condition: the table has a sort key, so writes keep versions
 PROVISIONED = "ProvisionedBilling"
+DELETION_PROTECTED = "TableDeletionProtected"
+PROD_KEEPS_TABLE = "ProdTableDeletionProtection"  # rule
 ATTACHMENTS_PREFIX = "items/"
 AUDIT_PREFIX = "audit/"
 
@@ -21,11 +38,11 @@ AUDIT_PREFIX = "audit/"
 class Data:
     table: dynamodb.Table
     bucket: s3.Bucket
-    failure_queue: sqs.Queue  # stream batches the consumer gave up on
+    failure_queue: sqs.Queue  # stream batches and async events the functions gave up on
     history_mode: str  # the condition's name, for modules that differ by mode
 
 
-def _table(t: Template, params: Params) -> dynamodb.Table:
+def _table(t: Template, params: Params, key: kms.Key) -> dynamodb.Table:
     """No TableName: a named table could not be replaced without a clash, and CloudFormation's
     name carries the stack name anyway."""
     pk, sk = Ref(params.partition_key_name), Ref(params.sort_key_name)
@@ -60,7 +77,10 @@ def _table(t: Template, params: Params) -> dynamodb.Table:
                 NoValue,
             ),
             StreamSpecification=dynamodb.StreamSpecification(StreamViewType="NEW_AND_OLD_IMAGES"),
-            SSESpecification=dynamodb.SSESpecification(SSEEnabled=True),
+            SSESpecification=dynamodb.SSESpecification(
+                SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=key.get_att("Arn")
+            ),
+            DeletionProtectionEnabled=If(DELETION_PROTECTED, True, False),
             PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(
                 PointInTimeRecoveryEnabled=True
             ),
@@ -68,10 +88,11 @@ def _table(t: Template, params: Params) -> dynamodb.Table:
     )
 
 
-def _bucket(t: Template) -> s3.Bucket:
-    """Attachments (items/) and the stream's audit trail (audit/): private, encrypted,
-    versioned; old versions and abandoned uploads expire so storage does not grow unseen."""
-    return t.add_resource(
+def _bucket(t: Template, key: kms.Key) -> s3.Bucket:
+    """Attachments (items/) and the stream's audit trail (audit/): private, encrypted with the
+    data key, versioned; old versions and abandoned uploads expire so storage does not grow
+    unseen."""
+    bucket = suppress(
         s3.Bucket(
             logical_id("items", "bucket"),
             **RETAIN,
@@ -80,8 +101,9 @@ def _bucket(t: Template) -> s3.Bucket:
                 ServerSideEncryptionConfiguration=[
                     s3.ServerSideEncryptionRule(
                         ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                            SSEAlgorithm="AES256"
-                        )
+                            SSEAlgorithm="aws:kms", KMSMasterKeyID=key.get_att("Arn")
+                        ),
+                        BucketKeyEnabled=True,  # one data key per object batch: fewer KMS calls
                     )
                 ]
             ),
@@ -112,35 +134,76 @@ def _bucket(t: Template) -> s3.Bucket:
                     ),
                 ]
             ),
+        ),
+        "CKV_AWS_18",
+        "Server access logs need a second bucket that cannot itself be logged; every request to "
+        "this bucket is made by the stack's functions, whose one-line request logs name the item, "
+        "and CloudTrail data events can be enabled account-wide where an audit requires them.",
+    )
+    t.add_resource(bucket)
+    t.add_resource(
+        s3.BucketPolicy(
+            logical_id("items", "bucket", "policy"),
+            Bucket=Ref(bucket),
+            PolicyDocument=tls_only(bucket),
         )
+    )
+    return bucket
+
+
+def tls_only(bucket: s3.Bucket) -> PolicyDocument:
+    """Refuse any request to the bucket or its objects that does not use TLS."""
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="DenyInsecureTransport",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[s3_actions.Action("*")],
+                Resource=[GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
+                Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+            )
+        ],
     )
 
 
-def _failure_queue(t: Template) -> sqs.Queue:
-    """Where the stream's event source mapping sends what the consumer could not process after
-    its retries, for an operator to inspect and replay: kept 14 days, the SQS maximum."""
+def _failure_queue(t: Template, key: kms.Key) -> sqs.Queue:
+    """Where what the functions gave up on goes, for an operator to inspect and replay: stream
+    batches the consumer could not process after its retries, and asynchronous invocations that
+    failed (every function's dead letter queue). Kept 14 days, the SQS maximum."""
     queue = sqs.Queue(
-        logical_id("stream", "failure", "queue"),
+        logical_id("failure", "queue"),
         **RETAIN,
         MessageRetentionPeriod=14 * 24 * 3600,
-        SqsManagedSseEnabled=True,
+        KmsMasterKeyId=key.get_att("Arn"),
+        KmsDataKeyReusePeriodSeconds=300,
     )
     suppress(
         queue,
         "ES6000",
-        "This queue is itself the dead letter destination of the stream consumer; no consumer "
-        "reads it automatically, so a redrive policy would only move failed records to yet "
-        "another queue.",
+        "This queue is itself the dead letter destination of the functions and the stream "
+        "consumer; no consumer reads it automatically, so a redrive policy would only move "
+        "failed records to yet another queue.",
     )
     return t.add_resource(queue)
 
 
-def add(t: Template, params: Params) -> Data:
+def add(t: Template, params: Params, key: kms.Key) -> Data:
     t.add_condition(HISTORY_MODE, Not(Equals(Ref(params.sort_key_name), "")))
     t.add_condition(PROVISIONED, Equals(Ref(params.billing_mode), "PROVISIONED"))
+    t.add_condition(DELETION_PROTECTED, Equals(Ref(params.table_deletion_protection), "true"))
+    refuse(
+        t,
+        PROD_KEEPS_TABLE,
+        (params.stage, "prod"),
+        (params.table_deletion_protection, "false"),
+        why="TableDeletionProtection must be true when Stage is prod: the production table must "
+        "never be deletable by one API call.",
+    )
     return Data(
-        table=_table(t, params),
-        bucket=_bucket(t),
-        failure_queue=_failure_queue(t),
+        table=_table(t, params, key),
+        bucket=_bucket(t, key),
+        failure_queue=_failure_queue(t, key),
         history_mode=HISTORY_MODE,
     )

@@ -2,23 +2,16 @@
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, Ref, Sub, Template, awslambda
+from troposphere import Equals, GetAtt, If, Not, NoValue, Ref, Sub, Template, awslambda, iam
 
 from .catalog import FUNCTIONS, LAYER
 from .data import Data
-from .log_groups import LogGroups
 from .naming import logical_id, physical_name
-from .parameters import PYTHON_RUNTIMES, Params
+from .parameters import IN_VPC, PYTHON_RUNTIMES, Params
 from .security import Security
-from .suppressions import suppress
 
 HANDLER = "app.lambda_handler"  # every function folder has app.py at its zip root
-LOG_GROUP_RULE_REASON = (
-    "The function's log group /aws/lambda/<stack>-<function> is an explicit LogGroup with "
-    "RetentionInDays that the function Refs in LoggingConfig, so it exists before the function. "
-    "WS1004 only recognises a log group whose name Refs the function, which would create it "
-    "after the function."
-)
+RESERVED = "ConcurrencyReserved"  # condition: ReservedConcurrency > 0
 
 
 @dataclass(frozen=True)
@@ -35,8 +28,15 @@ def _code(params: Params, artifact: str) -> dict:
 
 
 def add(
-    t: Template, params: Params, data: Data, log_groups: LogGroups, security: Security
+    t: Template,
+    params: Params,
+    data: Data,
+    security: Security,
+    policies: dict[str, iam.PolicyType],
 ) -> Functions:
+    """Each function waits for its policy, so it never runs without its permissions (and Lambda
+    checks the dead letter queue permission when it creates the function)."""
+    t.add_condition(RESERVED, Not(Equals(Ref(params.reserved_concurrency), 0)))
     layer = t.add_resource(
         awslambda.LayerVersion(
             logical_id("shared", "layer"),
@@ -49,9 +49,10 @@ def add(
     )
     by_name = {}
     for f in FUNCTIONS:
-        fn = suppress(
+        fn = t.add_resource(
             awslambda.Function(
                 logical_id(f.name, "function"),
+                DependsOn=[policies[f.name].title],
                 FunctionName=physical_name(f.name),
                 Description=f.description,
                 Handler=HANDLER,
@@ -60,11 +61,24 @@ def add(
                 MemorySize=Ref(params.memory_size),
                 Timeout=Ref(params.timeout),
                 Role=security.roles[f.name].get_att("Arn"),
-                KmsKeyArn=security.key.get_att("Arn"),
+                KmsKeyArn=security.data_key.get_att("Arn"),
+                DeadLetterConfig=awslambda.DeadLetterConfig(
+                    TargetArn=data.failure_queue.get_att("Arn")
+                ),
+                ReservedConcurrentExecutions=If(
+                    RESERVED, Ref(params.reserved_concurrency), NoValue
+                ),
+                VpcConfig=If(
+                    IN_VPC,
+                    awslambda.VPCConfig(
+                        SubnetIds=Ref(params.vpc_subnet_ids),
+                        SecurityGroupIds=Ref(params.vpc_security_group_ids),
+                    ),
+                    NoValue,
+                ),
                 Code=awslambda.Code(**_code(params, f.name)),
                 Layers=[Ref(layer)],
                 TracingConfig=awslambda.TracingConfig(Mode="Active"),
-                LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_groups.functions[f.name])),
                 Environment=awslambda.Environment(
                     Variables={
                         "TABLE_NAME": Ref(data.table),
@@ -79,11 +93,9 @@ def add(
                         "POWERTOOLS_METRICS_NAMESPACE": Sub("${Project}-${Stage}"),
                     }
                 ),
-            ),
-            "WS1004",
-            LOG_GROUP_RULE_REASON,
+            )
         )
-        by_name[f.name] = t.add_resource(fn)
+        by_name[f.name] = fn
         t.add_resource(
             awslambda.EventInvokeConfig(
                 logical_id(f.name, "invoke", "config"),

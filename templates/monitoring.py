@@ -140,7 +140,8 @@ def stack_alarms(params: Params, data: Data, functions: Functions) -> list[Alarm
                   "GreaterThanThreshold", Ref(params.iterator_age_alarm_ms),
                   {"Namespace": "AWS/Lambda", "MetricName": "IteratorAge",
                    "Statistic": "Maximum", "Dimensions": _dims(FunctionName=consumer)}),
-        AlarmSpec("stream", "failed-batches", "stream records parked in the failure queue",
+        AlarmSpec("failures", "queued", "stream batches or async events parked in the failure "
+                  "queue",
                   "GreaterThanThreshold", 0,
                   {"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
                    "Statistic": "Maximum",
@@ -220,7 +221,7 @@ def add(
         sns.Topic(
             logical_id("alarm", "topic"),
             DisplayName=Sub("${Stage} ${AWS::StackName} alarms"),
-            KmsMasterKeyId=security.alarm_key.get_att("Arn"),
+            KmsMasterKeyId=security.telemetry_key.get_att("Arn"),
         )
     )
     t.add_resource(

@@ -12,13 +12,14 @@ from .parameters import Params
 from .security import Security
 
 
-def _output(t: Template, name: str, value, description: str) -> None:
+def _output(t: Template, name: str, value, description: str, **condition) -> None:
     t.add_output(
         Output(
             name,
             Description=description,
             Value=value,
             Export=Export(Sub(f"${{AWS::StackName}}-{name}")),
+            **condition,
         )
     )
 
@@ -46,7 +47,29 @@ def add(
     _output(t, "TableArn", GetAtt(data.table, "Arn"), "ARN of the items table.")
     _output(t, "TableStreamArn", GetAtt(data.table, "StreamArn"), "ARN of the table's stream.")
     _output(t, "BucketName", Ref(data.bucket), "Bucket of attachments (items/) and audit (audit/).")
-    _output(t, "KmsKeyArn", GetAtt(security.key, "Arn"), "Key of the functions' environment.")
+    _output(
+        t,
+        "DataKeyArn",
+        GetAtt(security.data_key, "Arn"),
+        "Key of the table, bucket, failure queue and the functions' environment.",
+    )
+    _output(
+        t,
+        "TelemetryKeyArn",
+        GetAtt(security.telemetry_key, "Arn"),
+        "Key of the log groups and the alarm topic.",
+    )
+    _output(
+        t,
+        "ApiKeyId",
+        Ref(api.api_key),
+        "ID of the API key (AuthType API_KEY); its value: aws apigateway get-api-key "
+        "--api-key <id> --include-value.",
+        Condition=api.api_key.Condition,
+    )
+    _output(
+        t, "FailureQueueUrl", Ref(data.failure_queue), "Queue of what the functions gave up on."
+    )
     _output(t, "Stage", Ref(params.stage), "Deployment stage of this stack.")
     _output(t, "AlarmTopicArn", Ref(monitoring.topic), "SNS topic every alarm notifies.")
     _output(

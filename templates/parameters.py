@@ -7,7 +7,7 @@ so a stage can never silently inherit another stage's value."""
 import re
 from dataclasses import dataclass
 
-from troposphere import Equals, Parameter, Ref, Template
+from troposphere import And, Equals, Join, Not, Parameter, Ref, Template
 
 from .catalog import ARTIFACTS
 from .naming import logical_id
@@ -17,6 +17,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 PYTHON_RUNTIMES = ("python3.12", "python3.13", "python3.14")
 
 IS_PROD = "IsProd"  # condition: prod-only rules (no data trace, ...)
+IN_VPC = "InVpc"  # condition: VpcSubnetIds is set, so the functions run in those subnets
 
 # Who supplies a parameter's value when it has no Default.
 FROM_STAGE_FILE = "stage file"
@@ -85,6 +86,13 @@ class Params:
     owner: Parameter
     cost_center: Parameter
     create_api_gateway_account_role: Parameter
+    auth_type: Parameter
+    api_quota_limit: Parameter
+    api_quota_period: Parameter
+    reserved_concurrency: Parameter
+    table_deletion_protection: Parameter
+    vpc_subnet_ids: Parameter
+    vpc_security_group_ids: Parameter
     code_keys: dict[str, Parameter]  # artifact name -> the parameter holding its S3 key
 
 
@@ -112,6 +120,17 @@ def _choice(description: str, values: tuple, default: str | int | None = None) -
     if default is not None:
         kw["Default"] = default
     return kw
+
+
+def _ids(description: str, prefix: str) -> dict:
+    """An optional comma-separated list of AWS ids (`subnet-...`); empty means none."""
+    return {
+        "Type": "CommaDelimitedList",
+        "Default": "",
+        "Description": description,
+        "AllowedPattern": rf"^({prefix}-[0-9a-f]{{8,17}})?$",
+        "ConstraintDescription": f"must be empty or {prefix}-... ids separated by commas.",
+    }
 
 
 def _tag(description: str, default: str) -> dict:
@@ -243,7 +262,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "Default": "id",
             "Description": "Name of the table's partition key (type String). CHANGING IT "
             "REPLACES THE TABLE: a new, empty table takes over and the old one is retained "
-            "(never deleted). Set it before the first deploy.",
+            "(never deleted); prod's stack policy refuses it. Set it before the first deploy.",
             "AllowedPattern": r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$",
             "ConstraintDescription": "must be an attribute name: a letter or _ then up to 254 "
             "letters, digits, _ . or -.",
@@ -259,7 +278,8 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "Description": "Empty: one row per item. A name (e.g. timestamp): history mode, a "
             "Number sort key holding each version's time; updates add versions, deletes write "
             "tombstones. CHANGING IT REPLACES THE TABLE: a new, empty table takes over and the "
-            "old one is retained (never deleted). Set it before the first deploy.",
+            "old one is retained (never deleted); prod's stack policy refuses it. Set it "
+            "before the first deploy.",
             "AllowedPattern": r"^([A-Za-z_][A-Za-z0-9_.-]{0,254})?$",
             "ConstraintDescription": "must be empty or an attribute name: a letter or _ then up "
             "to 254 letters, digits, _ . or -.",
@@ -598,6 +618,89 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "false",
         ),
     ),
+    "AuthType": (
+        "Access",
+        "API access control",
+        FROM_STAGE_FILE,
+        _choice(
+            "Who may call the API. NONE: anyone (dev only; the stack refuses NONE in prod). "
+            "API_KEY: callers send an x-api-key header; the key (ID in the ApiKeyId output, its "
+            "value only from API Gateway) is limited by a usage plan with the stage's throttling "
+            "and the quota below. AWS_IAM: callers sign requests with SigV4 and need "
+            "execute-api:Invoke. Reaches the live stage with the next API deployment "
+            "(make deploy).",
+            ("NONE", "API_KEY", "AWS_IAM"),
+            "API_KEY",
+        ),
+    ),
+    "ApiQuotaLimit": (
+        "Access",
+        "API key quota (requests)",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "Requests the API key may make per quota period (AuthType API_KEY).",
+                1,
+                1000000000,
+                "requests",
+            ),
+            "Default": 100000,
+        },
+    ),
+    "ApiQuotaPeriod": (
+        "Access",
+        "API key quota period",
+        FROM_STAGE_FILE,
+        _choice("The period the quota counts over.", ("DAY", "WEEK", "MONTH"), "DAY"),
+    ),
+    "ReservedConcurrency": (
+        "Functions",
+        "Reserved concurrency per function",
+        FROM_STAGE_FILE,
+        {
+            **_number(
+                "Concurrent executions reserved for (and capping) each function, so one route "
+                "cannot starve the others. 0: no reservation (the functions share the account's "
+                "pool; new accounts must use 0). The account keeps at least 100 unreserved, so "
+                "8 functions x this value must fit in the account's limit minus 100.",
+                0,
+                100,
+                "executions",
+            ),
+            "Default": 0,
+        },
+    ),
+    "TableDeletionProtection": (
+        "Table",
+        "Table deletion protection",
+        FROM_STAGE_FILE,
+        _choice(
+            "true: DynamoDB refuses to delete the table, whoever asks. Always true in prod (the "
+            "stack refuses false there). The table is retained on stack deletion either way.",
+            _BOOL,
+            "true",
+        ),
+    ),
+    "VpcSubnetIds": (
+        "Network",
+        "VPC subnets (optional)",
+        FROM_STAGE_FILE,
+        _ids(
+            "Empty: the functions run outside any VPC (they only call AWS APIs). Subnet ids: "
+            "every function runs in them, with the security groups below; the subnets then need "
+            "a route to DynamoDB, S3, SQS and X-Ray (NAT or VPC endpoints).",
+            "subnet",
+        ),
+    ),
+    "VpcSecurityGroupIds": (
+        "Network",
+        "VPC security groups (optional)",
+        FROM_STAGE_FILE,
+        _ids(
+            "Security groups of the functions when VpcSubnetIds is set (both or neither).",
+            "sg",
+        ),
+    ),
 }
 
 
@@ -623,10 +726,20 @@ def add(t: Template) -> Params:
     }
     _add_interface(t, definitions)
     t.add_condition(IS_PROD, Equals(Ref(made["Stage"]), "prod"))
+    t.add_condition(IN_VPC, Not(Equals(Join("", Ref(made["VpcSubnetIds"])), "")))
     return Params(
         **{_snake(name): made[name] for name in DEFINITIONS},
         code_keys={a: made[code_key_parameter(a)] for a in ARTIFACTS},
     )
+
+
+def refuse(t: Template, name: str, *together: tuple[Parameter, str], why: str) -> None:
+    """A Rules assertion: these parameter values may not all hold at once. CloudFormation
+    evaluates it on every create and update (console edits included); the build's params check
+    (stage_params.broken_rules) gives the same verdict before any AWS call."""
+    combination = And(*(Equals(Ref(p), v) for p, v in together))
+    t.add_rule(name, {"Assertions": [{"Assert": Not(combination).to_dict(),
+                                      "AssertDescription": why}]})  # fmt: skip
 
 
 def _add_interface(t: Template, definitions: dict) -> None:

@@ -1,19 +1,58 @@
-"""IAM: one role per function, built from small pure awacs statement builders.
+"""Identities and keys: one role per function, and the two customer-managed keys.
 
-No wildcard actions. Every Resource is a GetAtt/Sub of something in this stack, except X-Ray's
-write actions, which AWS only grants on `*`."""
+The roles come first and hold no permissions yet: the data key's policy names them by ARN,
+and the table, bucket and queue are encrypted with that key, so the roles' permissions on those
+resources (permissions.py) can only be attached once they exist.
+
+- data key: the functions' environment, the table (and its stream), the bucket, the failure
+  queue. The function roles use it only through Lambda, DynamoDB, S3 and SQS; the account's
+  other principals only through DynamoDB, S3 and SQS (so only the functions read their
+  environment).
+- telemetry key: the log groups (CloudWatch Logs, for this stack's groups only) and the alarm
+  topic (CloudWatch, for this account's alarms only).
+Neither key has a `*` principal; the account root administers both."""
 
 from dataclasses import dataclass
 
-from awacs import kms, logs, sts, xray
-from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import GetAtt, If, Sub, Template, iam, s3
+from awacs import kms, logs, sts
+from awacs.aws import (
+    Action,
+    Allow,
+    ArnLike,
+    Condition,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
+from troposphere import GetAtt, If, NoValue, Sub, Template, iam
 from troposphere import kms as kms_resources
 
-from .catalog import FUNCTIONS, Access, FunctionSpec
-from .data import ATTACHMENTS_PREFIX, AUDIT_PREFIX, RETAIN, Data
-from .log_groups import LogGroups
+from .catalog import FUNCTIONS
+from .data import RETAIN
 from .naming import logical_id
+from .parameters import IN_VPC
+
+# The account administers the keys: every key-management action, spelled out (no wildcard).
+KEY_ADMINISTRATION = ("CancelKeyDeletion", "CreateAlias", "DeleteAlias", "DescribeKey",
+                      "DisableKey", "DisableKeyRotation", "EnableKey", "EnableKeyRotation",
+                      "GetKeyPolicy", "GetKeyRotationStatus", "ListAliases", "ListGrants",
+                      "ListKeyPolicies", "ListKeyRotations", "ListResourceTags", "PutKeyPolicy",
+                      "RevokeGrant", "RotateKeyOnDemand", "ScheduleKeyDeletion", "TagResource",
+                      "UntagResource", "UpdateAlias", "UpdateKeyDescription")  # fmt: skip
+# What a service needs to encrypt and decrypt data for its caller.
+DATA_ACTIONS = (kms.Decrypt, kms.Encrypt, kms.GenerateDataKey, kms.DescribeKey)
+# Services the function roles may use the data key through.
+FUNCTION_SERVICES = ("lambda", "dynamodb", "s3", "sqs")
+# Services the account's people and tools may use it through: not Lambda, whose environment
+# only the functions read.
+ACCOUNT_SERVICES = ("dynamodb", "s3", "sqs")
+# The managed policy AWS maintains for a function's network interfaces in a VPC. EC2 grants
+# ec2:DescribeNetworkInterfaces only on `*`: the second documented exception to scoped resources,
+# and attached only while VpcSubnetIds is set.
+VPC_ACCESS_POLICY = (
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"
+)
 
 
 def assumed_by(service: str) -> PolicyDocument:
@@ -28,82 +67,6 @@ def assumed_by(service: str) -> PolicyDocument:
             )
         ],
     )
-
-
-def scoped(sid: str, actions: tuple[str, ...], arn: GetAtt) -> Statement:
-    """Exactly `actions` ("dynamodb:GetItem", ...) on exactly one resource of this stack."""
-    return Statement(
-        Sid=sid,
-        Effect=Allow,
-        Action=[Action(*a.split(":", 1)) for a in actions],
-        Resource=[arn],
-    )
-
-
-def bucket_access(sid: str, actions: tuple[str, ...], bucket: s3.Bucket, prefix: str) -> Statement:
-    """Exactly `actions` on the objects under one prefix of the bucket."""
-    return Statement(
-        Sid=sid,
-        Effect=Allow,
-        Action=[Action(*a.split(":", 1)) for a in actions],
-        Resource=[Sub(f"${{{bucket.title}.Arn}}/{prefix}*")],
-    )
-
-
-def log_writing(log_group_arn: GetAtt) -> Statement:
-    """Write to the function's own log group (its ARN ends in `:*`, covering its streams)."""
-    return Statement(
-        Sid="OwnLogGroup",
-        Effect=Allow,
-        Action=[logs.CreateLogStream, logs.PutLogEvents],
-        Resource=[log_group_arn],
-    )
-
-
-def xray_writing() -> Statement:
-    """X-Ray segment upload. X-Ray has no resource-level permissions: `*` is the only Resource
-    AWS accepts for these two actions (the one documented exception to scoped resources)."""
-    return Statement(
-        Sid="XRayWrite",
-        Effect=Allow,
-        Action=[xray.PutTraceSegments, xray.PutTelemetryRecords],
-        Resource=["*"],
-    )
-
-
-def function_policy(access: Access, data: Data, log_group_arn: GetAtt) -> PolicyDocument:
-    statements = []
-    if access.table:
-        statements.append(scoped("Table", access.table, data.table.get_att("Arn")))
-    if access.attachments:
-        statements.append(
-            bucket_access("Attachments", access.attachments, data.bucket, ATTACHMENTS_PREFIX)
-        )
-    if access.audit:
-        statements.append(bucket_access("Audit", access.audit, data.bucket, AUDIT_PREFIX))
-    if access.stream:
-        statements.append(scoped("Stream", access.stream, data.table.get_att("StreamArn")))
-    if access.failure_queue:
-        statements.append(
-            scoped("FailureQueue", access.failure_queue, data.failure_queue.get_att("Arn"))
-        )
-    statements += [log_writing(log_group_arn), xray_writing()]
-    return PolicyDocument(Version="2012-10-17", Statement=statements)
-
-
-def function_policies(spec: FunctionSpec, data: Data, log_group_arn: GetAtt) -> list:
-    """The role's one inline policy; where history mode needs other actions, the policy is
-    chosen by the template's HistoryMode condition."""
-
-    def policy(access: Access) -> iam.Policy:
-        return iam.Policy(
-            PolicyName="least-privilege",
-            PolicyDocument=function_policy(access, data, log_group_arn),
-        )
-
-    if spec.in_history_mode == spec.access:
-        return [policy(spec.access)]
-    return [If(data.history_mode, policy(spec.in_history_mode), policy(spec.access))]
 
 
 def api_gateway_logging_policy() -> PolicyDocument:
@@ -130,54 +93,91 @@ def api_gateway_logging_policy() -> PolicyDocument:
     )
 
 
-def _account_administers() -> Statement:
-    """The account administers a key and deployers may encrypt with it (Lambda encrypts
-    environment variables with the deployer's rights); decrypting is left to each key's users."""
-    administration = ["Create*", "Describe*", "Enable*", "List*", "Put*", "Update*", "Revoke*",
-                      "Disable*", "Get*", "Delete*", "TagResource", "UntagResource",
-                      "ScheduleKeyDeletion", "CancelKeyDeletion", "RotateKeyOnDemand"]  # fmt: skip
+def _via(services: tuple[str, ...]) -> list[Sub]:
+    return [Sub(f"{s}.${{AWS::Region}}.amazonaws.com") for s in services]
+
+
+def _key_statement(sid: str, principal: Principal, actions, condition=None) -> Statement:
+    """One key policy statement. In a key policy, Resource `*` means this key."""
+    extra = {"Condition": Condition(condition)} if condition else {}
     return Statement(
-        Sid="AccountAdministersAndEncrypts",
-        Effect=Allow,
-        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
-        Action=[Action("kms", a) for a in administration]
-        + [kms.Encrypt, kms.GenerateDataKey, kms.CreateGrant],
-        Resource=["*"],  # in a key policy, "*" means this key
+        Sid=sid, Effect=Allow, Principal=principal, Action=list(actions), Resource=["*"], **extra
     )
 
 
-def environment_key_policy(decrypters: list[GetAtt]) -> PolicyDocument:
-    """Only the function roles decrypt. They are named here, not in their own policies: that
-    would make role and key refer to each other."""
+def _account() -> Principal:
+    return Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")])
+
+
+def _administered() -> Statement:
+    """The account administers the key (through IAM); deployers may encrypt with it and let
+    services hold grants on it (Lambda and DynamoDB need both when CloudFormation creates the
+    function and the table). Nobody decrypts through this statement."""
+    return _key_statement(
+        "AccountAdministers",
+        _account(),
+        [Action("kms", a) for a in KEY_ADMINISTRATION]
+        + [kms.Encrypt, kms.GenerateDataKey, kms.CreateGrant],
+    )
+
+
+def data_key_policy(function_roles: list[GetAtt]) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
-            _account_administers(),
-            Statement(
-                Sid="FunctionsDecrypt",
-                Effect=Allow,
-                Principal=Principal("AWS", decrypters),
-                Action=[kms.Decrypt],
-                Resource=["*"],  # in a key policy, "*" means this key
+            _administered(),
+            _key_statement(
+                "FunctionRolesThroughTheirServices",
+                Principal("AWS", function_roles),
+                DATA_ACTIONS,
+                StringEquals({"kms:ViaService": _via(FUNCTION_SERVICES)}),
+            ),
+            _key_statement(
+                "AccountThroughDataServices",
+                _account(),
+                (*DATA_ACTIONS, kms.CreateGrant),
+                StringEquals(
+                    {
+                        "kms:ViaService": _via(ACCOUNT_SERVICES),
+                        "kms:CallerAccount": Sub("${AWS::AccountId}"),
+                    }
+                ),
             ),
         ],
     )
 
 
-def alarm_topic_key_policy() -> PolicyDocument:
-    """Only CloudWatch, for this account's alarms, may use the alarm topic's key: publishing to
-    an encrypted topic needs a data key."""
+def telemetry_key_policy() -> PolicyDocument:
+    logs_service = Principal("Service", [Sub("logs.${AWS::Region}.amazonaws.com")])
+    log_group = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
-            _account_administers(),
-            Statement(
-                Sid="CloudWatchPublishesAlarms",
-                Effect=Allow,
-                Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
-                Action=[kms.Decrypt, kms.GenerateDataKey],
-                Resource=["*"],  # in a key policy, "*" means this key
-                Condition=Condition(StringEquals({"aws:SourceAccount": Sub("${AWS::AccountId}")})),
+            _administered(),
+            _key_statement(
+                "LogsForThisStacksGroups",
+                logs_service,
+                (
+                    *DATA_ACTIONS,
+                    kms.ReEncryptFrom,
+                    kms.ReEncryptTo,
+                    kms.GenerateDataKeyWithoutPlaintext,
+                ),
+                ArnLike(
+                    {
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            Sub(f"{log_group}/aws/lambda/${{AWS::StackName}}-*"),
+                            Sub(f"{log_group}/aws/apigateway/${{AWS::StackName}}/*"),
+                        ]
+                    }
+                ),
+            ),
+            # Publishing to an encrypted topic needs a data key; only this account's alarms.
+            _key_statement(
+                "CloudWatchPublishesAlarms",
+                Principal("Service", ["cloudwatch.amazonaws.com"]),
+                (kms.Decrypt, kms.GenerateDataKey),
+                StringEquals({"aws:SourceAccount": Sub("${AWS::AccountId}")}),
             ),
         ],
     )
@@ -185,9 +185,9 @@ def alarm_topic_key_policy() -> PolicyDocument:
 
 @dataclass(frozen=True)
 class Security:
-    roles: dict[str, iam.Role]  # function name -> its own role
-    key: kms_resources.Key  # encrypts the functions' environment variables
-    alarm_key: kms_resources.Key  # encrypts the alarm topic
+    roles: dict[str, iam.Role]  # function name -> its own role (permissions.py fills it)
+    data_key: kms_resources.Key
+    telemetry_key: kms_resources.Key
 
 
 def _key(t: Template, name: str, purpose: str, policy: PolicyDocument) -> kms_resources.Key:
@@ -212,23 +212,21 @@ def _key(t: Template, name: str, purpose: str, policy: PolicyDocument) -> kms_re
     return key
 
 
-def add(t: Template, data: Data, log_groups: LogGroups) -> Security:
-    """One role per function, holding only what its route needs; then the key they decrypt
-    their environment with."""
+def add(t: Template) -> Security:
     roles = {
         f.name: t.add_resource(
             iam.Role(
                 logical_id(f.name, "role"),
                 AssumeRolePolicyDocument=assumed_by("lambda"),
-                Policies=function_policies(f, data, log_groups.functions[f.name].get_att("Arn")),
+                ManagedPolicyArns=If(IN_VPC, [Sub(VPC_ACCESS_POLICY)], NoValue),
             )
         )
         for f in FUNCTIONS
     }
-    decrypters = [r.get_att("Arn") for r in roles.values()]
     return Security(
         roles=roles,
-        key=_key(t, "environment", "encrypts the functions' environment variables",
-                 environment_key_policy(decrypters)),
-        alarm_key=_key(t, "alarm-topic", "encrypts the alarm topic", alarm_topic_key_policy()),
+        data_key=_key(t, "data", "encrypts the table, bucket, failure queue and the functions' "
+                      "environment", data_key_policy([r.get_att("Arn") for r in roles.values()])),
+        telemetry_key=_key(t, "telemetry", "encrypts the log groups and the alarm topic",
+                           telemetry_key_policy()),
     )  # fmt: skip

@@ -33,7 +33,9 @@ def check_value(name: str, spec: dict, value: object) -> str | None:
         if (low is not None and number < float(low)) or (high is not None and number > float(high)):
             return f"{text} is out of range; {name} {allowed}"
     pattern = spec.get("AllowedPattern")
-    if pattern and not re.fullmatch(pattern, text):
+    # CloudFormation matches a CommaDelimitedList's pattern against each element.
+    elements = text.split(",") if spec.get("Type") == "CommaDelimitedList" else [text]
+    if pattern and not all(re.fullmatch(pattern, e) for e in elements):
         return f"{text!r} does not match {pattern}; {name} {allowed}"
     return None
 

@@ -1,7 +1,9 @@
 """Scanner suppressions live in the resource's Metadata, each with a written reason.
 
-The tool's own key (cfn-lint `ignore_checks`) makes the tool skip the rule; the `Reasons` key
-beside it keeps why, so a test can insist that no suppression goes unexplained."""
+cfn-lint rules (E..., W..., WS..., ES...) go under the tool's own `ignore_checks`, with the reason
+beside them under `Suppressions` (cfn-lint has no field for one); checkov checks (CKV_...) go
+under checkov's `skip`, whose `comment` is the reason. A test collects both, plus cfripper's
+config file, and caps their number."""
 
 from troposphere import AWSObject
 
@@ -9,10 +11,15 @@ REASONS_KEY = "Suppressions"
 
 
 def suppress(resource: AWSObject, rule: str, reason: str) -> AWSObject:
-    """Make cfn-lint skip `rule` on `resource`, recording `reason` next to it."""
+    """Make the scanner that owns `rule` skip it on `resource`, recording `reason`."""
     metadata = getattr(resource, "Metadata", None) or {}
-    checks = metadata.setdefault("cfn-lint", {}).setdefault("config", {})
-    checks.setdefault("ignore_checks", []).append(rule)
-    metadata.setdefault(REASONS_KEY, {})[rule] = reason
+    if rule.startswith("CKV_"):
+        metadata.setdefault("checkov", {}).setdefault("skip", []).append(
+            {"id": rule, "comment": reason}
+        )
+    else:
+        checks = metadata.setdefault("cfn-lint", {}).setdefault("config", {})
+        checks.setdefault("ignore_checks", []).append(rule)
+        metadata.setdefault(REASONS_KEY, {})[rule] = reason
     resource.Metadata = metadata
     return resource

@@ -34,13 +34,53 @@ def _sub_names(text: str) -> Iterator[str]:
     yield from (m for m in re.findall(r"\$\{([^!}][^}]*)\}", text) if not m.startswith("AWS::"))
 
 
+def policy_statements(template: dict) -> Iterator[tuple[str, dict]]:
+    """(logical ID, statement) for every statement of every IAM policy the stack defines: the
+    functions' policy resources (both sides of a HistoryMode Fn::If) and inline role policies."""
+    for rid, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        if res["Type"] == "AWS::IAM::Policy":
+            documents.append(props["PolicyDocument"])
+        for document in documents:
+            for variant in document["Fn::If"][1:] if "Fn::If" in document else [document]:
+                for statement in variant["Statement"]:
+                    yield rid, statement
+
+
+def function_policy(template: dict, function_id: str) -> str:
+    """The logical ID of the IAM policy attached to the function's role (and only to it)."""
+    role = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = [
+        rid
+        for rid, r in resources_of_type(template, "AWS::IAM::Policy").items()
+        if r["Properties"]["Roles"] == [{"Ref": role}]
+    ]
+    return policy
+
+
 def resources_of_type(template: dict, type_: str) -> dict[str, dict]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
 
 
+def with_dependencies(template: dict, logical_ids: list[str]) -> list[str]:
+    """These resources and every resource they reference, directly or not, in template order."""
+    wanted, todo = set(), list(logical_ids)
+    while todo:
+        rid = todo.pop()
+        if rid in wanted:
+            continue
+        wanted.add(rid)
+        resource = template["Resources"][rid]
+        todo += [r for r in references(resource) if r in template["Resources"]]
+        todo += resource.get("DependsOn", [])
+    return [r for r in template["Resources"] if r in wanted]
+
+
 def subset(template: dict, logical_ids: list[str]) -> dict:
-    """A template of just these resources, the conditions, and the parameters they reference."""
-    resources = {i: template["Resources"][i] for i in logical_ids}
+    """A template of just these resources and those they need, the conditions, and the
+    parameters they reference."""
+    resources = {i: template["Resources"][i] for i in with_dependencies(template, logical_ids)}
     conditions = template.get("Conditions", {})
     used = set(references(resources)) | set(references(conditions))
     return {
@@ -76,7 +116,7 @@ def parameter_values(template: dict, values: dict[str, str]) -> dict[str, str]:
 
 class Resolver:
     """Evaluates a template's Conditions and the intrinsics that depend only on parameters
-    (Ref to a parameter, Fn::If, Fn::Equals/Not/And/Or, Fn::Sub of parameters), as
+    (Ref to a parameter, Fn::If, Fn::Equals/Not/And/Or, Fn::Join, Fn::Sub of parameters), as
     CloudFormation would for these parameter values. Refs to resources stay as they are."""
 
     def __init__(self, template: dict, values: dict[str, str]) -> None:
@@ -109,12 +149,17 @@ class Resolver:
         if len(node) == 1:
             ((fn, args),) = node.items()
             if fn == "Ref" and args in self.values:
-                return self.values[args]
+                kind = self.template["Parameters"].get(args, {}).get("Type")
+                value = self.values[args]
+                return value.split(",") if kind == "CommaDelimitedList" else value
             if fn == "Ref" and args == "AWS::NoValue":
                 return NO_VALUE
             if fn == "Fn::If":
                 name, yes, no = args
                 return self.resolve(yes if self.conditions[name] else no)
+            if fn == "Fn::Join":
+                delimiter, items = args
+                return delimiter.join(str(i) for i in self.resolve(items))
             if fn == "Fn::Sub" and isinstance(args, str):
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self.values.get(m[1], m[0]), args)
         resolved = {k: self.resolve(v) for k, v in node.items()}

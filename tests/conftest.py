@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from templates import build_template
-from tests import cfn
+from tests import cfn, moto_compat
 
 FUNCTIONS_DIR = cfn.ROOT / "functions"
 sys.path.insert(0, str(FUNCTIONS_DIR / "shared"))  # items_common, as the layer provides it
@@ -79,6 +79,7 @@ def make_stack(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
     by moto's CloudFormation with params/test.json plus the overrides; sets the environment the
     template gives the functions (TABLE_NAME, BUCKET_NAME, PARTITION_KEY, SORT_KEY, CORS_*),
     resolved from the template itself."""
+    moto_compat.apply()
     with mock_aws():
         client = boto3.client("cloudformation", region_name=REGION)
         ids = [i for t in STATE_TYPES for i in cfn.resources_of_type(template, t)]

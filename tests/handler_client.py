@@ -114,3 +114,10 @@ def concurrent_writer(table: Any, key: dict, times: int) -> Callable:
             )
 
     return write
+
+
+def drop_table(table: Any) -> None:
+    """Make every DynamoDB call fail by deleting the table. The template protects it from
+    deletion (TableDeletionProtection), so that must be lifted first."""
+    table.meta.client.update_table(TableName=table.name, DeletionProtectionEnabled=False)
+    table.delete()

@@ -43,7 +43,8 @@ def test_two_builds_are_byte_identical(tmp_path, sources):
     (sources / "get_item" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0junk")
     build.build(second, ["dev", "test", "prod"])
     assert _digests(first) == _digests(second)
-    assert len(_digests(first)) == 1 + 1 + 3 + len(FUNCTIONS) + 1  # template manifest params zips
+    # template, stack policy, manifest, params, zips
+    assert len(_digests(first)) == 1 + 1 + 1 + 3 + len(FUNCTIONS) + 1
 
 
 def test_changing_one_function_changes_only_its_artifact_key(tmp_path, sources):

@@ -5,7 +5,7 @@ import pytest
 from moto import mock_aws
 
 import deploy
-from tests.cfn import ROOT, references, stage_values
+from tests.cfn import ROOT, parameter_reach, stage_values
 from tests.conftest import REGION
 
 API_SHAPES = ("AWS::ApiGateway::Method", "AWS::ApiGateway::Resource",
@@ -15,13 +15,13 @@ API_SHAPES = ("AWS::ApiGateway::Method", "AWS::ApiGateway::Resource",
 def test_api_shaping_parameters_are_exactly_those_the_api_resources_reference(template):
     """CloudFormation redeploys a stage only for a new Deployment resource, whose logical ID
     hashes the template text: every parameter that reaches a Method, Resource or
-    GatewayResponse must make `make deploy` redeploy the stage itself."""
+    GatewayResponse (by Ref, Sub or the condition of an Fn::If) must make `make deploy`
+    redeploy the stage itself."""
     shaping = {
-        ref
-        for r in template["Resources"].values()
-        if r["Type"] in API_SHAPES
-        for ref in references(r["Properties"])
-        if ref in template["Parameters"]
+        parameter
+        for parameter, reached in parameter_reach(template).items()
+        for rid, _ in reached
+        if template["Resources"][rid]["Type"] in API_SHAPES
     }
     assert shaping == set(deploy.API_SHAPING)
 

@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from items_common import http
 from tests.conftest import api_event, load_handler
+from tests.handler_client import drop_table
 
 ITEM_ID = "obs-item-7f3a"
 # Values that must never reach a log line or a metric: they stand for personal data in an item.
@@ -202,7 +203,7 @@ def test_a_refused_write_publishes_nothing(items_table, run, function, event, st
 @pytest.mark.parametrize("function", list(WRITES))
 def test_a_failed_write_publishes_nothing(items_table, run, function):
     _existing(run)
-    items_table.delete()  # every AWS call now fails: a 500
+    drop_table(items_table)  # every AWS call now fails: a 500
     answered, printed = run(function, _event(function))
     assert answered == 500
     assert printed.metrics == []
@@ -309,7 +310,7 @@ def test_every_request_logs_one_line_with_route_status_and_duration(
 @pytest.mark.parametrize("function", [*WRITES, "get_item", "list_items"])
 def test_a_500_logs_the_exception_and_the_request_line(items_table, run, function):
     _existing(run)
-    items_table.delete()
+    drop_table(items_table)
     answered, printed = run(function, _event(function))
     assert answered == 500
     [line] = printed.requests

@@ -14,7 +14,7 @@ from tests.cfn import Resolver, references, resources_of_type, stage_values
 FUNCTION_ALARMS = ("errors", "error-rate", "throttles", "duration")
 STACK_ALARMS = {("functions", "concurrency"), ("api", "5xx-rate"), ("api", "4xx-rate"),
                 ("api", "latency"), ("table", "throttles"), ("table", "system-errors"),
-                ("stream", "iterator-age"), ("stream", "failed-batches")}  # fmt: skip
+                ("stream", "iterator-age"), ("failures", "queued")}  # fmt: skip
 
 
 def _alarms(template: dict) -> dict[str, dict]:
@@ -79,13 +79,15 @@ def test_the_email_subscription_follows_the_parameter(template, email, subscribe
         assert made["Properties"]["Protocol"] == "email"
 
 
-def test_the_topic_is_encrypted_with_a_key_only_cloudwatch_may_use(template):
+def test_the_topic_is_encrypted_with_a_key_only_cloudwatch_and_logs_may_use(template):
     [topic] = resources_of_type(template, "AWS::SNS::Topic").values()
     key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
     statements = template["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
-    users = [s for s in statements if "kms:Decrypt" in s["Action"]]
-    assert [s["Principal"] for s in users] == [{"Service": ["cloudwatch.amazonaws.com"]}]
-    assert key_id != "EnvironmentKey"
+    users = [s["Principal"] for s in statements if "kms:Decrypt" in s["Action"]]
+    assert users == [
+        {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]},
+        {"Service": ["cloudwatch.amazonaws.com"]},
+    ]
 
 
 def test_the_dashboard_shows_every_function_the_api_the_table_and_the_stream(template):

@@ -10,34 +10,24 @@ import templates.api
 from templates import build_template
 from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.naming import logical_id
-from templates.suppressions import REASONS_KEY
-from tests.cfn import Resolver, references, resources_of_type, stage_values, taggable_types
-
-STATEFUL_TYPES = {
-    "AWS::DynamoDB::Table",
-    "AWS::Logs::LogGroup",
-    "AWS::S3::Bucket",
-    "AWS::KMS::Key",
-    "AWS::SQS::Queue",
-}
+from templates.stack_policy import STATEFUL_TYPES
+from tests.cfn import (
+    Resolver,
+    function_policy,
+    policy_statements,
+    references,
+    resources_of_type,
+    stage_values,
+    taggable_types,
+)
 
 
 def _fn(template: dict, spec: FunctionSpec) -> dict:
     return template["Resources"][logical_id(spec.name, "function")]
 
 
-def _policy_statements(template: dict):
-    """(logical ID, statement) for every statement of every inline IAM policy."""
-    for rid, res in template["Resources"].items():
-        for policy in res.get("Properties", {}).get("Policies", []):
-            for variant in policy["Fn::If"][1:] if "Fn::If" in policy else [policy]:
-                for statement in variant["PolicyDocument"]["Statement"]:
-                    yield rid, statement
-
-
 @pytest.mark.parametrize("spec", ROUTES, ids=lambda s: s.name)
 def test_every_function_has_its_own_role_log_group_permission_and_route(template, spec):
-    resources = template["Resources"]
     fn_id = logical_id(spec.name, "function")
     props = _fn(template, spec)["Properties"]
 
@@ -46,11 +36,13 @@ def test_every_function_has_its_own_role_log_group_permission_and_route(template
              if r["Properties"]["Role"]["Fn::GetAtt"][0] == role_id]  # fmt: skip
     assert len(users) == 1, f"{role_id} is shared"
 
-    log_group = resources[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
-    assert log_group["LogGroupName"] == {
-        "Fn::Sub": "/aws/lambda/" + props["FunctionName"]["Fn::Sub"]
-    }
+    [log_group] = [
+        r["Properties"]
+        for r in resources_of_type(template, "AWS::Logs::LogGroup").values()
+        if r["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{fn_id}}}"}
+    ]
     assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert "LoggingConfig" not in props  # Lambda's own group, /aws/lambda/<name>, is that one
 
     [permission] = [
         r["Properties"]
@@ -88,8 +80,8 @@ def test_every_function_is_traced_layered_and_configured(template, spec):
 def test_every_role_holds_exactly_its_access_in_each_mode(template, spec, sort_key):
     resolver = Resolver(template, {**stage_values(template, "test"), "SortKeyName": sort_key})
     access = spec.in_history_mode if sort_key else spec.access
-    role_id = _fn(template, spec)["Properties"]["Role"]["Fn::GetAtt"][0]
-    [policy] = resolver.resource(role_id)["Properties"]["Policies"]
+    policy_id = function_policy(template, logical_id(spec.name, "function"))
+    policy = resolver.resource(policy_id)["Properties"]
     granted = {s["Sid"]: sorted(s["Action"]) for s in policy["PolicyDocument"]["Statement"]}
     expected = {
         sid: sorted(actions)
@@ -98,7 +90,8 @@ def test_every_role_holds_exactly_its_access_in_each_mode(template, spec, sort_k
             "Attachments": access.attachments,
             "Audit": access.audit,
             "Stream": access.stream,
-            "FailureQueue": access.failure_queue,
+            # Every function's dead letter queue is the failure queue.
+            "FailureQueue": {*access.failure_queue, "sqs:SendMessage"},
             "OwnLogGroup": ("logs:CreateLogStream", "logs:PutLogEvents"),
             "XRayWrite": ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),
         }.items()
@@ -113,13 +106,13 @@ def test_every_role_holds_exactly_its_access_in_each_mode(template, spec, sort_k
 
 
 def test_no_iam_action_is_a_wildcard(template):
-    actions = [a for _, s in _policy_statements(template) for a in s["Action"]]
+    actions = [a for _, s in policy_statements(template) for a in s["Action"]]
     assert actions
     assert not [a for a in actions if a == "*" or a.endswith(":*")]
 
 
 def test_only_xray_statements_use_resource_star(template):
-    star = [(rid, s["Action"]) for rid, s in _policy_statements(template) if "*" in s["Resource"]]
+    star = [(rid, s["Action"]) for rid, s in policy_statements(template) if "*" in s["Resource"]]
     assert star
     assert all(a.startswith("xray:") for _, actions in star for a in actions), star
 
@@ -196,24 +189,9 @@ def test_every_parameter_is_safe_and_clear_in_the_console(template):
         assert interface["ParameterLabels"][name]["default"], name
 
 
-def test_every_lint_suppression_has_a_written_reason(template):
-    suppressed = set()
-    for rid, r in template["Resources"].items():
-        metadata = r.get("Metadata", {})
-        ignored = metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
-        reasons = metadata.get(REASONS_KEY, {})
-        assert sorted(ignored) == sorted(reasons), rid
-        for rule, reason in reasons.items():
-            assert len(reason.split()) >= 8, f"{rid} {rule}: reason too short"
-        suppressed |= {(rid, rule) for rule in ignored}
-    allowed = {(logical_id(f.name, "function"), "WS1004") for f in FUNCTIONS}
-    allowed |= {("StreamFailureQueue", "ES6000"), ("AlarmEmailSubscription", "ES7000")}
-    assert suppressed == allowed
-
-
 def test_outputs_name_the_api_table_stage_and_every_function(template):
     outputs = template["Outputs"]
-    assert {"ApiUrl", "TableName", "TableArn", "TableStreamArn", "BucketName", "KmsKeyArn",
+    assert {"ApiUrl", "TableName", "TableArn", "TableStreamArn", "BucketName", "DataKeyArn",
             "Stage"} <= set(outputs)  # fmt: skip
     for spec in FUNCTIONS:
         assert logical_id(spec.name, "function", "name") in outputs
@@ -235,18 +213,3 @@ def test_every_taggable_resource_has_every_tag(template):
             tagged += 1
     taggable = taggable_types()  # from CloudFormation's resource schemas
     assert tagged == sum(1 for r in template["Resources"].values() if r["Type"] in taggable)
-
-
-def test_only_the_function_roles_decrypt_with_the_environment_key(template):
-    keys = resources_of_type(template, "AWS::KMS::Key")
-    assert all(k["Properties"]["EnableKeyRotation"] is True for k in keys.values())
-    key_id, key = "EnvironmentKey", keys["EnvironmentKey"]
-    statements = key["Properties"]["KeyPolicy"]["Statement"]
-    decrypting = [s for s in statements if "kms:Decrypt" in s["Action"]]
-    assert len(decrypting) == 1
-    roles = {r["Properties"]["Role"]["Fn::GetAtt"][0]
-             for r in resources_of_type(template, "AWS::Lambda::Function").values()}  # fmt: skip
-    assert {p["Fn::GetAtt"][0] for p in decrypting[0]["Principal"]["AWS"]} == roles
-    assert all(s["Principal"] != "*" and s["Principal"].get("AWS") != "*" for s in statements)
-    for fn in resources_of_type(template, "AWS::Lambda::Function").values():
-        assert fn["Properties"]["KmsKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}

@@ -109,7 +109,7 @@ def test_cors_origin_reaches_preflights_and_gateway_errors(template, origin):
         kinds.add(props["ResponseType"])
         allowed = props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
         assert allowed == f"'{origin}'"
-    assert kinds == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    assert kinds == {"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY"}
 
 
 @pytest.mark.parametrize(("stage", "asked", "on"), [("dev", "true", True), ("prod", "true", False),

@@ -1,15 +1,20 @@
 """Request input -> clean values, or a DomainError (4xx). Nothing here touches AWS.
 
-Limits, chosen so that every input DynamoDB would refuse is refused here first (a 4xx, never a
-5xx from a ValidationException):
+The shape of a POST/PUT body is item_schema.json (JSON Schema draft-04), the one source that API
+Gateway validates with too; the handlers check it again (ITEM_SCHEMA, check_item_shape), so a
+direct invocation or a gateway without the model is held to the same rules. Limits, chosen so that
+every input DynamoDB would refuse is refused here first (a 4xx, never a 5xx from a
+ValidationException):
 
 - body: at most MAX_BODY_BYTES of decoded bytes; larger is 413 PAYLOAD_TOO_LARGE (not 400: the
   request may be fine, only too big). Bodies sent with isBase64Encoded are decoded first.
-- at most MAX_ATTRIBUTES top-level attributes: PUT names every attribute in ONE UpdateItem
-  expression, and DynamoDB caps an expression at 4 KB.
-- containers nest at most MAX_DEPTH levels counting the item itself (DynamoDB allows 32).
-- attribute names (at every level) are non-empty; strings must be valid Unicode (no lone
-  surrogates, which cannot be encoded as UTF-8).
+- the schema: at most maxProperties top-level attributes (PUT names every attribute in ONE
+  UpdateItem expression, and DynamoDB caps an expression at 4 KB), an `id` matching the id
+  pattern, `file_content` a string, no server fields.
+- what a static schema cannot say, checked by hand: the table's own key names (they depend on the
+  deployment, model.reserved_fields), containers nest at most MAX_DEPTH levels counting the item
+  itself (DynamoDB allows 32), attribute names at every level are non-empty, strings are valid
+  Unicode (no lone surrogates, which cannot be encoded as UTF-8), and numbers (numbers.py).
 """
 
 import base64
@@ -17,9 +22,12 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from . import numbers
@@ -31,11 +39,19 @@ from .errors import (
     InvalidLimit,
     PayloadTooLarge,
 )
-from .model import FILE_CONTENT, ID, reserved_fields
+from .model import ID, SERVER_FIELDS, reserved_fields
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# Read once per cold start from the layer (the file sits next to this module).
+ITEM_SCHEMA: dict[str, Any] = json.loads(
+    resources.files(__package__).joinpath("item_schema.json").read_text(encoding="utf-8")
+)
+# use_default=False: the validator must never change the body it checks.
+_validate_shape: Callable[[Any], Any] = fastjsonschema.compile(ITEM_SCHEMA, use_default=False)
+
+# Path ids, body ids and token ids follow the schema's one pattern (anchored: use fullmatch).
+ID_PATTERN = re.compile(ITEM_SCHEMA["properties"][ID]["pattern"])
+MAX_ATTRIBUTES: int = ITEM_SCHEMA["maxProperties"]
 MAX_BODY_BYTES = 64 * 1024
-MAX_ATTRIBUTES = 100
 MAX_DEPTH = 32
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -135,26 +151,59 @@ def _attributes(obj: dict, depth: int) -> dict:
     return out
 
 
+def _a_type(definition: object) -> str:
+    """A schema `type` as a message reads it: a string, an object, a string or null."""
+    names = definition if isinstance(definition, list) else [definition]
+    return " or ".join(
+        "null" if n == "null" else f"an {n}" if str(n)[:1] in "aeiou" else f"a {n}" for n in names
+    )
+
+
+def _schema_message(error: fastjsonschema.JsonSchemaValueException) -> str:
+    """A short, safe message built from the failed rule (never the library's text)."""
+    field = ".".join(str(part) for part in error.path[1:])  # path[0] is the library's "data"
+    rule, definition = error.rule, error.rule_definition
+    if not field:
+        if rule == "type":
+            return "body must be a JSON object"
+        if rule == "maxProperties":
+            return f"an item may have at most {definition} attributes"
+        return "body does not match the item schema"
+    if rule == "not":
+        return f"{field} is set by the server"
+    if rule == "type":
+        return f"{field}: must be {_a_type(definition)}"
+    if rule == "pattern":
+        return f"{field}: must match {definition}"
+    return f"{field}: not allowed by the item schema"
+
+
+def check_item_shape(body: Any) -> dict[str, Any]:
+    """`body` (as parse_json returns it: numbers are Decimals) checked against item_schema.json,
+    the same file API Gateway validates with; InvalidItem naming the field otherwise."""
+    try:
+        _validate_shape(body)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise InvalidItem(_schema_message(error)) from None
+    return body
+
+
 def item_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
-    """The request body as a storable item: a JSON object without server fields (nor the
-    table's own key names, model.reserved_fields), whose optional attachment is a string."""
-    body = parse_json(_body_bytes(event))
-    if not isinstance(body, dict):
-        raise InvalidItem("body must be a JSON object")
-    if len(body) > MAX_ATTRIBUTES:
-        raise InvalidItem(f"an item may have at most {MAX_ATTRIBUTES} attributes")
-    reserved = reserved_fields()
-    if reserved & body.keys():
-        raise InvalidItem(f"{', '.join(sorted(reserved))} are set by the server")
-    if not isinstance(body.get(FILE_CONTENT, ""), str):
-        raise InvalidItem(f"{FILE_CONTENT} must be a string")
+    """The request body as a storable item: the schema's shape, then what the schema cannot
+    know (the table's key names, nesting, names, Unicode, numbers)."""
+    body = check_item_shape(parse_json(_body_bytes(event)))
+    # The server fields are the schema's; these depend on the deployment's table settings.
+    table_names = sorted((reserved_fields() - SERVER_FIELDS) & body.keys())
+    if table_names:
+        raise InvalidItem(f"{table_names[0]} is set by the server")
     return _attributes(body, 1)
 
 
 def new_item(event: APIGatewayProxyEvent) -> dict[str, Any]:
-    """POST body: the item to create. `id` is optional; a random uuid4 when absent."""
+    """POST body: the item to create. `id` is optional (the schema checked it); a random uuid4
+    when absent."""
     body = item_body(event)
-    body[ID] = item_id(body[ID]) if ID in body else str(uuid.uuid4())
+    body.setdefault(ID, str(uuid.uuid4()))
     return body
 
 
