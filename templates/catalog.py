@@ -18,6 +18,7 @@ class Access:
     audit: tuple[str, ...] = ()
     stream: tuple[str, ...] = ()  # on the table's stream
     failure_queue: tuple[str, ...] = ()  # on the stream consumer's on-failure queue
+    idempotency: tuple[str, ...] = ()  # on the idempotency table (Idempotency-Key records)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class FunctionSpec:
     description: str
     history_access: Access | None = None  # in history mode, when it differs
     business_metric: str | None = None  # the EMF metric it emits per successful write
+    # Every status the route answers with, besides 500 for an AWS failure (templates/openapi.py
+    # documents them; a handler must never answer another).
+    statuses: tuple[int, ...] = ()
 
     @property
     def route(self) -> str:
@@ -42,6 +46,13 @@ class FunctionSpec:
 
 
 ITEM = (COLLECTION, "{id}")
+# Powertools idempotency: a record per Idempotency-Key, written, completed or dropped.
+IDEMPOTENCY_RECORDS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
 STREAM_READ = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -50,13 +61,24 @@ STREAM_READ = (
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("health", "GET", (), Access(), "Health check: answers with the stage."),
+    FunctionSpec(
+        "health", "GET", (), Access(), "Health check: answers with the stage.", statuses=(200,)
+    ),
+    FunctionSpec(
+        "openapi",
+        "GET",
+        ("openapi.json",),
+        Access(),
+        "Serves the API's OpenAPI 3 document.",
+        statuses=(200,),
+    ),
     FunctionSpec(
         "list_items",
         "GET",
         (COLLECTION,),
         Access(table=("dynamodb:Scan", "dynamodb:Query")),
         "Lists items a page at a time.",
+        statuses=(200, 400),
     ),
     FunctionSpec(
         "get_item",
@@ -64,14 +86,20 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ITEM,
         Access(table=("dynamodb:GetItem",), attachments=("s3:GetObject",)),
         "Reads one item and its attachment.",
+        statuses=(200, 400, 404),
     ),
     FunctionSpec(
         "create_item",
         "POST",
         (COLLECTION,),
-        Access(table=("dynamodb:PutItem",), attachments=("s3:PutObject",)),
-        "Creates one item.",
+        Access(
+            table=("dynamodb:PutItem",),
+            attachments=("s3:PutObject",),
+            idempotency=IDEMPOTENCY_RECORDS,
+        ),
+        "Creates one item (once per Idempotency-Key).",
         business_metric="ItemsCreated",
+        statuses=(201, 400, 409, 413, 422),
     ),
     FunctionSpec(
         "update_item",
@@ -83,15 +111,29 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=("s3:PutObject",)
         ),
         business_metric="ItemsUpdated",
+        statuses=(200, 400, 404, 409, 412, 413),
+    ),
+    FunctionSpec(
+        "patch_item",
+        "PATCH",
+        ITEM,
+        Access(table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=("s3:PutObject",)),
+        "Merges attributes into one item (JSON merge patch; history mode: adds a version).",
+        history_access=Access(
+            table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=("s3:PutObject",)
+        ),
+        business_metric="ItemsUpdated",
+        statuses=(200, 400, 404, 409, 412, 413),
     ),
     FunctionSpec(
         "delete_item",
         "DELETE",
         ITEM,
-        Access(table=("dynamodb:DeleteItem",), attachments=("s3:DeleteObject",)),
+        Access(table=("dynamodb:GetItem", "dynamodb:DeleteItem"), attachments=("s3:DeleteObject",)),
         "Deletes one item (history mode: writes a tombstone).",
         history_access=Access(table=("dynamodb:GetItem", "dynamodb:PutItem")),
         business_metric="ItemsDeleted",
+        statuses=(204, 400, 404, 409, 412),
     ),
     FunctionSpec(
         "list_versions",
@@ -100,6 +142,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         Access(table=("dynamodb:GetItem",)),
         "Lists an item's versions (plain mode: the current one).",
         history_access=Access(table=("dynamodb:Query",)),
+        statuses=(200, 400, 404),
     ),
     FunctionSpec(
         "stream_audit",

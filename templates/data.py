@@ -39,6 +39,7 @@ class Data:
     table: dynamodb.Table
     bucket: s3.Bucket
     failure_queue: sqs.Queue  # stream batches and async events the functions gave up on
+    idempotency_table: dynamodb.Table  # one record per POST Idempotency-Key, expiring (TTL)
     history_mode: str  # the condition's name, for modules that differ by mode
 
 
@@ -84,6 +85,37 @@ def _table(t: Template, params: Params, key: kms.Key) -> dynamodb.Table:
             PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(
                 PointInTimeRecoveryEnabled=True
             ),
+        )
+    )
+
+
+IDEMPOTENCY_KEY = "id"  # Powertools' DynamoDBPersistenceLayer defaults
+IDEMPOTENCY_EXPIRY = "expiration"
+
+
+def _idempotency_table(t: Template, params: Params, key: kms.Key) -> dynamodb.Table:
+    """Powertools idempotency records of POST /items (Idempotency-Key): a table of their own, so
+    a listing's Scan of the items table never meets them. DynamoDB deletes a record after its
+    expiry (TTL); on-demand, since its traffic follows the writes."""
+    return t.add_resource(
+        dynamodb.Table(
+            logical_id("idempotency", "table"),
+            **RETAIN,
+            AttributeDefinitions=[
+                dynamodb.AttributeDefinition(AttributeName=IDEMPOTENCY_KEY, AttributeType="S")
+            ],
+            KeySchema=[dynamodb.KeySchema(AttributeName=IDEMPOTENCY_KEY, KeyType="HASH")],
+            BillingMode="PAY_PER_REQUEST",
+            TimeToLiveSpecification=dynamodb.TimeToLiveSpecification(
+                AttributeName=IDEMPOTENCY_EXPIRY, Enabled=True
+            ),
+            SSESpecification=dynamodb.SSESpecification(
+                SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=key.get_att("Arn")
+            ),
+            PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(
+                PointInTimeRecoveryEnabled=True
+            ),
+            DeletionProtectionEnabled=If(DELETION_PROTECTED, True, False),
         )
     )
 
@@ -205,5 +237,6 @@ def add(t: Template, params: Params, key: kms.Key) -> Data:
         table=_table(t, params, key),
         bucket=_bucket(t, key),
         failure_queue=_failure_queue(t, key),
+        idempotency_table=_idempotency_table(t, params, key),
         history_mode=HISTORY_MODE,
     )

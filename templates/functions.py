@@ -85,6 +85,8 @@ def add(
                         "PARTITION_KEY": Ref(params.partition_key_name),
                         "SORT_KEY": Ref(params.sort_key_name),
                         "BUCKET_NAME": Ref(data.bucket),
+                        "IDEMPOTENCY_TABLE": Ref(data.idempotency_table),
+                        "ROUTE_PREFIX": Ref(params.route_prefix),
                         "CORS_ALLOW_ORIGIN": Ref(params.cors_allow_origin),
                         "CORS_ALLOW_CREDENTIALS": Ref(params.cors_allow_credentials),
                         "STAGE": Ref(params.stage),

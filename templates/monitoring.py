@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from troposphere import Equals, Not, Ref, Sub, Template, cloudwatch, sns
 
-from .catalog import FUNCTIONS, FunctionSpec
+from .catalog import FUNCTIONS, Access, FunctionSpec
 from .data import Data
 from .events import STREAM_CONSUMER
 from .functions import Functions
@@ -20,6 +20,7 @@ from .security import Security
 from .suppressions import suppress
 
 PERIOD = 300  # seconds: every alarm looks at 5 minutes
+MAX_ALARM_METRICS = 10  # CloudWatch's limit on the metrics of one alarm, the expression included
 ALARMS_ON = "AlarmsOn"
 EMAIL_SET = "AlarmEmailSet"
 # DynamoDB operations the functions call (TransactWriteItems: history-mode writes).
@@ -100,16 +101,22 @@ def stack_alarms(params: Params, data: Data, functions: Functions) -> list[Alarm
     api = {"ApiName": Sub("${AWS::StackName}"), "Stage": Ref(params.stage)}
     table = data.table.ref()
     consumer = Ref(functions.by_name[STREAM_CONSUMER])
+    # A metric-math alarm takes at most MAX_ALARM_METRICS metrics in all: the sum covers the
+    # functions that reach the data (health and openapi answer from memory, in milliseconds).
+    working = [f for f in FUNCTIONS if f.access != Access() or f.history_access]
+    if len(working) >= MAX_ALARM_METRICS:
+        raise ValueError(f"the concurrency alarm can sum {MAX_ALARM_METRICS - 1} functions")
     concurrency = [
-        _query(f"c{i}", "AWS/Lambda", "ConcurrentExecutions", "Maximum", FunctionName=Ref(fn))
-        for i, fn in enumerate(functions.by_name.values())
-    ]
+        _query(f"c{i}", "AWS/Lambda", "ConcurrentExecutions", "Maximum",
+               FunctionName=Ref(functions.by_name[f.name]))
+        for i, f in enumerate(working)
+    ]  # fmt: skip
     system_errors = [
         _query(f"e{i}", "AWS/DynamoDB", "SystemErrors", "Sum", TableName=table, Operation=op)
         for i, op in enumerate(TABLE_OPERATIONS)
     ]
     return [
-        AlarmSpec("functions", "concurrency", "concurrent executions of the stack's functions",
+        AlarmSpec("functions", "concurrency", "concurrent executions of the data functions",
                   "GreaterThanThreshold", Ref(params.concurrency_alarm_threshold),
                   _math(f"SUM([{','.join(q.Id for q in concurrency)}])", "concurrent executions",
                         *concurrency)),

@@ -74,6 +74,10 @@ def function_policy(name: str, access: Access, data: Data) -> PolicyDocument:
         )
     if access.audit:
         statements.append(bucket_access("Audit", access.audit, data.bucket, AUDIT_PREFIX))
+    if access.idempotency:
+        statements.append(
+            scoped("Idempotency", access.idempotency, data.idempotency_table.get_att("Arn"))
+        )
     if access.stream:
         statements.append(scoped("Stream", access.stream, data.table.get_att("StreamArn")))
     failure_queue = tuple(sorted({*access.failure_queue, *DEAD_LETTER}))

@@ -73,6 +73,12 @@ def function_environment(template: dict, values: dict[str, str], physical: dict)
     return resolved
 
 
+def _env_ref(template: dict, variable: str) -> str:
+    """The logical ID of the resource a function environment variable names (Ref)."""
+    fn = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    return fn["Properties"]["Environment"]["Variables"][variable]["Ref"]
+
+
 @pytest.fixture
 def make_stack(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
     """make_stack(**parameter_overrides) -> Stack: the template's own table and bucket, created
@@ -98,7 +104,7 @@ def make_stack(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
             physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
             for key, value in function_environment(template, values, physical).items():
                 monkeypatch.setenv(key, value)
-            [table_id] = cfn.resources_of_type(template, "AWS::DynamoDB::Table")
+            table_id = _env_ref(template, "TABLE_NAME")
             [bucket_id] = cfn.resources_of_type(template, "AWS::S3::Bucket")
             stack = Stack(
                 table=boto3.resource("dynamodb", region_name=REGION).Table(physical[table_id]),

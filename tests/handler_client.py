@@ -10,11 +10,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from templates.catalog import ROUTES
 from tests.conftest import api_event, load_handler
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 MAX_BODY = 64 * 1024
 GENERIC_500 = {"error": {"code": "INTERNAL", "message": "internal error"}}
+# Every status each route may answer with (templates/catalog.py, which the OpenAPI document
+# lists); 500 is the answer to an AWS failure, on any route.
+STATUSES = {spec.name: {*spec.statuses, 500} for spec in ROUTES}
 
 
 @dataclass
@@ -37,12 +41,18 @@ class Reply:
         return self.body["error"]["code"]
 
 
-def invoke(name: str, event: dict, context: Any) -> Reply:
-    response = load_handler(name).lambda_handler(event, context)
+def reply_of(response: dict) -> Reply:
     reply = Reply(response["statusCode"], response["headers"], response["body"])
     assert reply.headers["Content-Type"] == "application/json"
     if reply.status != 204:
         reply.body  # noqa: B018 -- every non-204 body is JSON
+    return reply
+
+
+def invoke(name: str, event: dict, context: Any) -> Reply:
+    """The function's answer to `event`, which must be a status its catalog row lists."""
+    reply = reply_of(load_handler(name).lambda_handler(event, context))
+    assert reply.status in STATUSES[name], f"{name} answered {reply.status}: not in catalog.py"
     return reply
 
 
@@ -62,8 +72,15 @@ def put(context: Any, item_id: str, body: str | bytes | None, **kwargs: Any) -> 
     return invoke("update_item", event, context)
 
 
-def delete(context: Any, item_id: str) -> Reply:
-    event = api_event("DELETE", f"/items/{item_id}", path_parameters={"id": item_id})
+def patch(context: Any, item_id: str, body: str | bytes | None, **kwargs: Any) -> Reply:
+    event = api_event(
+        "PATCH", f"/items/{item_id}", path_parameters={"id": item_id}, body=body, **kwargs
+    )
+    return invoke("patch_item", event, context)
+
+
+def delete(context: Any, item_id: str, **kwargs: Any) -> Reply:
+    event = api_event("DELETE", f"/items/{item_id}", path_parameters={"id": item_id}, **kwargs)
     return invoke("delete_item", event, context)
 
 
@@ -101,7 +118,8 @@ def raise_runtime_error(**_: Any) -> None:
 
 def concurrent_writer(table: Any, key: dict, times: int) -> Callable:
     """A botocore hook that, before each of our first `times` writes, has another client change
-    the item at `key` (so our optimistic condition fails)."""
+    the item at `key` as the API would (a new updated_at and the next version), so our
+    optimistic condition fails."""
     calls = iter(range(times))
 
     def write(**_: Any) -> None:
@@ -109,8 +127,15 @@ def concurrent_writer(table: Any, key: dict, times: int) -> Callable:
         if i is not None:
             table.update_item(
                 Key=key,
-                UpdateExpression="SET updated_at = :t, winner = :w",
-                ExpressionAttributeValues={":t": f"2030-01-01T00:00:00.{i:06d}Z", ":w": i},
+                UpdateExpression=(
+                    "SET updated_at = :t, winner = :w, version = if_not_exists(version, :z) + :one"
+                ),
+                ExpressionAttributeValues={
+                    ":t": f"2030-01-01T00:00:00.{i:06d}Z",
+                    ":w": i,
+                    ":z": 0,
+                    ":one": 1,
+                },
             )
 
     return write

@@ -43,8 +43,8 @@ def test_two_builds_are_byte_identical(tmp_path, sources):
     (sources / "get_item" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0junk")
     build.build(second, ["dev", "test", "prod"])
     assert _digests(first) == _digests(second)
-    # template, stack policy, manifest, params, zips
-    assert len(_digests(first)) == 1 + 1 + 1 + 3 + len(FUNCTIONS) + 1
+    # template, stack policy, OpenAPI document, manifest, params, zips
+    assert len(_digests(first)) == 1 + 1 + 1 + 1 + 3 + len(FUNCTIONS) + 1
 
 
 def test_changing_one_function_changes_only_its_artifact_key(tmp_path, sources):
@@ -101,7 +101,15 @@ def test_every_zip_is_normalised_and_matches_the_manifest(built, name):
         assert all(i.external_attr >> 16 == 0o644 for i in infos)
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         if name == LAYER:
-            assert "python/items_common/__init__.py" in names
+            package = ROOT / "functions" / "shared" / "items_common"
+            shipped = {  # every file of the package, data files (item_schema.json) included
+                f"python/items_common/{p.relative_to(package)}"
+                for p in package.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts
+            }
+            assert shipped <= set(names), shipped - set(names)
+            assert "python/items_common/item_schema.json" in shipped
+            assert "python/requirements.txt" not in names
             assert "python/aws_lambda_powertools/__init__.py" in names
             assert not [n for n in names if n.startswith(("python/botocore/", "python/boto3/"))]
         else:

@@ -1,4 +1,4 @@
-"""The six handlers as API Gateway invokes them, against the template's own table on moto.
+"""The handlers as API Gateway invokes them, against the template's own table on moto.
 
 Assertions are what a client or operator notices: status, JSON body, headers, what is in the
 table, and the logs of a 500. AWS failures and concurrent writers are injected at the botocore
@@ -35,7 +35,15 @@ from tests.handler_client import (
     stored,
 )
 
-TABLE_FUNCTIONS = ["list_items", "get_item", "create_item", "update_item", "delete_item"]
+TABLE_FUNCTIONS = [
+    "list_items",
+    "get_item",
+    "create_item",
+    "update_item",
+    "patch_item",
+    "delete_item",
+]
+SERVER_FIELDS = ("created_at", "updated_at", "version")
 
 
 def _nested(depth: int) -> str:
@@ -68,10 +76,12 @@ def test_create_stores_the_item_with_timestamps(items_table, lambda_context, ite
     reply = post(lambda_context, json.dumps(item))
     assert reply.status == 201
     body = reply.body
-    assert {k: v for k, v in body.items() if k not in ("created_at", "updated_at")} == item
+    assert {k: v for k, v in body.items() if k not in SERVER_FIELDS} == item
     assert TIMESTAMP.fullmatch(body["created_at"])
     assert body["updated_at"] == body["created_at"]
-    assert get(lambda_context, item["id"]).body == body
+    assert (body["version"], reply.headers["ETag"]) == (1, '"1"')
+    again = get(lambda_context, item["id"])
+    assert (again.body, again.headers["ETag"]) == (body, '"1"')
 
 
 def test_create_accepts_the_deepest_and_widest_items(items_table, lambda_context, dynamodb_hooks):
@@ -90,7 +100,7 @@ def test_create_accepts_the_deepest_and_widest_items(items_table, lambda_context
     reply = put(lambda_context, "wide", json.dumps({f"b{i}": i for i in range(100)}))
     assert reply.status == 200
     assert len(expressions) == 1 and len(expressions[0].encode()) <= 4096
-    assert set(stored(items_table, "wide")) == {"id", "created_at", "updated_at"} | {
+    assert set(stored(items_table, "wide")) == {"id", *SERVER_FIELDS} | {
         f"b{i}" for i in range(100)
     }
 
@@ -148,6 +158,8 @@ BAD_BODIES = [
     ("infinity", '{"a": Infinity}', 400, "INVALID_NUMBER"),
     ("minus-infinity", '{"a": [-Infinity]}', 400, "INVALID_NUMBER"),
     ("39-digits", '{"a": 123456789012345678901234567890123456789}', 400, "INVALID_NUMBER"),
+    ("40-digits", '{"a": 1234567890123456789012345678901234567890}', 400, "INVALID_NUMBER"),
+    ("1e-400", '{"a": 1e-400}', 400, "INVALID_NUMBER"),
     ("inexact-decimal", '{"a": 0.12345678901234567890}', 400, "INVALID_NUMBER"),
     ("too-large", '{"a": 1e126}', 400, "INVALID_NUMBER"),
     ("too-small", '{"a": 1e-131}', 400, "INVALID_NUMBER"),
@@ -269,15 +281,20 @@ BAD_PATH_IDS = ["has space", "x" * 129, "a%2Fb", "ü", "a\n", "*"]
 
 
 @pytest.mark.parametrize("item_id", BAD_PATH_IDS)
-@pytest.mark.parametrize("function", ["get_item", "update_item", "delete_item"])
+@pytest.mark.parametrize("function", ["get_item", "update_item", "patch_item", "delete_item"])
 def test_bad_path_id_is_400(items_table, lambda_context, function, item_id):
-    method = {"get_item": "GET", "update_item": "PUT", "delete_item": "DELETE"}[function]
+    method = {
+        "get_item": "GET",
+        "update_item": "PUT",
+        "patch_item": "PATCH",
+        "delete_item": "DELETE",
+    }[function]
     event = api_event(method, "/items/x", path_parameters={"id": item_id}, body="{}")
     reply = invoke(function, event, lambda_context)
     assert (reply.status, reply.error_code) == (400, "INVALID_ID")
 
 
-@pytest.mark.parametrize("function", ["get_item", "update_item", "delete_item"])
+@pytest.mark.parametrize("function", ["get_item", "update_item", "patch_item", "delete_item"])
 def test_missing_path_parameters_is_400(items_table, lambda_context, function):
     event = api_event("GET", "/items/x", body="{}")
     assert event["pathParameters"] is None
@@ -296,8 +313,9 @@ def test_put_replaces_attributes_and_keeps_created_at(items_table, lambda_contex
     assert after["created_at"] == before["created_at"]
     assert TIMESTAMP.fullmatch(after["updated_at"])
     assert after["updated_at"] > before["updated_at"]
+    assert (before["version"], after["version"], reply.headers["ETag"]) == (1, 2, '"2"')
     expected = {"id": "u", "keep": 3, "new": "n", "nested": {"b": 0.5}}
-    assert {k: v for k, v in after.items() if k not in ("created_at", "updated_at")} == expected
+    assert {k: v for k, v in after.items() if k not in SERVER_FIELDS} == expected
     assert get(lambda_context, "u").body == after
 
 
@@ -305,8 +323,8 @@ def test_put_with_an_empty_object_removes_every_attribute(items_table, lambda_co
     before = create(lambda_context, {"id": "e", "a": 1, "b": 2})
     reply = put(lambda_context, "e", "{}")
     assert reply.status == 200
-    assert set(reply.body) == {"id", "created_at", "updated_at"}
-    assert set(stored(items_table, "e")) == {"id", "created_at", "updated_at"}
+    assert set(reply.body) == {"id", *SERVER_FIELDS}
+    assert set(stored(items_table, "e")) == {"id", *SERVER_FIELDS}
     assert reply.body["created_at"] == before["created_at"]
 
 
@@ -324,7 +342,7 @@ def test_put_treats_every_name_as_data(items_table, lambda_context, names):
     reply = put(lambda_context, "names", json.dumps({n: "new" for n in keep}))
     assert reply.status == 200
     item = stored(items_table, "names")
-    assert {k: v for k, v in item.items() if k not in ("id", "created_at", "updated_at")} == {
+    assert {k: v for k, v in item.items() if k not in ("id", *SERVER_FIELDS)} == {
         n: "new" for n in keep
     }
     assert not set(drop) & set(item)
@@ -386,8 +404,14 @@ def test_put_retries_a_lost_race_then_gives_409(
     assert reply.status == status
     item = stored(items_table, "race")
     assert item["created_at"] == before["created_at"]
-    if status == 200:
-        assert reply.body == {**before, "v": 1, "updated_at": reply.body["updated_at"]}
+    if status == 200:  # on top of the other writer's versions
+        version = 2 + races
+        assert reply.body == {
+            **before,
+            "v": 1,
+            "updated_at": reply.body["updated_at"],
+            "version": version,
+        }
         assert reply.body["updated_at"] > before["updated_at"]
         assert item == {**reply.body, "v": Decimal(1)}  # the other writer's attribute is gone
     else:
@@ -415,6 +439,7 @@ def test_put_on_an_item_written_outside_the_api(items_table, lambda_context):
     assert reply.status == 200
     assert reply.body["v"] == 1 and "old" not in reply.body
     assert TIMESTAMP.fullmatch(reply.body["updated_at"])
+    assert reply.body["version"] == 1  # it had none: version 0
 
 
 # -- DELETE /items/{id} ------------------------------------------------------------------------
@@ -536,6 +561,7 @@ def _event_for(function: str) -> dict:
         "get_item": lambda: api_event("GET", "/items/boom", **one),
         "create_item": lambda: api_event("POST", "/items", body='{"id": "boom"}'),
         "update_item": lambda: api_event("PUT", "/items/boom", body='{"v": 1}', **one),
+        "patch_item": lambda: api_event("PATCH", "/items/boom", body='{"v": 1}', **one),
         "delete_item": lambda: api_event("DELETE", "/items/boom", **one),
     }[function]()
 

@@ -4,7 +4,6 @@ own table (moto), with the same helpers as test_handlers.py."""
 
 import base64
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,7 +51,7 @@ def head(table: Any, item_id: str) -> dict:
 
 
 def micros(stamp: str) -> int:
-    """A timestamp in microseconds since the epoch: the version number of its write."""
+    """A timestamp in microseconds since the epoch: the sort key of its write's version row."""
     parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
     return (parsed - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
@@ -102,21 +101,28 @@ def test_the_full_lifecycle_keeps_every_version(history, lambda_context):
     newest_first = listing["items"]
     assert [v.get("v") for v in newest_first] == [None, 3, 2, 1]
     assert [v["deleted"] for v in newest_first] == [True, False, False, False]
-    numbers = [v["version"] for v in newest_first]
-    assert numbers == sorted(numbers, reverse=True) and len(set(numbers)) == 4
+    # the item's own version numbers, newest first: the tombstone is the fourth write
+    assert [v["version"] for v in newest_first] == [4, 3, 2, 1]
+    assert [first["version"], second["version"], third["version"]] == [1, 2, 3]
     assert all(sort_key not in v and v["id"] == "h" for v in newest_first)
     for entry, state in zip(newest_first[1:], [third, second, first], strict=True):
-        assert entry == {**state, "version": entry["version"], "deleted": False}
-    # the rows: one head and four versions, whose sort keys are the listed version numbers
+        assert entry == {**state, "deleted": False}
+    # the rows: one head and four versions, keyed by their writes' times (increasing), each
+    # holding its version number
     stored = rows_of(table, "h")
-    assert [r[sort_key] for r in stored] == [0, *sorted(numbers)]
+    sort_keys = [r[sort_key] for r in stored]
+    assert sort_keys[0] == 0 and sort_keys[1:] == sorted(set(sort_keys[1:])) and len(stored) == 5
+    assert sort_keys[1:] == [micros(s["updated_at"]) for s in (first, second, third, tombstone)]
+    assert [r["version"] for r in stored] == [4, 1, 2, 3, 4]
 
     again = post(lambda_context, '{"id": "h", "v": "again"}')
     assert again.status == 201 and again.body["created_at"] > first["created_at"]
     assert get(lambda_context, "h").body == again.body
     listing = versions(lambda_context, "h").body
     assert listing["count"] == 5 and listing["items"][0]["v"] == "again"
-    assert listing["items"][0]["version"] > numbers[0]
+    # a new life counts its writes again from 1; the listing stays in write order
+    assert [v["version"] for v in listing["items"]] == [1, 4, 3, 2, 1]
+    assert again.body["version"] == 1 and again.headers["ETag"] == '"1"'
 
 
 def test_create_on_a_live_id_is_409_and_changes_nothing(history_table, lambda_context):
@@ -211,7 +217,9 @@ def test_list_shows_live_heads_only_across_pages(history, lambda_context, limit)
     seen, bodies = _all_pages(lambda q: list_page(lambda_context, q), limit)
     assert sorted(item["id"] for item in seen) == ["i0", "i2", "i3", "i4", "i5"]
     assert next(item for item in seen if item["id"] == "i0")["i"] == 20
-    assert all(set(item) == {"id", "i", "created_at", "updated_at"} for item in seen)
+    assert all(set(item) == {"id", "i", "created_at", "updated_at", "version"} for item in seen)
+    assert next(item for item in seen if item["id"] == "i0")["version"] == 3
+    assert next(item for item in seen if item["id"] == "i2")["version"] == 1
     for body in bodies[:-1]:  # every token is a two-attribute key
         key = json.loads(base64.urlsafe_b64decode(body["next_token"] + "=="))
         assert len(key) == 2 and isinstance(key["timestamp"], int)
@@ -316,11 +324,12 @@ def test_plain_mode_lists_the_current_item_as_its_one_version(items_table, lambd
     current = put(lambda_context, "one", '{"v": 2}').body
     body = versions(lambda_context, "one").body
     assert body == {
-        "items": [{**current, "version": micros(current["updated_at"]), "deleted": False}],
+        "items": [{**current, "deleted": False}],
         "count": 1,
         "next_token": None,
     }
     assert versions(lambda_context, "one", {"limit": "1"}).body == body
+    assert current["version"] == 2
 
 
 def test_plain_mode_versions_of_a_missing_item_is_404(items_table, lambda_context):
@@ -336,5 +345,6 @@ def test_plain_mode_versions_issue_no_token_and_take_none(items_table, lambda_co
 
 def test_versions_entries_are_valid_json_numbers(history_table, lambda_context):
     create(lambda_context, {"id": "n", "v": 0.1})
-    (entry,) = versions(lambda_context, "n").exact["items"]
-    assert re.fullmatch(r"\d{16}", str(entry["version"]))
+    reply = versions(lambda_context, "n")
+    (entry,) = reply.exact["items"]
+    assert entry["version"] == 1 and '"version":1' in reply.raw

@@ -58,7 +58,9 @@ def test_a_renamed_partition_key_pages_with_its_own_tokens(item_id_table, lambda
     for _ in range(5):
         body = list_page(lambda_context, query).body
         seen += [item["id"] for item in body["items"]]
-        assert all(set(item) == {"id", "created_at", "updated_at"} for item in body["items"])
+        assert all(
+            set(item) == {"id", "created_at", "updated_at", "version"} for item in body["items"]
+        )
         if body["next_token"] is None:
             break
         key = json.loads(base64.urlsafe_b64decode(body["next_token"] + "=="))

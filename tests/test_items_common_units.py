@@ -1,13 +1,27 @@
-"""items_common's pure parts, value by value: the number policy, tokens, the error map and the
-timestamps PUT locks on. (The handlers' behaviour is in test_handlers.py.)"""
+"""items_common's pure parts, value by value: the number policy, tokens, the error map, the
+timestamps and versions writes use, and the merge patch of PATCH. (The handlers' behaviour is in
+test_handlers.py and the test_contract_*.py files.)"""
 
 import json
 from decimal import Decimal
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from botocore.exceptions import ClientError
 
-from items_common import dynamo, errors, http, jsonify, model, numbers, pagination, rows
+from items_common import (
+    dynamo,
+    errors,
+    http,
+    jsonify,
+    merge,
+    model,
+    numbers,
+    pagination,
+    rows,
+    validation,
+)
+from tests.conftest import api_event
 
 
 @pytest.mark.parametrize(
@@ -86,13 +100,26 @@ def test_every_domain_error_has_a_4xx_status_and_a_code(cls):
 def test_status_map():
     statuses = {
         cls.__name__: http.status_of(cls("m"))
-        for cls in (errors.InvalidJson, errors.NotFound, errors.Conflict, errors.PayloadTooLarge)
+        for cls in (
+            errors.InvalidJson,
+            errors.InvalidVersion,
+            errors.InvalidIdempotencyKey,
+            errors.NotFound,
+            errors.Conflict,
+            errors.PreconditionFailed,
+            errors.PayloadTooLarge,
+            errors.IdempotencyKeyReused,
+        )
     }
     assert statuses == {
         "InvalidJson": 400,
+        "InvalidVersion": 400,
+        "InvalidIdempotencyKey": 400,
         "NotFound": 404,
         "Conflict": 409,
+        "PreconditionFailed": 412,
         "PayloadTooLarge": 413,
+        "IdempotencyKeyReused": 422,
     }
 
 
@@ -136,18 +163,87 @@ def test_rows_translate_the_key_at_the_table_boundary(history_mode):
     assert rows.key("a") == {"itemId": "a", "timestamp": 0}
     assert rows.to_row(item, 7) == {"itemId": "a", "timestamp": 7, "v": 1}
     assert rows.to_item(rows.to_row(item, 7)) == item
-    assert rows.public({**item, "file_key": "items/a/x"}) == item
+    shown = {**item, "version": 3}
+    assert rows.public({**item, "version": Decimal(3), "file_key": "items/a/x"}) == shown
 
 
-def test_a_version_entry_is_the_state_with_its_number(history_mode):
-    row = {"itemId": "a", "timestamp": Decimal(5), "file_key": "k", "deleted_at": "t"}
+def test_a_version_entry_is_the_state_with_its_version_not_its_sort_key(history_mode):
+    row = {
+        "itemId": "a",
+        "timestamp": Decimal(1_795_219_200_000_000),
+        "version": Decimal(5),
+        "file_key": "k",
+        "deleted_at": "t",
+    }
     assert rows.as_version(row) == {"id": "a", "deleted_at": "t", "version": 5, "deleted": True}
 
 
-def test_plain_versions_are_numbered_by_updated_at(monkeypatch):
+def test_plain_versions_are_numbered_by_the_version(monkeypatch):
     monkeypatch.delenv("SORT_KEY", raising=False)
-    row = {"id": "a", "updated_at": "1970-01-01T00:00:01.000002Z"}
-    assert rows.as_version(row) == {**row, "version": 1_000_002, "deleted": False}
+    row = {"id": "a", "updated_at": "1970-01-01T00:00:01.000002Z", "version": Decimal(7)}
+    assert rows.as_version(row) == {**row, "version": 7, "deleted": False}
+
+
+@pytest.mark.parametrize(
+    ("stored", "number"),
+    [
+        (Decimal(1), 1),
+        (Decimal(42), 42),
+        (Decimal("3.0"), 3),
+        (7, 7),
+        (Decimal(model.MAX_VERSION), model.MAX_VERSION),
+        # not ours: a row written before versions, or outside the API, counts as version 0
+        (None, 0),
+        ("3", 0),
+        (True, 0),
+        (Decimal("1.5"), 0),
+        (Decimal(-1), 0),
+        (Decimal(model.MAX_VERSION + 1), 0),
+        (Decimal("NaN"), 0),
+        ({"n": 1}, 0),
+    ],
+)
+def test_a_stored_version_reads_as_an_integer(stored, number):
+    assert model.version_number(stored) == number
+    row = {"id": "a"} if stored is None else {"id": "a", "version": stored}
+    assert rows.public(row)["version"] == number
+
+
+@pytest.mark.parametrize(
+    ("current", "condition", "values", "following"),
+    [
+        (
+            {"id": "a", "version": Decimal(4)},
+            "attribute_exists(#pk) AND #version = :prev",
+            {":prev": Decimal(4)},
+            5,
+        ),
+        ({"id": "a"}, "attribute_exists(#pk) AND attribute_not_exists(#version)", {}, 1),
+        (
+            {"id": "a", "version": "x"},
+            "attribute_exists(#pk) AND #version = :prev",
+            {":prev": "x"},
+            1,
+        ),
+    ],
+    ids=["ours", "before-versions", "foreign-value"],
+)
+def test_writes_lock_on_the_version_they_read(monkeypatch, current, condition, values, following):
+    monkeypatch.delenv("SORT_KEY", raising=False)
+    assert dynamo.unchanged(current) == (condition, {"#pk": "id", "#version": "version"}, values)
+    assert dynamo.next_version(current) == following
+
+
+@pytest.mark.parametrize(
+    ("expected", "fails"), [(None, False), (4, False), (3, True), (5, True), (0, True)]
+)
+def test_a_precondition_names_the_current_version(expected, fails):
+    current = {"id": "a", "version": Decimal(4)}
+    if fails:
+        with pytest.raises(errors.PreconditionFailed):
+            dynamo.check_precondition("a", current, expected)
+    else:
+        dynamo.check_precondition("a", current, expected)
 
 
 @pytest.mark.parametrize(
@@ -266,3 +362,121 @@ def _client_error(code: str, reasons: list[str] | None = None, message: str = ""
 )
 def test_a_lost_race_is_only_a_failed_condition(error, lost):
     assert dynamo.condition_failed(error) is lost
+
+
+# -- JSON merge patch (RFC 7386) ----------------------------------------------------------------
+
+MERGE_CASES = [
+    # (id, target, patch, result): RFC 7386 appendix A, then the item-shaped cases PATCH relies on
+    ("replace", {"a": "b"}, {"a": "c"}, {"a": "c"}),
+    ("add", {"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+    ("remove", {"a": "b"}, {"a": None}, {}),
+    ("remove-one-of-two", {"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
+    ("array-replaces", {"a": ["b"]}, {"a": "c"}, {"a": "c"}),
+    ("replaces-array", {"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
+    (
+        "nested-merge",
+        {"a": {"b": "c"}},
+        {"a": {"b": "d", "c": None}},
+        {"a": {"b": "d"}},
+    ),
+    ("arrays-whole", {"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
+    ("non-object-target", ["a", "b"], ["c", "d"], ["c", "d"]),
+    ("object-over-array", ["a"], {"a": "b"}, {"a": "b"}),
+    ("null-over-object", {"e": None}, {"a": 1}, {"e": None, "a": 1}),
+    ("array-with-nulls-kept", {}, {"a": [None, 1]}, {"a": [None, 1]}),
+    ("null-on-missing-is-a-no-op", {"a": 1}, {"zz": None}, {"a": 1}),
+    ("object-into-missing-drops-nulls", {}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+    ("object-over-scalar", {"a": 1}, {"a": {"b": 1, "c": None}}, {"a": {"b": 1}}),
+    ("scalar-over-object", {"a": {"b": 1}}, {"a": 5}, {"a": 5}),
+    ("empty-patch", {"a": 1}, {}, {"a": 1}),
+    ("false-and-zero-are-values", {"a": 1, "b": 2}, {"a": False, "b": 0}, {"a": False, "b": 0}),
+    (
+        "deep",
+        {"o": {"x": 1, "y": {"p": 1, "q": 2}}},
+        {"o": {"y": {"q": None, "r": 3}, "z": "n"}},
+        {"o": {"x": 1, "y": {"p": 1, "r": 3}, "z": "n"}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "patch", "result"), [c[1:] for c in MERGE_CASES], ids=[c[0] for c in MERGE_CASES]
+)
+def test_merge_patch_follows_rfc_7386(target, patch, result):
+    target_before, patch_before = json.dumps(target), json.dumps(patch)
+    assert merge.merge_patch(target, patch) == result
+    # pure: neither argument changed
+    assert (json.dumps(target), json.dumps(patch)) == (target_before, patch_before)
+
+
+# -- preconditions and idempotency keys, from request headers -----------------------------------
+
+
+def _event(headers: dict | None = None) -> APIGatewayProxyEvent:
+    return APIGatewayProxyEvent(api_event("PUT", "/items/a", body="{}", headers=headers))
+
+
+@pytest.mark.parametrize(
+    ("headers", "body_version", "expected"),
+    [
+        ({}, validation._ABSENT, None),
+        ({"If-Match": "*"}, validation._ABSENT, None),
+        ({"If-Match": "3"}, validation._ABSENT, 3),
+        ({"If-Match": '"3"'}, validation._ABSENT, 3),
+        ({"if-match": ' "3" '}, validation._ABSENT, 3),
+        ({"IF-MATCH": "0"}, validation._ABSENT, 0),
+        ({}, Decimal(3), 3),
+        ({}, Decimal("3.0"), 3),
+        ({"If-Match": '"3"'}, Decimal(3), 3),
+        ({"If-Match": "*"}, Decimal(4), 4),
+    ],
+)
+def test_a_precondition_comes_from_if_match_or_the_body(headers, body_version, expected):
+    assert validation.precondition(_event(headers), body_version) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "body_version"),
+    [
+        ({"If-Match": ""}, validation._ABSENT),
+        ({"If-Match": "abc"}, validation._ABSENT),
+        ({"If-Match": 'W/"3"'}, validation._ABSENT),
+        ({"If-Match": '"3'}, validation._ABSENT),
+        ({"If-Match": '3"'}, validation._ABSENT),
+        ({"If-Match": '"1", "2"'}, validation._ABSENT),
+        ({"If-Match": "-1"}, validation._ABSENT),
+        ({"If-Match": "1.0"}, validation._ABSENT),
+        ({"If-Match": '"*"'}, validation._ABSENT),
+        ({"If-Match": "1" * 19}, validation._ABSENT),
+        ({}, "3"),
+        ({}, None),
+        ({}, True),
+        ({}, Decimal("1.5")),
+        ({}, Decimal(-1)),
+        ({}, Decimal("1e30")),
+        ({}, [1]),
+        ({"If-Match": "3"}, Decimal(4)),
+    ],
+)
+def test_a_malformed_or_contradictory_precondition_is_invalid_version(headers, body_version):
+    with pytest.raises(errors.InvalidVersion):
+        validation.precondition(_event(headers), body_version)
+
+
+@pytest.mark.parametrize(
+    "key", ["a", "x" * 128, "A.b_c-9:z", "550e8400-e29b-41d4-a716-446655440000"]
+)
+@pytest.mark.parametrize("name", ["Idempotency-Key", "idempotency-key", "IDEMPOTENCY-KEY"])
+def test_idempotency_keys(name, key):
+    assert validation.idempotency_key(_event({name: key})) == key
+
+
+@pytest.mark.parametrize("key", ["", " ", "x" * 129, "a b", "ü", "a/b", "a,b", "a\n", "*"])
+def test_malformed_idempotency_keys(key):
+    with pytest.raises(errors.InvalidIdempotencyKey):
+        validation.idempotency_key(_event({"Idempotency-Key": key}))
+
+
+def test_no_idempotency_key():
+    assert validation.idempotency_key(_event()) is None

@@ -98,12 +98,15 @@ def test_every_stateful_resource_is_retained_and_encrypted_with_a_stack_key(temp
 
 
 @pytest.mark.parametrize(("stage", "protected"), [("dev", False), ("test", True), (PROD, True)])
-def test_the_table_keeps_point_in_time_recovery_and_prod_protects_it(template, stage, protected):
-    rid, _ = _one(template, "AWS::DynamoDB::Table")
-    table = Resolver(template, _values(template, stage)).resource(rid)["Properties"]
-    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert table["SSESpecification"]["SSEType"] == "KMS"
-    assert table["DeletionProtectionEnabled"] is protected
+def test_every_table_keeps_point_in_time_recovery_and_prod_protects_it(template, stage, protected):
+    resolver = Resolver(template, _values(template, stage))
+    tables = resources_of_type(template, "AWS::DynamoDB::Table")
+    assert len(tables) == 2  # the items and the idempotency records
+    for rid in tables:
+        table = resolver.resource(rid)["Properties"]
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["SSESpecification"]["SSEType"] == "KMS"
+        assert table["DeletionProtectionEnabled"] is protected, rid
 
 
 def test_the_bucket_is_private_kms_encrypted_versioned_and_tls_only(template):

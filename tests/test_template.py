@@ -90,6 +90,7 @@ def test_every_role_holds_exactly_its_access_in_each_mode(template, spec, sort_k
             "Attachments": access.attachments,
             "Audit": access.audit,
             "Stream": access.stream,
+            "Idempotency": access.idempotency,
             # Every function's dead letter queue is the failure queue.
             "FailureQueue": {*access.failure_queue, "sqs:SendMessage"},
             "OwnLogGroup": ("logs:CreateLogStream", "logs:PutLogEvents"),

@@ -84,7 +84,7 @@ def test_route_prefix(template, prefix):
         arn = resolver.resolve(
             template["Resources"][logical_id(f.name, "permission")]["Properties"]["SourceArn"]
         )
-        assert (f"/{prefix}" in json.dumps(arn)) == bool(f.path)
+        assert (f"/{prefix}" in json.dumps(arn)) == (COLLECTION in f.path)
 
 
 @pytest.mark.parametrize("origin", ["*", "https://example.com"])

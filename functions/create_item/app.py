@@ -1,10 +1,17 @@
-"""POST /items: create an item (conditional put, 409 if the id exists); 201 with the item.
-Each creation counts one ItemsCreated (observability)."""
+"""POST /items: create an item (conditional put, 409 if the id exists); 201 with the item and its
+ETag. With an Idempotency-Key header, at most once per key (items_common.idempotency: a retry
+with the same body answers the first 201 again, another body is 422). Each creation counts one
+ItemsCreated (observability); so does an answer replayed for a retry."""
+
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from items_common import http, items, observability, validation
+from items_common import http, idempotency, items, observability, validation
+from items_common.jsonify import dumps
+from items_common.validation import parse_json
 
 logger = Logger()
 tracer = Tracer()
@@ -12,7 +19,17 @@ metrics = Metrics()
 
 
 def create_item(event: APIGatewayProxyEvent) -> dict:
-    return http.response(201, items.create(validation.new_item(event)))
+    key = validation.idempotency_key(event)
+    body = validation.creation(event)
+    if key is None:
+        return http.item_response(201, items.create(validation.with_id(body)))
+    encoded = idempotency.once(key, body, lambda: dumps(items.create(validation.with_id(body))))
+    return http.item_response(201, parse_json(encoded.encode("utf-8")), encoded=encoded)
 
 
-lambda_handler = http.entrypoint(create_item, logger, tracer, metrics, observability.ITEMS_CREATED)
+_handler = http.entrypoint(create_item, logger, tracer, metrics, observability.ITEMS_CREATED)
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register(context)
+    return _handler(event, context)

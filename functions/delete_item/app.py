@@ -1,5 +1,6 @@
-"""DELETE /items/{id}: delete an existing item; 204, or 404 if missing. Each deletion counts one
-ItemsDeleted (observability)."""
+"""DELETE /items/{id}: delete an existing item; 204, or 404 if missing. If-Match makes it
+conditional (412 when stale; items_common.dynamo). Each deletion counts one ItemsDeleted
+(observability)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -12,7 +13,8 @@ metrics = Metrics()
 
 
 def delete_item(event: APIGatewayProxyEvent) -> dict:
-    items.delete(validation.path_id(event))
+    item_id = validation.path_id(event)
+    items.delete(item_id, validation.precondition(event))
     return http.response(204)
 
 

@@ -1,4 +1,4 @@
-"""GET /items/{id}: one item (consistent read), 404 if missing."""
+"""GET /items/{id}: one item (consistent read) and its ETag, 404 if missing."""
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -10,7 +10,7 @@ tracer = Tracer()
 
 
 def get_item(event: APIGatewayProxyEvent) -> dict:
-    return http.response(200, items.get(validation.path_id(event)))
+    return http.item_response(200, items.get(validation.path_id(event)))
 
 
 lambda_handler = http.entrypoint(get_item, logger, tracer)

@@ -1,4 +1,5 @@
-"""PUT /items/{id}: replace an existing item's attributes (never an upsert); 200 with the item.
+"""PUT /items/{id}: replace an existing item's attributes (never an upsert); 200 with the item and
+its ETag. If-Match or a body `version` make it conditional (412 when stale; items_common.dynamo).
 Each replacement counts one ItemsUpdated (observability)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -13,7 +14,8 @@ metrics = Metrics()
 
 def update_item(event: APIGatewayProxyEvent) -> dict:
     item_id = validation.path_id(event)
-    return http.response(200, items.replace(item_id, validation.replacement(event, item_id)))
+    attributes, expected = validation.replacement(event, item_id)
+    return http.item_response(200, items.replace(item_id, attributes, expected))
 
 
 lambda_handler = http.entrypoint(update_item, logger, tracer, metrics, observability.ITEMS_UPDATED)

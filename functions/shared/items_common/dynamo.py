@@ -1,6 +1,29 @@
 """The DynamoDB table object and what both stores (plain.py, history.py) share: the head read,
-bounded pages, how a lost condition looks, and the optimistic read-then-write loop of PUT and
-history DELETE.
+bounded pages, how a lost condition looks, and the optimistic read-then-write loop of PUT, PATCH
+and DELETE, with the preconditions a client may set on them.
+
+Versions and preconditions (the contract of every write to an existing item, in both modes):
+
+- Every item has an integer `version` (model.VERSION): 1 on creation, one more per write. It is
+  the optimistic lock: a write reads the item, then writes conditionally on the row still having
+  the version it read (`unchanged`), so no write is ever based on a state it did not see. A row
+  without one (written before versions, or outside the API) is version 0 and is locked on its
+  still having none.
+- A client may name the version its change applies to: `If-Match: "<n>"` (or `<n>`), or a
+  `version` field in a PUT/PATCH body (validation.precondition). Then, if the current version is
+  another, the answer is 412 PRECONDITION_FAILED and nothing is written. That is decided by
+  DynamoDB, not only by our read: the conditional write names the same version, so a writer that
+  gets in between our read and our write makes our write fail, and the fresh read then shows the
+  other version (412). `If-Match: *` means "any existing version": the same as no precondition.
+- Without a precondition (or with `*`) the write applies to whatever is current: a lost race is
+  retried from a fresh read, UPDATE_ATTEMPTS times in all, then answered 409 CONFLICT.
+- So 409 CONFLICT means the id already exists (POST) or the write kept losing races without a
+  precondition (retrying is safe); 412 PRECONDITION_FAILED means the client's version is stale
+  (re-read the item before deciding again). A missing item is 404 either way: never an upsert.
+
+Versions count writes within one life of an id: a plain-mode DELETE removes the row, and a POST
+of the same id (or a re-creation after a history-mode tombstone) starts again at 1, so a client
+holding a version from a previous life can match the new one.
 """
 
 from collections.abc import Callable
@@ -12,8 +35,8 @@ from botocore.exceptions import ClientError
 
 from . import rows, settings
 from .aws import CONFIG
-from .errors import Conflict, NotFound
-from .model import UPDATED_AT
+from .errors import Conflict, NotFound, PreconditionFailed
+from .model import VERSION, version_number
 
 # An optimistic write retries a lost race this many times in all before answering 409.
 UPDATE_ATTEMPTS = 3
@@ -64,28 +87,44 @@ def not_found(item_id: str) -> NotFound:
     return NotFound(f"item {item_id} does not exist")
 
 
-def unchanged_since(current: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """The condition (expression, names, values) that the row still has `current`'s updated_at:
-    the optimistic lock. A row written outside the API has none: lock on its still having none.
-    """
-    names = {"#pk": settings.partition_key(), "#updated": UPDATED_AT}
-    if UPDATED_AT in current:
-        return "attribute_exists(#pk) AND #updated = :prev", names, {":prev": current[UPDATED_AT]}
-    return "attribute_exists(#pk) AND attribute_not_exists(#updated)", names, {}
+def unchanged(current: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The condition (expression, names, values) that the row exists and still has `current`'s
+    version: the optimistic lock. The stored value itself is compared (whatever a foreign row
+    holds there); a row without one is locked on its still having none."""
+    names = {"#pk": settings.partition_key(), "#version": VERSION}
+    if VERSION in current:
+        return "attribute_exists(#pk) AND #version = :prev", names, {":prev": current[VERSION]}
+    return "attribute_exists(#pk) AND attribute_not_exists(#version)", names, {}
+
+
+def next_version(current: dict[str, Any]) -> int:
+    """The version of the write that follows `current`."""
+    return version_number(current.get(VERSION)) + 1
+
+
+def check_precondition(item_id: str, current: dict[str, Any], expected: int | None) -> None:
+    """PreconditionFailed unless `expected` is None or `current`'s version."""
+    if expected is not None and version_number(current.get(VERSION)) != expected:
+        raise PreconditionFailed(
+            f"item {item_id} is not at version {expected}; read it again before writing"
+        )
 
 
 def optimistic(
     item_id: str,
     read: Callable[[str], dict[str, Any] | None],
     write: Callable[[dict[str, Any]], T],
+    expected: int | None = None,
 ) -> T:
-    """read -> write(current) with a condition on `current`, retried from a fresh read when the
-    condition fails (a concurrent writer won): NotFound once the item is gone, Conflict after
+    """read -> write(current) with a condition on `current`'s version (`unchanged`), retried from
+    a fresh read when the condition fails (a concurrent writer won): NotFound once the item is
+    gone, PreconditionFailed once its version is not `expected` (when given), Conflict after
     UPDATE_ATTEMPTS lost races. Never an upsert: write only ever sees an item that exists."""
     for _ in range(UPDATE_ATTEMPTS):
         current = read(item_id)
         if current is None:
             raise not_found(item_id)
+        check_precondition(item_id, current, expected)
         try:
             return write(current)
         except ClientError as error:

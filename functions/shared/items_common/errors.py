@@ -44,12 +44,34 @@ class InvalidToken(BadRequest):
     code = "INVALID_TOKEN"
 
 
+class InvalidVersion(BadRequest):
+    """A malformed If-Match header or body `version`, or the two disagree."""
+
+    code = "INVALID_VERSION"
+
+
+class InvalidIdempotencyKey(BadRequest):
+    code = "INVALID_IDEMPOTENCY_KEY"
+
+
 class NotFound(DomainError):
     code = "NOT_FOUND"
 
 
 class Conflict(DomainError):
     code = "CONFLICT"
+
+
+class PreconditionFailed(DomainError):
+    """If-Match (or the body's `version`) does not name the item's current version (412)."""
+
+    code = "PRECONDITION_FAILED"
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key already used with a different body (422)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
 
 
 class PayloadTooLarge(DomainError):

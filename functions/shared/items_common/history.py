@@ -2,19 +2,24 @@
 
 Each id has a HEAD row (sort key rows.HEAD = 0) with its current state, or a tombstone (the
 system attribute deleted_at) once deleted, and one VERSION row per write, whose sort key is the
-write's version number (model.version_of(updated_at): integer microseconds since the epoch) and
-which holds the full state after that write; a delete's version row is the tombstone. Versions
-strictly increase per item because updated_at does (model.later_than, and a re-create must be
-later than the tombstone it replaces).
+write's time (model.version_of(updated_at): integer microseconds since the epoch) and which holds
+the full state after that write, including the item's integer `version` (1 on creation, one more
+per write, the tombstone included); a delete's version row is the tombstone. Sort keys strictly
+increase per item because updated_at does (model.later_than, and a re-create must be later than
+the tombstone it replaces), so the rows stay in write order across the lives of an id, while the
+`version` numbers count the writes of one life (a re-creation starts again at 1).
 
 Every write is ONE TransactWriteItems of two Puts (so the roles need only dynamodb:PutItem): the
 head, conditional, and the version, on attribute_not_exists. Updates and deletes read the head
-first and lock on its updated_at, like plain mode (dynamo.optimistic).
+first and lock on its `version` and its being live, like plain mode (dynamo.optimistic, which
+also applies If-Match preconditions).
 
-Tombstones: {id, created_at of the deleted item, updated_at = deleted_at = the delete's time};
-nothing else. The head of a deleted id answers 404 everywhere; POST may start the id again.
+Tombstones: {id, created_at of the deleted item, updated_at = deleted_at = the delete's time,
+version}; nothing else. The head of a deleted id answers 404 everywhere; POST may start the id
+again.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,14 +28,25 @@ from . import rows, settings
 from .dynamo import (
     condition_failed,
     head_row,
+    next_version,
     not_found,
     optimistic,
     paged,
     table,
-    unchanged_since,
+    unchanged,
 )
 from .errors import Conflict
-from .model import CREATED_AT, DELETED_AT, ID, UPDATED_AT, later_than, now, version_of
+from .model import (
+    CREATED_AT,
+    DELETED_AT,
+    FIRST_VERSION,
+    ID,
+    UPDATED_AT,
+    VERSION,
+    later_than,
+    now,
+    version_of,
+)
 
 
 def read(item_id: str) -> dict[str, Any] | None:
@@ -66,7 +82,7 @@ def create(item: dict[str, Any]) -> dict[str, Any]:
     409 until ours catches up, never a version out of order).
     """
     stamp = now()
-    item = {**item, CREATED_AT: stamp, UPDATED_AT: stamp}
+    item = {**item, CREATED_AT: stamp, UPDATED_AT: stamp, VERSION: FIRST_VERSION}
     names = {"#pk": settings.partition_key(), "#deleted": DELETED_AT, "#updated": UPDATED_AT}
     condition = "attribute_not_exists(#pk) OR (attribute_exists(#deleted) AND #updated < :stamp)"
     try:
@@ -78,32 +94,52 @@ def create(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _advance(item_id: str, attributes: dict[str, Any], *, tombstone: bool = False) -> dict:
+def _advance(
+    item_id: str,
+    attributes_after: Callable[[dict[str, Any]], dict[str, Any]],
+    expected: int | None,
+    *,
+    tombstone: bool = False,
+) -> dict:
     """Read the live head and write what follows it (head + version), locked on the head's
-    updated_at and retried on a lost race (dynamo.optimistic): `attributes` with created_at
-    kept and an updated_at strictly after the head's; a tombstone also gets deleted_at."""
+    version and its being live, and retried on a lost race (dynamo.optimistic, which also checks
+    `expected`): `attributes_after(current)` with created_at kept, an updated_at strictly after
+    the head's and the next version; a tombstone also gets deleted_at."""
 
     def write(current: dict[str, Any]) -> dict[str, Any]:
         stamp = later_than(current.get(UPDATED_AT))
         kept = {k: current[k] for k in (CREATED_AT,) if k in current}
-        item = {ID: item_id, **attributes, **kept, UPDATED_AT: stamp}
+        item = {ID: item_id, **attributes_after(current), **kept, UPDATED_AT: stamp}
+        item[VERSION] = next_version(current)
         if tombstone:
             item[DELETED_AT] = stamp
-        _write(item, *unchanged_since(current))
+        condition, names, values = unchanged(current)
+        names["#deleted"] = DELETED_AT
+        _write(item, f"{condition} AND attribute_not_exists(#deleted)", names, values)
         return item
 
-    return optimistic(item_id, read, write)
+    return optimistic(item_id, read, write, expected)
 
 
-def replace(item_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
-    """PUT: a new state and version of a live item; NotFound for a missing or deleted one."""
-    return _advance(item_id, attributes)
+def update(
+    item_id: str,
+    attributes_after: Callable[[dict[str, Any]], dict[str, Any]],
+    expected: int | None = None,
+) -> dict[str, Any]:
+    """PUT/PATCH: a new state and version of a live item, with the attributes
+    `attributes_after(current)`; NotFound for a missing or deleted one."""
+    return _advance(item_id, attributes_after, expected)
 
 
-def delete(item_id: str) -> None:
+def replace(item_id: str, attributes: dict[str, Any], expected: int | None = None) -> dict:
+    """PUT: the body's attributes as the item's new state (see update)."""
+    return update(item_id, lambda _: attributes, expected)
+
+
+def delete(item_id: str, expected: int | None = None) -> None:
     """Soft delete: a tombstone head and version; NotFound for a missing or deleted item.
     Returns None: nothing is removed for good, so attachments stay (versions reference them)."""
-    _advance(item_id, {}, tombstone=True)
+    _advance(item_id, lambda _: {}, expected, tombstone=True)
 
 
 def page(limit: int, start_key: dict | None) -> tuple[list[dict[str, Any]], dict | None]:

@@ -6,7 +6,8 @@ configured), whatever its status, so a browser can read errors as well. Errors a
 {"error": {"code": ..., "message": ...}}; the message of a 4xx comes from our own DomainError,
 and anything unexpected is logged with its traceback and answered with a generic 500, so no
 exception text, class name or AWS error ever reaches a client. Every request also logs one
-line and, for a successful write, counts one metric (observability).
+line and, for a successful write, counts one metric (observability). A response carrying one
+item (item_response) also has `ETag: "<version>"`.
 """
 
 import time
@@ -19,8 +20,17 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from . import observability, settings
-from .errors import BadRequest, Conflict, DomainError, NotFound, PayloadTooLarge
+from .errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    IdempotencyKeyReused,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+)
 from .jsonify import dumps
+from .model import VERSION, version_number
 
 # The one map from domain error class to HTTP status; a class not listed takes the status of its
 # nearest listed base class (so every DomainError has one).
@@ -29,7 +39,9 @@ STATUS: dict[type[DomainError], int] = {
     BadRequest: 400,
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
     PayloadTooLarge: 413,
+    IdempotencyKeyReused: 422,
 }
 INTERNAL = {"error": {"code": "INTERNAL", "message": "internal error"}}
 
@@ -55,6 +67,22 @@ def response(status: int, body: Any = None) -> dict[str, Any]:
         "body": "" if body is None else dumps(body),
         "isBase64Encoded": False,
     }
+
+
+def etag(version: int) -> str:
+    """The strong entity tag of an item version: the number in double quotes."""
+    return f'"{version}"'
+
+
+def item_response(status: int, item: dict[str, Any], *, encoded: str | None = None) -> dict:
+    """A response with one item: its body (or `encoded`, that body as JSON already) plus an
+    ETag of its version, which browsers may read (Access-Control-Expose-Headers)."""
+    result = response(status, item) if encoded is None else response(status, None)
+    if encoded is not None:
+        result["body"] = encoded
+    result["headers"]["ETag"] = etag(version_number(item.get(VERSION)))
+    result["headers"]["Access-Control-Expose-Headers"] = "ETag"
+    return result
 
 
 def status_of(error: DomainError) -> int:

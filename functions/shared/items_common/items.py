@@ -1,18 +1,25 @@
 """The API's operations on items, as the route functions call them: the store of the table's
 mode (plain.py or history.py, chosen by settings.sort_key()) plus the attachment in S3.
 
-What these return is what a client sees: `id`, the attributes, the timestamps, and
-`file_content` when the item has an attachment (GET, and the answers of POST/PUT that sent
-one); never the internal file_key (rows.public). Listings carry no file_content: that would be
-one S3 read per item. See attachments.py for the key scheme and its failure modes.
+What these return is what a client sees: `id`, the attributes, the timestamps, the integer
+`version`, and `file_content` when the item has an attachment (GET, and the answers of
+POST/PUT/PATCH that sent one); never the internal file_key (rows.public). Listings carry no
+file_content: that would be one S3 read per item. See attachments.py for the key scheme and its
+failure modes, and dynamo.py for versions and preconditions (`expected`: the version a client
+named with If-Match or a body `version`, None for none).
 """
 
 from types import ModuleType
 from typing import Any
 
-from . import attachments, history, pagination, plain, rows, settings
+from . import attachments, history, pagination, plain, rows, settings, validation
 from .dynamo import not_found
-from .model import FILE_CONTENT, FILE_KEY, ID
+from .merge import merge_patch
+from .model import CREATED_AT, DELETED_AT, FILE_CONTENT, FILE_KEY, ID, UPDATED_AT, VERSION
+
+# What a store keeps beside the attributes a client writes (file_key is an attribute here: the
+# attachment's reference, which file_content sets and removes).
+SYSTEM_FIELDS = frozenset({ID, CREATED_AT, UPDATED_AT, VERSION, DELETED_AT})
 
 
 def _store() -> ModuleType:
@@ -51,15 +58,41 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
     return _shown(_store().create(attributes), content)
 
 
-def replace(item_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def replace(item_id: str, body: dict[str, Any], expected: int | None = None) -> dict[str, Any]:
     """PUT: replace semantics, so a body without file_content drops the attachment."""
     attributes, content = _stored(item_id, body)
-    return _shown(_store().replace(item_id, attributes), content)
+    return _shown(_store().replace(item_id, attributes, expected), content)
 
 
-def delete(item_id: str) -> None:
+def patch(item_id: str, changes: dict[str, Any], expected: int | None = None) -> dict[str, Any]:
+    """PATCH: the current attributes with `changes` merged in (merge.merge_patch, so null
+    removes). file_content is the attachment: a string sets a new one (a new S3 object, written
+    once, before the row that references it), null removes it (the object stays, like one a PUT
+    drops), absent keeps it. The merged item must still be one a PUT could write
+    (validation.check_merged), else InvalidItem and nothing is written.
+
+    The answer has file_content only when the patch set one: the current attachment is not
+    read (the function may not read S3), so a client GETs it."""
+    content = changes.get(FILE_CONTENT)
+    patch_body = {k: v for k, v in changes.items() if k != FILE_CONTENT}
+    if FILE_CONTENT in changes:
+        patch_body[FILE_KEY] = None if content is None else attachments.new_key(item_id)
+    written: list[str] = []
+
+    def attributes_after(current: dict[str, Any]) -> dict[str, Any]:
+        attributes = {k: v for k, v in current.items() if k not in SYSTEM_FIELDS}
+        merged = validation.check_merged(merge_patch(attributes, patch_body))
+        if content is not None and not written:  # a retried write reuses the object
+            attachments.write(patch_body[FILE_KEY], content)
+            written.append(patch_body[FILE_KEY])
+        return merged
+
+    return _shown(_store().update(item_id, attributes_after, expected), content)
+
+
+def delete(item_id: str, expected: int | None = None) -> None:
     """Delete the item, and the attachment object when the store removed the row for good."""
-    removed = _store().delete(item_id)
+    removed = _store().delete(item_id, expected)
     if removed is not None and FILE_KEY in removed:
         attachments.delete(removed[FILE_KEY])
 

@@ -1,6 +1,7 @@
 """The item's shape: the names the server owns, and how it writes timestamps and versions."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from . import settings
 
@@ -17,6 +18,14 @@ DELETED_AT = "deleted_at"
 FILE_CONTENT = "file_content"
 # Set only by the server, in every mode: a request body that contains one is refused.
 SERVER_FIELDS = frozenset({CREATED_AT, UPDATED_AT, FILE_KEY})
+# The item's integer version: 1 on creation, one more per write (PUT, PATCH, a history-mode
+# tombstone); the optimistic-locking token and the ETag. Also server-owned, but not in
+# SERVER_FIELDS: a PUT/PATCH body may carry it as a precondition (validation.precondition);
+# a POST body that carries it is refused by hand.
+VERSION = "version"
+FIRST_VERSION = 1
+# Versions above this are not ours (a row written outside the API): they count as 0.
+MAX_VERSION = 10**18 - 1
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _EPOCH = datetime(1970, 1, 1)
@@ -50,10 +59,9 @@ def _parse(stamp: object) -> datetime | None:
 def later_than(previous: object) -> str:
     """now(), but strictly after `previous` when that is one of our timestamps.
 
-    updated_at is the optimistic-locking token of PUT: if a write produced the same value as the
-    one it replaced (same microsecond, or a host whose clock is behind), a concurrent writer
-    holding the old value would pass its condition and silently overwrite. Never reusing the
-    previous value closes that hole. (In history mode it also makes versions strictly increase.)
+    So updated_at strictly increases per item whatever the hosts' clocks do: a client sees time
+    move forward, and in history mode the sort keys of version rows (version_of) strictly
+    increase. (The optimistic lock itself is the integer `version`, dynamo.unchanged.)
     """
     current = now()
     parsed = _parse(previous)
@@ -63,9 +71,22 @@ def later_than(previous: object) -> str:
 
 
 def version_of(stamp: object) -> int:
-    """The version number of a write: its timestamp in integer microseconds since the epoch
-    (history mode's sort key), so versions order as writes do; 0 for a foreign value."""
+    """The sort key of a history-mode version row: its write's timestamp in integer microseconds
+    since the epoch, so version rows order as writes do; 0 for a foreign value. (Not the item's
+    `version`, which counts writes: see VERSION.)"""
     parsed = _parse(stamp)
     if parsed is None:
         return 0
     return (parsed - _EPOCH) // timedelta(microseconds=1)
+
+
+def version_number(value: object) -> int:
+    """The integer version of a stored `version` value. Ours are Numbers from 1 up; a row written
+    before versions existed (no value), or outside the API with something else there, counts as
+    version 0, so it can still be read, locked and written (the next write makes it 1)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return 0
+    if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
+        return 0
+    number = int(value)
+    return number if 0 <= number <= MAX_VERSION else 0

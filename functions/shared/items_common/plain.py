@@ -1,10 +1,11 @@
 """Plain mode (no sort key): one row per item, every write conditional where it matters.
 
 Speaks API items (rows.py translates the key). Domain outcomes (missing item, existing id, lost
-race) become NotFound/Conflict; any other AWS error propagates and is answered as a generic 500
-by http.handle.
+race, stale precondition) become NotFound/Conflict/PreconditionFailed (dynamo.py documents which
+is which); any other AWS error propagates and is answered as a generic 500 by http.handle.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -13,14 +14,15 @@ from . import rows
 from .dynamo import (
     condition_failed,
     head_row,
+    next_version,
     not_found,
     optimistic,
     paged,
     table,
-    unchanged_since,
+    unchanged,
 )
 from .errors import Conflict, InvalidToken
-from .model import CREATED_AT, ID, UPDATED_AT, later_than, now
+from .model import CREATED_AT, FIRST_VERSION, ID, UPDATED_AT, VERSION, later_than, now
 
 
 def read(item_id: str) -> dict[str, Any] | None:
@@ -30,9 +32,10 @@ def read(item_id: str) -> dict[str, Any] | None:
 
 
 def create(item: dict[str, Any]) -> dict[str, Any]:
-    """Store a new item with both timestamps; Conflict if its id exists (never overwrites)."""
+    """Store a new item with both timestamps and version 1; Conflict if its id exists (never
+    overwrites)."""
     stamp = now()
-    item = {**item, CREATED_AT: stamp, UPDATED_AT: stamp}
+    item = {**item, CREATED_AT: stamp, UPDATED_AT: stamp, VERSION: FIRST_VERSION}
     try:
         table().put_item(
             Item=rows.to_row(item),
@@ -46,19 +49,35 @@ def create(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def delete(item_id: str) -> dict[str, Any]:
-    """Delete an existing item and return what it was; NotFound if there is none."""
-    try:
-        result = table().delete_item(
-            Key=rows.key(item_id),
-            ConditionExpression="attribute_exists(#pk)",
-            ExpressionAttributeNames={"#pk": rows.key_names()[0]},
-            ReturnValues="ALL_OLD",
-        )
-    except ClientError as error:
-        if condition_failed(error):
-            raise not_found(item_id) from None
-        raise
+def delete(item_id: str, expected: int | None = None) -> dict[str, Any]:
+    """Delete an existing item and return what it was; NotFound if there is none.
+
+    Without a precondition, one DeleteItem conditional on the item existing. With one, read the
+    item (PreconditionFailed if its version is not `expected`) and delete it on its still having
+    the version read (dynamo.optimistic: a lost race is read again, so a concurrent write makes
+    it a 412, a concurrent delete a 404).
+    """
+    if expected is None:
+        try:
+            return _delete(item_id, "attribute_exists(#pk)", {"#pk": rows.key_names()[0]}, {})
+        except ClientError as error:
+            if condition_failed(error):
+                raise not_found(item_id) from None
+            raise
+    return optimistic(
+        item_id, read, lambda current: _delete(item_id, *unchanged(current)), expected
+    )
+
+
+def _delete(item_id: str, condition: str, names: dict, values: dict) -> dict[str, Any]:
+    """One conditional DeleteItem; what the row was."""
+    result = table().delete_item(
+        Key=rows.key(item_id),
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ReturnValues="ALL_OLD",
+        **({"ExpressionAttributeValues": values} if values else {}),
+    )
     return rows.to_item(result["Attributes"])
 
 
@@ -82,27 +101,43 @@ def versions(
     return [rows.as_version(row)], None
 
 
-def replace(item_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
-    """Replace an existing item's attributes (PUT); never creates one.
+def update(
+    item_id: str,
+    attributes_after: Callable[[dict[str, Any]], dict[str, Any]],
+    expected: int | None = None,
+) -> dict[str, Any]:
+    """Give an existing item the attributes `attributes_after(current)` (PUT: the body's; PATCH:
+    the current ones merged with the patch); never creates one.
 
-    The function's role may only GetItem and UpdateItem, so a replace is: read the current
-    attribute names, then ONE UpdateItem that SETs the new ones and REMOVEs the ones that
-    disappear, conditional on the item existing with the updated_at we read (optimistic
-    locking, dynamo.optimistic: retried, then Conflict).
+    The function's role may only GetItem and UpdateItem, so an update is: read the current item,
+    then ONE UpdateItem that SETs the new attributes and REMOVEs the ones that disappear,
+    conditional on the item existing with the version we read (dynamo.optimistic: a stale
+    `expected` is PreconditionFailed, lost races are retried, then Conflict).
     """
-    return optimistic(item_id, read, lambda current: _update(item_id, current, attributes))
+
+    def write(current: dict[str, Any]) -> dict[str, Any]:
+        return _update(item_id, current, attributes_after(current))
+
+    return optimistic(item_id, read, write, expected)
+
+
+def replace(item_id: str, attributes: dict[str, Any], expected: int | None = None) -> dict:
+    """PUT: replace an existing item's attributes (see update)."""
+    return update(item_id, lambda _: attributes, expected)
 
 
 def _update(item_id: str, current: dict[str, Any], attributes: dict[str, Any]) -> dict[str, Any]:
     """One conditional UpdateItem from `current` to `attributes`. Every attribute name and value
     goes through a placeholder: no user text is ever part of the expression."""
-    condition, names, values = unchanged_since(current)
+    condition, names, values = unchanged(current)
+    names["#updated"] = UPDATED_AT
     values[":now"] = later_than(current.get(UPDATED_AT))
-    sets = ["#updated = :now"]
+    values[":version"] = next_version(current)
+    sets = ["#updated = :now", "#version = :version"]
     for i, (name, value) in enumerate(attributes.items()):
         names[f"#s{i}"], values[f":s{i}"] = name, value
         sets.append(f"#s{i} = :s{i}")
-    kept = {ID, CREATED_AT, UPDATED_AT, *attributes}
+    kept = {ID, CREATED_AT, UPDATED_AT, VERSION, *attributes}
     removes = []
     for i, name in enumerate(sorted(current.keys() - kept)):
         names[f"#r{i}"] = name

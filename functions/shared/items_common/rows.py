@@ -2,14 +2,14 @@
 
 The API always calls the key `id`; the table calls it settings.partition_key() and, in history
 mode, adds the Number sort key settings.sort_key(): 0 for an item's HEAD row (its current state
-or tombstone), a version number (model.version_of) for each of its VERSION rows. Stores speak
+or tombstone), its write's time (model.version_of) for each of its VERSION rows. Stores speak
 API items (with the system fields file_key/deleted_at); only this module builds keys and rows.
 """
 
 from typing import Any
 
 from . import settings
-from .model import DELETED_AT, FILE_KEY, ID, UPDATED_AT, version_of
+from .model import DELETED_AT, FILE_KEY, ID, VERSION, version_number
 
 HEAD = 0
 
@@ -41,14 +41,16 @@ def to_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:
-    """An item as a client sees it: without the internal S3 key of its attachment."""
-    return {k: v for k, v in item.items() if k != FILE_KEY}
+    """An item as a client sees it: without the internal S3 key of its attachment, and with its
+    integer `version` (0 for a row written before versions existed, or outside the API)."""
+    shown = {k: v for k, v in item.items() if k != FILE_KEY}
+    shown[VERSION] = version_number(item.get(VERSION))
+    return shown
 
 
 def as_version(row: dict[str, Any]) -> dict[str, Any]:
-    """A row as one entry of the versions listing: the state plus `version` (the sort key; in
-    plain mode, derived from updated_at the same way) and `deleted` (a tombstone). Both are set
-    by the server and take precedence over attributes of the same name."""
-    sort_key = settings.sort_key()
-    version = int(row[sort_key]) if sort_key else version_of(row.get(UPDATED_AT))
-    return {**public(to_item(row)), "version": version, "deleted": DELETED_AT in row}
+    """A row as one entry of the versions listing: the state with its integer `version` (as
+    `public`) and `deleted` (a tombstone), set by the server and taking precedence over an
+    attribute of the same name. (History rows stay keyed by their write's time, rows.key; the
+    listing shows the item's version number, not the sort key.)"""
+    return {**public(to_item(row)), "deleted": DELETED_AT in row}

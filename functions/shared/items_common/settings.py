@@ -32,6 +32,11 @@ def bucket_name() -> str:
     return os.environ["BUCKET_NAME"]
 
 
+def idempotency_table() -> str:
+    """Powertools' idempotency records of POST Idempotency-Keys (idempotency.py)."""
+    return os.environ["IDEMPOTENCY_TABLE"]
+
+
 def cors_origin() -> str:
     """Access-Control-Allow-Origin of every response: "*" or one origin."""
     return os.environ.get("CORS_ALLOW_ORIGIN") or "*"

@@ -15,10 +15,29 @@ ValidationException):
   deployment, model.reserved_fields), containers nest at most MAX_DEPTH levels counting the item
   itself (DynamoDB allows 32), attribute names at every level are non-empty, strings are valid
   Unicode (no lone surrogates, which cannot be encoded as UTF-8), and numbers (numbers.py).
+
+A PATCH body is a JSON merge patch (merge.py) held to the same rules, except that an attribute
+may be null (it removes the attribute): PATCH_SCHEMA is item_schema.json with null allowed for
+every typed property but `id` (the key cannot be removed; the server fields stay refused). API
+Gateway does not check PATCH bodies against the model (that is the handler's job). The merged
+item must then still be one a PUT could write (check_merged): at most MAX_ATTRIBUTES attributes
+and MAX_BODY_BYTES of JSON. (Its nesting needs no check: every merged value sits at the same
+depth as in the valid item or the valid patch it comes from.)
+
+Preconditions (dynamo.py has the contract): `If-Match` on PUT/PATCH/DELETE, header name in any
+case, is `*` or a version: digits, bare or in double quotes (a strong ETag as we send it; a weak
+W/"..." or a list is malformed). A PUT/PATCH body may carry `version` (a JSON integer) instead or
+as well; both naming different versions, or either malformed, is 400 INVALID_VERSION. `*` with a
+body version is that version (both conditions hold only then). A POST body may not carry
+`version`: 400 INVALID_ITEM, like the other server fields.
+
+Idempotency-Key (POST): 1-128 characters of A-Z a-z 0-9 . _ : -, else 400
+INVALID_IDEMPOTENCY_KEY (idempotency.py has the rest).
 """
 
 import base64
 import binascii
+import copy
 import json
 import re
 import uuid
@@ -34,12 +53,15 @@ from . import numbers
 from .errors import (
     BadRequest,
     InvalidId,
+    InvalidIdempotencyKey,
     InvalidItem,
     InvalidJson,
     InvalidLimit,
+    InvalidVersion,
     PayloadTooLarge,
 )
-from .model import ID, SERVER_FIELDS, reserved_fields
+from .jsonify import dumps
+from .model import ID, MAX_VERSION, SERVER_FIELDS, VERSION, reserved_fields
 
 # Read once per cold start from the layer (the file sits next to this module).
 ITEM_SCHEMA: dict[str, Any] = json.loads(
@@ -47,6 +69,22 @@ ITEM_SCHEMA: dict[str, Any] = json.loads(
 )
 # use_default=False: the validator must never change the body it checks.
 _validate_shape: Callable[[Any], Any] = fastjsonschema.compile(ITEM_SCHEMA, use_default=False)
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """The item schema for a merge patch: each typed property but `id` may also be null."""
+    patch = copy.deepcopy(schema)
+    patch["title"] = f"{schema['title']} merge patch"
+    for name, rule in patch["properties"].items():
+        if name != ID and isinstance(rule.get("type"), str):
+            rule["type"] = [rule["type"], "null"]
+    return patch
+
+
+PATCH_SCHEMA: dict[str, Any] = _nullable(ITEM_SCHEMA)
+_validate_patch_shape: Callable[[Any], Any] = fastjsonschema.compile(
+    PATCH_SCHEMA, use_default=False
+)
 
 # Path ids, body ids and token ids follow the schema's one pattern (anchored: use fullmatch).
 ID_PATTERN = re.compile(ITEM_SCHEMA["properties"][ID]["pattern"])
@@ -56,6 +94,10 @@ MAX_DEPTH = 32
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 _LIMIT_PATTERN = re.compile(r"[0-9]{1,3}")
+_IF_MATCH = re.compile(r'([0-9]{1,18})|"([0-9]{1,18})"')
+ANY_VERSION = "*"
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_ABSENT = object()
 
 
 def item_id(value: object) -> str:
@@ -68,6 +110,15 @@ def item_id(value: object) -> str:
 def path_id(event: APIGatewayProxyEvent) -> str:
     """The {id} path parameter, validated."""
     return item_id((event.path_parameters or {}).get(ID))
+
+
+def header(event: APIGatewayProxyEvent, name: str) -> str | None:
+    """A request header, its name matched in any case (API Gateway passes names as sent)."""
+    wanted = name.lower()
+    for key, value in (event.raw_event.get("headers") or {}).items():
+        if isinstance(key, str) and key.lower() == wanted:
+            return value
+    return None
 
 
 def query_param(event: APIGatewayProxyEvent, name: str) -> str | None:
@@ -178,39 +229,128 @@ def _schema_message(error: fastjsonschema.JsonSchemaValueException) -> str:
     return f"{field}: not allowed by the item schema"
 
 
-def check_item_shape(body: Any) -> dict[str, Any]:
+def check_item_shape(body: Any, validate: Callable[[Any], Any] = _validate_shape) -> dict:
     """`body` (as parse_json returns it: numbers are Decimals) checked against item_schema.json,
-    the same file API Gateway validates with; InvalidItem naming the field otherwise."""
+    the same file API Gateway validates with (or against PATCH_SCHEMA); InvalidItem naming the
+    field otherwise."""
     try:
-        _validate_shape(body)
+        validate(body)
     except fastjsonschema.JsonSchemaValueException as error:
         raise InvalidItem(_schema_message(error)) from None
     return body
 
 
-def item_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
-    """The request body as a storable item: the schema's shape, then what the schema cannot
-    know (the table's key names, nesting, names, Unicode, numbers)."""
-    body = check_item_shape(parse_json(_body_bytes(event)))
+def _checked_body(
+    event: APIGatewayProxyEvent, validate: Callable[[Any], Any] = _validate_shape
+) -> tuple[dict[str, Any], object]:
+    """The body's attributes, storable: the schema's shape, then what the schema cannot know
+    (the table's key names, nesting, names, Unicode, numbers); and its raw `version` (_ABSENT
+    when it has none), taken out before the attributes are checked."""
+    body = check_item_shape(parse_json(_body_bytes(event)), validate)
     # The server fields are the schema's; these depend on the deployment's table settings.
     table_names = sorted((reserved_fields() - SERVER_FIELDS) & body.keys())
     if table_names:
         raise InvalidItem(f"{table_names[0]} is set by the server")
-    return _attributes(body, 1)
+    version = body.pop(VERSION, _ABSENT)
+    return _attributes(body, 1), version
+
+
+def item_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
+    """A POST body as a storable item (`_checked_body`); `version` is the server's."""
+    body, version = _checked_body(event)
+    if version is not _ABSENT:
+        raise InvalidItem(f"{VERSION} is set by the server")
+    return body
+
+
+def creation(event: APIGatewayProxyEvent) -> dict[str, Any]:
+    """POST body as sent, checked: `id` optional (the schema checked it). What an
+    Idempotency-Key's body is compared on (before with_id draws an id)."""
+    return item_body(event)
+
+
+def with_id(body: dict[str, Any]) -> dict[str, Any]:
+    """The item to create: `body` with a random uuid4 `id` when it has none."""
+    return body if ID in body else {**body, ID: str(uuid.uuid4())}
 
 
 def new_item(event: APIGatewayProxyEvent) -> dict[str, Any]:
     """POST body: the item to create. `id` is optional (the schema checked it); a random uuid4
     when absent."""
-    body = item_body(event)
-    body.setdefault(ID, str(uuid.uuid4()))
-    return body
+    return with_id(creation(event))
 
 
-def replacement(event: APIGatewayProxyEvent, path_item_id: str) -> dict[str, Any]:
-    """PUT body: the item's new attributes without the key. `id` is immutable: a body id must
-    equal the path id."""
-    body = item_body(event)
+def _path_id_only(body: dict[str, Any], path_item_id: str) -> dict[str, Any]:
+    """`body` without `id`, which is immutable: a body id must equal the path id."""
     if ID in body and body.pop(ID) != path_item_id:
         raise InvalidId("id cannot be changed: a body id must equal the path id")
     return body
+
+
+def replacement(
+    event: APIGatewayProxyEvent, path_item_id: str
+) -> tuple[dict[str, Any], int | None]:
+    """PUT body: the item's new attributes without the key, and the precondition (the version
+    the replacement applies to, or None)."""
+    body, version = _checked_body(event)
+    expected = precondition(event, version)
+    return _path_id_only(body, path_item_id), expected
+
+
+def patch_body(event: APIGatewayProxyEvent, path_item_id: str) -> tuple[dict[str, Any], int | None]:
+    """PATCH body: a JSON merge patch of the item's attributes (null removes one) without the
+    key, and the precondition. A non-object body is refused: an item is always an object."""
+    body, version = _checked_body(event, _validate_patch_shape)
+    expected = precondition(event, version)
+    return _path_id_only(body, path_item_id), expected
+
+
+def check_merged(attributes: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH's merged attributes, if a PUT could have written them; InvalidItem otherwise."""
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidItem(f"an item may have at most {MAX_ATTRIBUTES} attributes")
+    if len(dumps(attributes).encode("utf-8")) > MAX_BODY_BYTES:
+        raise InvalidItem(f"the patched item would be larger than {MAX_BODY_BYTES} bytes")
+    return attributes
+
+
+def _version_in_body(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise InvalidVersion("version must be an integer")
+    if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
+        raise InvalidVersion("version must be an integer")
+    if not 0 <= value <= MAX_VERSION:
+        raise InvalidVersion(f"version must be from 0 to {MAX_VERSION}")
+    return int(value)
+
+
+def _version_in_header(value: str) -> int | None:
+    """If-Match as a version number; None for `*`."""
+    text = value.strip()
+    if text == ANY_VERSION:
+        return None
+    match = _IF_MATCH.fullmatch(text)
+    if match is None:
+        raise InvalidVersion('If-Match must be *, a version or a quoted version ("3")')
+    return int(match.group(1) or match.group(2))
+
+
+def precondition(event: APIGatewayProxyEvent, body_version: object = _ABSENT) -> int | None:
+    """The version a write applies to, from If-Match and/or the body's `version`; None when
+    neither names one (no header, or `*`, and no body version)."""
+    raw = header(event, "If-Match")
+    from_header = None if raw is None else _version_in_header(raw)
+    from_body = None if body_version is _ABSENT else _version_in_body(body_version)
+    if from_header is not None and from_body is not None and from_header != from_body:
+        raise InvalidVersion("If-Match and the body's version name different versions")
+    return from_body if from_body is not None else from_header
+
+
+def idempotency_key(event: APIGatewayProxyEvent) -> str | None:
+    """The Idempotency-Key header (any case), or None; InvalidIdempotencyKey if malformed."""
+    value = header(event, "Idempotency-Key")
+    if value is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(value):
+        raise InvalidIdempotencyKey(
+            "Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 . _ : -"
+        )
+    return value

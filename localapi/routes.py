@@ -1,0 +1,434 @@
+"""The REST API's routes, read from the CloudFormation template itself (no second list).
+
+- Paths: every AWS::ApiGateway::Resource (PathPart under ParentId, up to the RestApi's
+  RootResourceId), with `Ref: <Parameter>` path parts resolved by the parameter values.
+- Methods: every AWS::ApiGateway::Method of the RestApi. An AWS_PROXY integration names its
+  function through its Uri (`Fn::GetAtt <Function>.Arn`, in a Fn::Sub); a MOCK integration (the
+  OPTIONS preflights) is answered from its integration response: the response that the request
+  template's statusCode selects, with its static `'...'` header mappings resolved.
+- Gateway responses: AWS::ApiGateway::GatewayResponse headers (DEFAULT_4XX/5XX and specific
+  types), for the answers API Gateway gives itself (unknown route, failed integration).
+
+A function's folder under functions/ comes from its FunctionName, `${AWS::StackName}-<slug>`
+(templates/naming.physical_name; the slug is the kebab-case of the snake_case folder name, so
+turning `-` back into `_` is exact). Only when a FunctionName has another shape does the logical
+ID minus `Function`, snake_cased, serve (CamelCase loses where digits and acronyms split, so it
+is the fallback, as is the `<Name>CodeKey` parameter it would equal). The handler is the
+function's `Handler` property (`app.lambda_handler`: functions/<folder>/app.py, lambda_handler).
+
+Not evaluated: Conditions on API resources (every method is served), authorizers, API keys and
+IAM auth, request validators and models (the handlers check bodies with the same schema), stage
+caching, throttling. Integration types other than AWS_PROXY and MOCK raise Unsupported.
+"""
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+METHOD = "AWS::ApiGateway::Method"
+RESOURCE = "AWS::ApiGateway::Resource"
+REST_API = "AWS::ApiGateway::RestApi"
+GATEWAY_RESPONSE = "AWS::ApiGateway::GatewayResponse"
+FUNCTION = "AWS::Lambda::Function"
+ROOT = ""  # the key of the API's root resource in resource paths
+
+# Pseudo parameters for names resolved locally (function names in the fake Lambda context).
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::StackName": "items-api-local",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+# Lambda's own defaults, when the template does not set (or we cannot resolve) them.
+DEFAULT_TIMEOUT_SECONDS = 3
+DEFAULT_MEMORY_MB = 128
+# API Gateway's default body for its own answers.
+DEFAULT_GATEWAY_BODY = '{"message":$context.error.messageString}'
+
+
+class Unresolvable(ValueError):
+    """An intrinsic that needs more than parameter values (a resource's attribute, a condition)."""
+
+
+class Unsupported(ValueError):
+    """A part of the API this adapter cannot emulate."""
+
+
+@dataclass(frozen=True)
+class LambdaTarget:
+    """An AWS_PROXY integration: the function it invokes."""
+
+    function_id: str  # logical ID, e.g. GetItemFunction
+    folder: str  # functions/<folder>, e.g. get_item
+    handler: str  # the Handler property, e.g. app.lambda_handler
+    function_name: str  # the physical name, with the local stack name
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    memory_mb: int = DEFAULT_MEMORY_MB
+
+
+@dataclass(frozen=True)
+class MockResponse:
+    """A MOCK integration's answer (the OPTIONS preflights)."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """An answer API Gateway gives itself (its headers from the template, if it sets them)."""
+
+    kind: str  # e.g. MISSING_AUTHENTICATION_TOKEN
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # GET, POST, ..., OPTIONS, or ANY
+    path: str  # the resource path, e.g. /items/{id}
+    target: LambdaTarget | MockResponse
+    regex: re.Pattern[str]  # matches a raw (percent-encoded) request path
+    parameters: tuple[str, ...]  # path parameter names, in the order of the regex groups
+    method_id: str = ""  # the Method's logical ID
+    resource_id: str = ROOT  # the Resource's logical ID (ROOT for /)
+
+    @classmethod
+    def of(cls, method: str, path: str, target: LambdaTarget | MockResponse, **ids: str) -> "Route":
+        regex, parameters = path_regex(path)
+        return cls(method, path, target, regex, parameters, **ids)
+
+    def match(self, raw_path: str) -> dict[str, str] | None:
+        """The path parameters (still percent-encoded) if this route's path matches."""
+        found = self.regex.fullmatch(raw_path)
+        return dict(zip(self.parameters, found.groups(), strict=True)) if found else None
+
+    @property
+    def specificity(self) -> tuple[int, ...]:
+        """Sorts literal segments before `{name}` before `{name+}`, as API Gateway prefers."""
+        return tuple(_segment_rank(s) for s in self.path.strip("/").split("/") if s)
+
+
+def _segment_rank(segment: str) -> int:
+    if segment.endswith("+}"):
+        return 2
+    return 1 if segment.startswith("{") else 0
+
+
+def path_regex(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """A regex for a resource path: `{name}` is one segment, `{name+}` the rest of the path. A
+    trailing slash is accepted (API Gateway ignores it)."""
+    parts, names = [], []
+    for segment in (s for s in path.split("/") if s):
+        if segment.startswith("{") and segment.endswith("}"):
+            name = segment[1:-1]
+            greedy = name.endswith("+")
+            names.append(name.removesuffix("+"))
+            parts.append("/(.+?)" if greedy else "/([^/]+)")
+        else:
+            parts.append("/" + re.escape(segment))
+    pattern = "/" if not parts else "".join(parts) + "/?"
+    return re.compile(pattern), tuple(names)
+
+
+def parameter_values(template: Mapping, values: Mapping[str, Any] | None) -> dict[str, str]:
+    """Every parameter's value: the given one, else the template's Default; plus the pseudo
+    parameters (given `AWS::...` values override the local ones)."""
+    defaults = {
+        name: _text(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+    given = {k: _text(v) for k, v in (values or {}).items()}
+    return {**PSEUDO_PARAMETERS, **defaults, **given}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def resolve(node: Any, values: Mapping[str, str]) -> Any:
+    """Evaluate the intrinsics that depend on parameter values only: Ref (to a parameter),
+    Fn::Sub, Fn::Join. Anything else raises Unresolvable."""
+    if isinstance(node, list):
+        return [resolve(n, values) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((fn, args),) = node.items()
+        if fn == "Ref":
+            if args not in values:
+                raise Unresolvable(f"Ref {args}: not a parameter with a value")
+            return values[args]
+        if fn == "Fn::Sub":
+            text, local = (args, {}) if isinstance(args, str) else args
+            scope = {**values, **{k: _text(resolve(v, values)) for k, v in local.items()}}
+            return _substitute(text, scope)
+        if fn == "Fn::Join":
+            separator, items = args
+            return separator.join(_text(i) for i in resolve(items, values))
+        if fn.startswith("Fn::") or fn == "Condition":
+            raise Unresolvable(f"{fn} needs more than parameter values")
+    return {k: resolve(v, values) for k, v in node.items()}
+
+
+def _substitute(text: str, scope: Mapping[str, str]) -> str:
+    def one(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        if name not in scope:
+            raise Unresolvable(f"${{{name}}}: not a parameter with a value")
+        return scope[name]
+
+    return re.sub(r"\$\{([^}]*)\}", one, text)
+
+
+def _rest_api(template: Mapping) -> str:
+    apis = [k for k, v in template["Resources"].items() if v["Type"] == REST_API]
+    if len(apis) != 1:
+        raise Unsupported(f"expected one {REST_API}, found {apis}: pass rest_api=")
+    return apis[0]
+
+
+def _of_type(template: Mapping, type_: str, rest_api: str) -> Iterator[tuple[str, dict]]:
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == type_ and props.get("RestApiId") == {"Ref": rest_api}:
+            yield logical_id, props
+
+
+def _resource_key(node: Any, rest_api: str) -> str:
+    """ROOT for the RestApi's RootResourceId, else the Resource's logical ID."""
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        attribute = node["Fn::GetAtt"]
+        target, name = attribute if isinstance(attribute, list) else attribute.split(".", 1)
+        if target == rest_api and name == "RootResourceId":
+            return ROOT
+    if isinstance(node, dict) and set(node) == {"Ref"}:
+        return node["Ref"]
+    raise Unsupported(f"resource reference {node!r}: neither RootResourceId nor a Ref")
+
+
+def resource_paths(template: Mapping, values: Mapping[str, str], rest_api: str) -> dict[str, str]:
+    """Resource logical ID (ROOT for the root) -> its path, e.g. /items/{id}."""
+    parts = {
+        rid: (_resource_key(p["ParentId"], rest_api), _text(resolve(p["PathPart"], values)))
+        for rid, p in _of_type(template, RESOURCE, rest_api)
+    }
+    paths: dict[str, str] = {ROOT: "/"}
+
+    def path_of(rid: str, seen: tuple[str, ...] = ()) -> str:
+        if rid not in paths:
+            if rid in seen or rid not in parts:
+                raise Unsupported(f"resource {rid}: no such resource, or a cycle")
+            parent, part = parts[rid]
+            paths[rid] = path_of(parent, (*seen, rid)).rstrip("/") + "/" + part
+        return paths[rid]
+
+    for rid in parts:
+        path_of(rid)
+    return paths
+
+
+def _arn_functions(node: Any) -> Iterator[str]:
+    """The logical IDs whose Arn a Uri names: Fn::GetAtt [X, Arn] or `${X.Arn}` in a Sub."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::GetAtt":
+                target, name = value if isinstance(value, list) else value.split(".", 1)
+                if name == "Arn":
+                    yield target
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                yield from re.findall(r"\$\{([A-Za-z0-9]+)\.Arn\}", text)
+                if isinstance(value, list):
+                    yield from _arn_functions(value[1])
+            else:
+                yield from _arn_functions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _arn_functions(item)
+
+
+def function_folder(function_id: str, props: Mapping) -> str:
+    """functions/<folder> of a function: from its FunctionName `${AWS::StackName}-<slug>`, else
+    from its logical ID (see the module docstring)."""
+    name = props.get("FunctionName")
+    text = name.get("Fn::Sub") if isinstance(name, dict) else None
+    if isinstance(text, str):
+        found = re.fullmatch(r"\$\{AWS::StackName\}-([a-z0-9]+(?:-[a-z0-9]+)*)", text)
+        if found:
+            return found.group(1).replace("-", "_")
+    stem = function_id.removesuffix("Function")
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", stem).lower()
+
+
+def _number(node: Any, values: Mapping[str, str], default: int) -> int:
+    try:
+        return int(resolve(node, values)) if node is not None else default
+    except (Unresolvable, TypeError, ValueError):
+        return default
+
+
+def _lambda_target(
+    template: Mapping, method_id: str, integration: Mapping, values: Mapping[str, str]
+) -> LambdaTarget:
+    resources = template["Resources"]
+    found = {f for f in _arn_functions(integration.get("Uri")) if f in resources}
+    functions = [f for f in found if resources[f]["Type"] == FUNCTION]
+    if len(functions) != 1:
+        raise Unsupported(f"{method_id}: its Uri names no single Lambda function ({found})")
+    [function_id] = functions
+    props = resources[function_id]["Properties"]
+    try:
+        function_name = _text(resolve(props["FunctionName"], values))
+    except (KeyError, Unresolvable):
+        function_name = f"{values['AWS::StackName']}-{function_id}"
+    return LambdaTarget(
+        function_id=function_id,
+        folder=function_folder(function_id, props),
+        handler=props["Handler"],
+        function_name=function_name,
+        timeout_seconds=_number(props.get("Timeout"), values, DEFAULT_TIMEOUT_SECONDS),
+        memory_mb=_number(props.get("MemorySize"), values, DEFAULT_MEMORY_MB),
+    )
+
+
+def static_header(name: str, mapping: Any, values: Mapping[str, str]) -> str:
+    """A header mapping's value: a static value is in single quotes (`'*'`)."""
+    value = _text(resolve(mapping, values))
+    if len(value) < 2 or value[0] != "'" or value[-1] != "'":
+        raise Unsupported(f"header {name}: mapping {value!r} is not a static '...' value")
+    return value[1:-1]
+
+
+def _headers(parameters: Mapping, prefix: str, values: Mapping[str, str]) -> dict[str, str]:
+    return {
+        key.removeprefix(prefix): static_header(key, mapping, values)
+        for key, mapping in parameters.items()
+        if key.startswith(prefix)
+    }
+
+
+def _mock(method_id: str, integration: Mapping, values: Mapping[str, str]) -> MockResponse:
+    """The integration response the request template's statusCode selects (by SelectionPattern,
+    else the default response, the one without a pattern)."""
+    template = integration.get("RequestTemplates", {}).get("application/json", "")
+    try:
+        selected = str(json.loads(template)["statusCode"])
+    except (ValueError, KeyError, TypeError):
+        selected = "200"
+    responses = integration.get("IntegrationResponses", [])
+    chosen = next(
+        (
+            r
+            for r in responses
+            if r.get("SelectionPattern") and re.fullmatch(r["SelectionPattern"], selected)
+        ),
+        None,
+    ) or next((r for r in responses if not r.get("SelectionPattern")), None)
+    if chosen is None:
+        raise Unsupported(f"{method_id}: no integration response for status {selected}")
+    return MockResponse(
+        status=int(resolve(chosen["StatusCode"], values)),
+        headers=_headers(chosen.get("ResponseParameters", {}), "method.response.header.", values),
+        body=chosen.get("ResponseTemplates", {}).get("application/json", ""),
+    )
+
+
+def read_routes(
+    template: Mapping, values: Mapping[str, Any] | None = None, *, rest_api: str | None = None
+) -> list[Route]:
+    """Every method of the REST API as a Route, sorted by path then method. `values` are the
+    parameter values (the template's Defaults fill the rest)."""
+    resolved = parameter_values(template, values)
+    api = rest_api or _rest_api(template)
+    paths = resource_paths(template, resolved, api)
+    routes = []
+    for method_id, props in _of_type(template, METHOD, api):
+        resource_id = _resource_key(props["ResourceId"], api)
+        integration = props.get("Integration", {})
+        kind = resolve(integration.get("Type"), resolved)
+        if kind == "AWS_PROXY":
+            target: LambdaTarget | MockResponse = _lambda_target(
+                template, method_id, integration, resolved
+            )
+        elif kind == "MOCK":
+            target = _mock(method_id, integration, resolved)
+        else:
+            raise Unsupported(f"{method_id}: integration type {kind} is not emulated")
+        method = _text(resolve(props["HttpMethod"], resolved)).upper()
+        routes.append(
+            Route.of(
+                method, paths[resource_id], target, method_id=method_id, resource_id=resource_id
+            )
+        )
+    return sorted(routes, key=lambda r: (r.path, r.method))
+
+
+# API Gateway's own answers: response type -> (status, the default type it falls back to).
+GATEWAY_DEFAULTS = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "DEFAULT_4XX"),
+    "RESOURCE_NOT_FOUND": (404, "DEFAULT_4XX"),
+    "REQUEST_TOO_LARGE": (413, "DEFAULT_4XX"),
+    "API_CONFIGURATION_ERROR": (500, "DEFAULT_5XX"),
+    "INTEGRATION_FAILURE": (504, "DEFAULT_5XX"),
+    "DEFAULT_4XX": (400, "DEFAULT_4XX"),
+    "DEFAULT_5XX": (500, "DEFAULT_5XX"),
+}
+
+
+def gateway_response(
+    template: Mapping,
+    values: Mapping[str, Any] | None,
+    kind: str,
+    message: str,
+    *,
+    status: int | None = None,
+    rest_api: str | None = None,
+) -> GatewayResponse:
+    """API Gateway's own answer of this type: the template's GatewayResponse for it (else for its
+    DEFAULT_4XX/5XX) gives headers, status and body template. Body templates are rendered when
+    they use only $context.error.message(String); otherwise API Gateway's default body is used."""
+    resolved = parameter_values(template, values)
+    api = rest_api or _rest_api(template)
+    default_status, fallback = GATEWAY_DEFAULTS.get(kind, (status or 500, "DEFAULT_5XX"))
+    declared = {
+        _text(resolve(p["ResponseType"], resolved)): p
+        for _, p in _of_type(template, GATEWAY_RESPONSE, api)
+    }
+    props = declared.get(kind) or declared.get(fallback) or {}
+    body = props.get("ResponseTemplates", {}).get("application/json") or DEFAULT_GATEWAY_BODY
+    rendered = body.replace("$context.error.messageString", json.dumps(message)).replace(
+        "$context.error.message", message
+    )
+    if "$" in rendered:
+        rendered = json.dumps({"message": message}, separators=(",", ":"))
+    code = props.get("StatusCode")
+    return GatewayResponse(
+        kind=kind,
+        status=int(resolve(code, resolved)) if code else status or default_status,
+        headers=_headers(props.get("ResponseParameters", {}), "gatewayresponse.header.", resolved),
+        body=rendered,
+    )
+
+
+def stage_variables(
+    template: Mapping, values: Mapping[str, Any] | None, *, rest_api: str | None = None
+) -> dict[str, str]:
+    """The Variables of the RestApi's AWS::ApiGateway::Stage (the event's stageVariables)."""
+    resolved = parameter_values(template, values)
+    api = rest_api or _rest_api(template)
+    stages = [p for _, p in _of_type(template, "AWS::ApiGateway::Stage", api)]
+    variables = stages[0].get("Variables", {}) if len(stages) == 1 else {}
+    return {name: _text(resolve(value, resolved)) for name, value in variables.items()}

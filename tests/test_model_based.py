@@ -1,0 +1,189 @@
+"""The API against a model: hypothesis drives random sequences of create, get, put, patch, delete
+and list through localapi (the template's routes, the real handlers, moto), and after every step
+the API must agree with a plain dictionary of what it should hold.
+
+Each run of the machine works under its own id prefix, so runs share one moto stack without
+seeing each other. `make test` runs a quick profile (MODEL_EXAMPLES, default 20 runs);
+`make fuzz` runs 500."""
+
+import json
+import os
+import uuid
+from typing import Any
+
+import hypothesis
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+from werkzeug.test import Client
+
+from localapi import LocalApi
+
+EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "20"))
+SERVER_FIELDS = {"id", "version", "created_at", "updated_at"}
+
+names = st.sampled_from(["a", "b", "colour", "size", "nested", "tags"])
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.text(max_size=8),
+)
+values = st.recursive(
+    scalars.filter(lambda v: v is not None),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=3)),
+    max_leaves=6,
+)
+bodies = st.dictionaries(names, values, max_size=4)
+patches = st.dictionaries(names, st.one_of(st.none(), values), max_size=4)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, the model's own copy: objects merge, null removes, the rest replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def attributes(item: dict) -> dict:
+    return {k: v for k, v in item.items() if k not in SERVER_FIELDS}
+
+
+class ItemsModel(RuleBasedStateMachine):
+    """What the API holds under this run's prefix: id -> (attributes, version)."""
+
+    client: Client  # set by the test, one per stack
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefix = uuid.uuid4().hex[:8]
+        self.model: dict[str, tuple[dict, int]] = {}
+
+    ids = Bundle("ids")
+
+    @initialize(target=ids)
+    def first_id(self):
+        return f"{self.prefix}-0"
+
+    @rule(target=ids, n=st.integers(1, 5))
+    def another_id(self, n):
+        return f"{self.prefix}-{n}"
+
+    def call(self, method: str, path: str, body: Any = None, **headers: str):
+        data = None if body is None else json.dumps(body)
+        response = self.client.open(
+            path, method=method, data=data, headers={"Content-Type": "application/json", **headers}
+        )
+        assert response.status_code < 500, (method, path, response.status_code, response.text)
+        return response.status_code, (response.json if response.data else None)
+
+    @rule(item_id=ids, body=bodies)
+    def create(self, item_id, body):
+        status, answer = self.call("POST", "/items", {**body, "id": item_id})
+        if item_id in self.model:
+            assert status == 409, answer
+        else:
+            assert status == 201, answer
+            assert attributes(answer) == body and answer["version"] == 1
+            self.model[item_id] = (body, 1)
+
+    @rule(item_id=ids)
+    def get(self, item_id):
+        status, answer = self.call("GET", f"/items/{item_id}")
+        if item_id not in self.model:
+            assert status == 404, answer
+        else:
+            expected, version = self.model[item_id]
+            assert status == 200, answer
+            assert (attributes(answer), answer["version"]) == (expected, version)
+
+    def _precondition(self, item_id: str, choice: str) -> tuple[dict, bool]:
+        """If-Match headers for `choice`, and whether they name a stale version."""
+        version = self.model.get(item_id, ({}, 1))[1]
+        if choice == "current":
+            return {"If-Match": f'"{version}"'}, False
+        if choice == "stale":
+            return {"If-Match": str(version + 1)}, True
+        return {}, False
+
+    @rule(item_id=ids, body=bodies, choice=st.sampled_from(["none", "current", "stale"]))
+    def put(self, item_id, body, choice):
+        headers, stale = self._precondition(item_id, choice)
+        status, answer = self.call("PUT", f"/items/{item_id}", body, **headers)
+        if item_id not in self.model:
+            assert status == 404, answer
+        elif stale:
+            assert status == 412, answer
+        else:
+            assert status == 200, answer
+            version = self.model[item_id][1] + 1
+            assert (attributes(answer), answer["version"]) == (body, version)
+            self.model[item_id] = (body, version)
+
+    @rule(item_id=ids, patch=patches, choice=st.sampled_from(["none", "current", "stale"]))
+    def patch(self, item_id, patch, choice):
+        headers, stale = self._precondition(item_id, choice)
+        status, answer = self.call("PATCH", f"/items/{item_id}", patch, **headers)
+        if item_id not in self.model:
+            assert status == 404, answer
+        elif stale:
+            assert status == 412, answer
+        else:
+            assert status == 200, answer
+            merged = merge_patch(self.model[item_id][0], patch)
+            version = self.model[item_id][1] + 1
+            assert (attributes(answer), answer["version"]) == (merged, version)
+            self.model[item_id] = (merged, version)
+
+    @rule(item_id=ids, choice=st.sampled_from(["none", "current", "stale"]))
+    def delete(self, item_id, choice):
+        headers, stale = self._precondition(item_id, choice)
+        status, answer = self.call("DELETE", f"/items/{item_id}", **headers)
+        if item_id not in self.model:
+            assert status == 404, answer
+        elif stale:
+            assert status == 412, answer
+        else:
+            assert status == 204, answer
+            del self.model[item_id]
+
+    @rule(limit=st.integers(1, 4))
+    def list_all(self, limit):
+        """Every page, to the end: this run's items, each exactly once."""
+        seen, token = [], None
+        for _ in range(1000):
+            query = f"limit={limit}" + (f"&next_token={token}" if token else "")
+            status, answer = self.call("GET", f"/items?{query}")
+            assert status == 200, answer
+            seen += [i["id"] for i in answer["items"] if i["id"].startswith(self.prefix)]
+            token = answer["next_token"]
+            if token is None:
+                break
+        assert sorted(seen) == sorted(self.model)
+
+    @invariant()
+    def versions_are_positive(self):
+        assert all(version >= 1 for _, version in self.model.values())
+
+
+@pytest.mark.parametrize("sort_key", ["", "timestamp"], ids=["plain", "history"])
+def test_the_api_agrees_with_a_dictionary(template, make_stack, tmp_path, sort_key):
+    stack = make_stack(SortKeyName=sort_key)
+    api = LocalApi(template, stack.parameters, stage="test")
+    ItemsModel.client = Client(api)
+    runner = ItemsModel.TestCase
+    runner.settings = hypothesis.settings(
+        max_examples=EXAMPLES,
+        stateful_step_count=20,
+        deadline=None,
+        database=None,
+        derandomize=os.environ.get("FUZZ_SEED") is None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    runner().runTest()
