@@ -8,19 +8,23 @@ STAGE ?= dev
 REGION ?= us-west-2
 STACK_NAME ?= items-api-$(STAGE)
 ARTIFACT_BUCKET ?=
+PORT ?= 3000
+LOCAL_DATA ?=
 
 # Everything the build reads: a change to any of these rebuilds dist/, nothing else does.
 SOURCES := build.py pyproject.toml $(shell find templates functions params -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template lint scan test fuzz deploy taskcat-env clean
+.PHONY: help venv template local lint scan test fuzz diagram deploy taskcat-env clean
 
 help:
 	@echo "make template            build dist/ (template, zips, params, manifest)"
+	@echo "make local               the API on http://127.0.0.1:3000, in-memory AWS [STAGE=dev PORT=3000 LOCAL_DATA=file]"
 	@echo "make test                lint + every test (no AWS account needed)"
 	@echo "make lint                cfn-lint (+ serverless rules) and ruff"
 	@echo "make scan                checkov and cfripper on dist/template.json (own venv)"
 	@echo "make fuzz                the full fuzz run: 1,000 cases per operation, 500 model runs"
+	@echo "make diagram             the stack as a picture: docs/stack.svg and .png (Graphviz)"
 	@echo "make deploy STAGE=test   deploy a stage [REGION=us-west-2 STACK_NAME=items-api-<stage> ARTIFACT_BUCKET=...]"
 
 $(BIN)/.installed: pyproject.toml
@@ -63,6 +67,28 @@ MODEL_EXAMPLES ?= 500
 fuzz: template
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(BIN)/pytest -s -q \
 		tests/test_fuzz.py tests/test_model_based.py
+
+# Graphviz draws the picture: installed here when missing if apt-get can (root); otherwise
+# diagram.py writes only docs/stack.dot, which the tests compare with the template.
+diagram: template
+	@if ! command -v dot >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "make diagram: installing graphviz (apt-get)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null || \
+			echo "make diagram: installing graphviz failed: writing docs/stack.dot only" >&2; \
+		else \
+			echo "make diagram: Graphviz's dot is missing and cannot be installed here (needs" \
+				"root and apt-get): install the graphviz package to render; writing docs/stack.dot" \
+				"only" >&2; \
+		fi; \
+	fi
+	$(BIN)/python diagram.py
+
+# The whole API on loopback: moto in-process, the stack created from dist/, the built handlers.
+local: template
+	$(BIN)/python -m localapi.serve --stage '$(STAGE)' --port '$(PORT)' \
+		$(if $(LOCAL_DATA),--data '$(LOCAL_DATA)')
 
 deploy: template
 	$(BIN)/python deploy.py --stage '$(STAGE)' --region '$(REGION)' --stack-name '$(STACK_NAME)' \

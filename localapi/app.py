@@ -29,7 +29,9 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -147,6 +149,7 @@ class LocalApi:
         functions_dir: Path = FUNCTIONS_DIR,
         layer_dirs: Iterable[Path] = LAYER_DIRS,
         propagate_errors: bool = False,
+        environments: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         given = dict(parameter_values or {})
         if stage:
@@ -168,8 +171,10 @@ class LocalApi:
         self.functions_dir = Path(functions_dir)
         self.layer_dirs = tuple(Path(d).resolve() for d in layer_dirs)
         self.propagate_errors = propagate_errors
+        self.environments = {k: dict(v) for k, v in (environments or {}).items()}
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
+        self._invoking = threading.RLock()  # one function at a time when environments differ
 
     def match(self, method: str, path: str) -> Route | None:
         """The route API Gateway would pick: the most specific resource whose path matches (literal
@@ -212,9 +217,37 @@ class LocalApi:
         return module
 
     def invoke(self, target: LambdaTarget, event: dict[str, Any]) -> Any:
-        request_id = event["requestContext"]["requestId"]
+        # A proxy event carries its request id; other events (a stream batch) get a fresh one.
+        request_id = (event.get("requestContext") or {}).get("requestId") or str(uuid.uuid4())
         context = context_for(target, request_id, self.region, self.account)
-        return self.handler(target)(event, context)
+        with self.environment(target):
+            return self.handler(target)(event, context)
+
+    @contextmanager
+    def environment(self, target: LambdaTarget) -> Iterator[None]:
+        """The function's own environment variables (from `environments`, as Lambda holds them)
+        for its import and its run, then the process's again. The process has one os.environ,
+        so with environments the functions run one at a time, as each would in one container."""
+        variables = self.environments.get(target.function_id)
+        if variables is None:
+            yield
+            return
+        variables = {
+            **variables,
+            "AWS_LAMBDA_FUNCTION_NAME": target.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(target.memory_mb),
+        }
+        with self._invoking:
+            saved = {k: os.environ.get(k) for k in variables}
+            os.environ.update(variables)
+            try:
+                yield
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         method = environ["REQUEST_METHOD"].upper()

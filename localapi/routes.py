@@ -289,7 +289,12 @@ def _lambda_target(
     if len(functions) != 1:
         raise Unsupported(f"{method_id}: its Uri names no single Lambda function ({found})")
     [function_id] = functions
-    props = resources[function_id]["Properties"]
+    return function_target(template, function_id, values)
+
+
+def function_target(template: Mapping, function_id: str, values: Mapping[str, str]) -> LambdaTarget:
+    """The function of this logical ID, as an invocation needs it (routes and stream mappings)."""
+    props = template["Resources"][function_id]["Properties"]
     try:
         function_name = _text(resolve(props["FunctionName"], values))
     except (KeyError, Unresolvable):

@@ -14,8 +14,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from localapi import moto_compat
 from templates import build_template
-from tests import cfn, moto_compat
+from tests import cfn
 
 FUNCTIONS_DIR = cfn.ROOT / "functions"
 sys.path.insert(0, str(FUNCTIONS_DIR / "shared"))  # items_common, as the layer provides it

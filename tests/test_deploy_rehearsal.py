@@ -33,7 +33,7 @@ def moto_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("moto") / "server.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "tests.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "localapi.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

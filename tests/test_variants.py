@@ -7,10 +7,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from localapi import moto_compat
 from templates import stage_params
 from templates.catalog import COLLECTION, ROUTES
 from templates.naming import logical_id
-from tests import moto_compat
 from tests.cfn import ROOT, Resolver, resources_of_type, stack_parameters, stage_values
 from tests.conftest import REGION
 

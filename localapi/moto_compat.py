@@ -1,11 +1,16 @@
-"""Gaps of moto's CloudFormation that our valid template runs into, patched for the tests only.
+"""Gaps of moto's CloudFormation that our valid template runs into, patched wherever we run
+moto: the tests and `make local` (never the product in AWS).
 
 - AWS::ApiGateway::Method: moto reads Integration.IntegrationHttpMethod and Integration.Uri
   unconditionally, but a MOCK integration (our CORS preflights) has neither.
 - AWS::KMS::Key: moto passes the CloudFormation Tags ({Key, Value}) to its KMS API, which
   wants {TagKey, TagValue}, and fails with KeyError on a tagged key.
 
-`python -m tests.moto_compat -H 127.0.0.1 -p PORT` runs moto_server with the patches applied."""
+- DynamoDB streams with an event source mapping: moto delivers each record to the function itself,
+  through Docker (absent here), and then drops the stream's records. `make local` runs the
+  mappings itself (localapi.streams), so detach_stream_mappings switches moto's delivery off.
+
+`python -m localapi.moto_compat -H 127.0.0.1 -p PORT` runs moto_server with the patches applied."""
 
 import copy
 import sys
@@ -40,6 +45,20 @@ def _patch(model: type, fix) -> None:
 
     model.create_from_cloudformation_json = classmethod(create)
     model._items_api_patched = True
+
+
+def detach_stream_mappings() -> int:
+    """Detach every table stream from moto's own Lambda delivery (in this process's moto);
+    return how many mappings were detached."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    detached = 0
+    for account in dynamodb_backends.values():
+        for backend in account.values():
+            for table in backend.tables.values():
+                detached += len(table.lambda_event_source_mappings)
+                table.lambda_event_source_mappings.clear()
+    return detached
 
 
 def apply() -> None:
