@@ -15,7 +15,7 @@ LOCAL_DATA ?=
 SOURCES := build.py pyproject.toml $(shell find templates functions params -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template local lint scan test fuzz diagram deploy taskcat-env clean
+.PHONY: help venv template local plan outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean
 
 help:
 	@echo "make template            build dist/ (template, zips, params, manifest)"
@@ -26,6 +26,11 @@ help:
 	@echo "make fuzz                the full fuzz run: 1,000 cases per operation, 500 model runs"
 	@echo "make diagram             the stack as a picture: docs/stack.svg and .png (Graphviz)"
 	@echo "make deploy STAGE=test   deploy a stage [REGION=us-west-2 STACK_NAME=items-api-<stage> ARTIFACT_BUCKET=...]"
+	@echo "                         [ALLOW_REPLACE=1 ADOPT=1 FORCE=1]"
+	@echo "make plan STAGE=test     what a deploy would change (change set, not executed); 1 if it would replace data"
+	@echo "make outputs STAGE=test  the live stack's outputs"
+	@echo "make logs STAGE=test FN=get_item   tail a function's log group"
+	@echo "make destroy STAGE=dev   delete the stack, list what it retained [YES=1 PURGE=1 (never prod)]"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -90,9 +95,32 @@ local: template
 	$(BIN)/python -m localapi.serve --stage '$(STAGE)' --port '$(PORT)' \
 		$(if $(LOCAL_DATA),--data '$(LOCAL_DATA)')
 
+# Operator switches (1 = on): see README, Deploy.
+ALLOW_REPLACE ?=
+ADOPT ?=
+FORCE ?=
+YES ?=
+PURGE ?=
+FN ?=
+OPS = $(BIN)/python deploy.py --stage '$(STAGE)' --region '$(REGION)' --stack-name '$(STACK_NAME)' \
+	$(if $(ARTIFACT_BUCKET),--artifact-bucket '$(ARTIFACT_BUCKET)') \
+	$(if $(filter 1,$(ALLOW_REPLACE)),--allow-replace) $(if $(filter 1,$(ADOPT)),--adopt) \
+	$(if $(filter 1,$(FORCE)),--force)
+
 deploy: template
-	$(BIN)/python deploy.py --stage '$(STAGE)' --region '$(REGION)' --stack-name '$(STACK_NAME)' \
-		$(if $(ARTIFACT_BUCKET),--artifact-bucket '$(ARTIFACT_BUCKET)')
+	$(OPS) deploy
+
+plan: template
+	$(OPS) plan
+
+outputs: venv
+	$(OPS) outputs
+
+logs: venv
+	$(OPS) logs --fn '$(FN)'
+
+destroy: venv
+	$(OPS) destroy $(if $(filter 1,$(YES)),--yes) $(if $(filter 1,$(PURGE)),--purge)
 
 # taskcat pins jsonschema<4 and urllib3<2 (moto 5 needs newer), so it lives in its own venv.
 $(VENV)-taskcat/.installed: pyproject.toml

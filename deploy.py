@@ -8,13 +8,17 @@ skipped when the live stack already has this template and these parameters. Last
 stack policy (templates/stack_policy.py), deploy or no deploy."""
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ops import changes, drift, events, logs, teardown
 from templates import stage_params
 from templates.naming import logical_id
 from templates.stack_policy import stack_policy, stateful_resources
@@ -55,14 +59,28 @@ class Plan:
     template: dict  # dist/template.json, parsed once
     values: dict[str, str]  # stage values + artifact keys
     artifacts: dict[str, dict]  # manifest entries
+    params_dir: Path = ROOT / "params"  # where params/<stage>.json lives (drift, ADOPT)
 
 
-def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path) -> Plan:
-    """All offline checks; raises before anything talks to AWS."""
+@dataclass(frozen=True)
+class Options:
+    """The operator's switches (make variables): see README, Deploy."""
+
+    allow_replace: bool = False  # ALLOW_REPLACE=1: deploy even if the gate says no
+    adopt: bool = False  # ADOPT=1: write live parameter values into params/<stage>.json
+    force: bool = False  # FORCE=1: deploy the file's values over live console edits
+
+
+def check_stage(stage: str) -> None:
     if stage not in stage_params.STAGES:
         raise DeployError(
             f"STAGE={stage!r} is not a stage; stages are: {', '.join(stage_params.STAGES)}."
         )
+
+
+def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path) -> Plan:
+    """All offline checks; raises before anything talks to AWS."""
+    check_stage(stage)
     template_file, manifest_file = dist / "template.json", dist / "manifest.json"
     for f in (template_file, manifest_file):
         if not f.is_file():
@@ -82,7 +100,7 @@ def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path)
     for entry in artifacts.values():
         if not (dist / entry["file"]).is_file():
             raise DeployError(f"{dist / entry['file']}: missing; run `make template` again.")
-    return Plan(stage, stack_name, region, dist, template, built, artifacts)
+    return Plan(stage, stack_name, region, dist, template, built, artifacts, params_dir)
 
 
 def ensure_bucket(s3, name: str, region: str) -> bool:
@@ -203,7 +221,9 @@ def stack_tags(p: Plan, values: dict[str, str]) -> list[str]:
     ]
 
 
-def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str]) -> None:
+def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str], cfn: Any) -> None:
+    """`aws cloudformation deploy`, with the stack's events printed as they happen and, on
+    failure, the first failed event's reason and where the rollback ended."""
     overrides = p.dist / "deploy" / f"{p.stage}.json"
     overrides.parent.mkdir(parents=True, exist_ok=True)
     overrides.write_text(json.dumps(stage_params.overrides(values), indent=2) + "\n")
@@ -220,20 +240,39 @@ def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str]) -> None:
         "--tags", *stack_tags(p, values),
     ]  # fmt: skip
     print("$ " + " ".join(command), flush=True)
-    if subprocess.run(command).returncode != 0:
-        raise DeployError(f"aws cloudformation deploy of {p.stack_name} failed (see above).")
+    tail = events.EventTail(cfn, p.stack_name, out=lambda line: print(line, flush=True))
+    tail.start()
+    code = subprocess.run(command).returncode
+    tail.finish()
+    if code != 0:
+        failed = tail.failure()
+        stack = live_stack(cfn, p.stack_name)
+        cause = (
+            f"{failed['LogicalResourceId']} ({failed.get('ResourceType')}) "
+            f"{failed['ResourceStatus']}: {failed.get('ResourceStatusReason', 'no reason given')}"
+            if failed
+            else "no failed resource event (see the output above)"
+        )
+        raise DeployError(
+            f"aws cloudformation deploy of {p.stack_name} failed.\n"
+            f"  FIRST FAILURE: {cause}\n"
+            f"  stack now: {stack['StackStatus'] if stack else 'gone'}"
+        )
 
 
-def apply_stack_policy(cfn, p: Plan) -> None:
-    """On a POLICY_STAGES stage, set the policy of this template: no replacing or deleting its
-    stateful resources on later updates. Set after every deploy, no-op included, so the live
-    stack always ends with the current policy (and a hand-loosened one is tightened again)."""
+def protect(cfn: Any, p: Plan) -> None:
+    """On a POLICY_STAGES stage, set the policy of this template (no replacing or deleting its
+    stateful resources on later updates) and turn termination protection on. Done after every
+    deploy, no-op included, so the live stack always ends protected (and a hand-loosened
+    policy is tightened again)."""
     if p.stage not in POLICY_STAGES:
         return
     body = json.dumps(stack_policy(p.template), indent=2)
     cfn.set_stack_policy(StackName=p.stack_name, StackPolicyBody=body)
     denied = len(stateful_resources(p.template))
     print(f"{p.stack_name}: stack policy set (no replace or delete of {denied} stateful resources)")
+    cfn.update_termination_protection(EnableTerminationProtection=True, StackName=p.stack_name)
+    print(f"{p.stack_name}: termination protection on")
 
 
 def print_outputs(stack: dict) -> None:
@@ -241,64 +280,239 @@ def print_outputs(stack: dict) -> None:
         print(f"  {o['OutputKey']:<24} {o['OutputValue']}")
 
 
-def deploy(p: Plan, bucket: str | None) -> None:
-    import boto3  # after the offline checks: nothing above may need AWS
+def session_and_bucket(p: Plan, bucket: str | None) -> tuple[Any, str]:
+    import boto3  # after the offline checks: nothing before may need AWS
 
     session = boto3.Session(region_name=p.region)
     if not bucket:
         account = session.client("sts").get_caller_identity()["Account"]
         bucket = f"{PROJECT}-artifacts-{account}-{p.region}"
-    s3, cfn = session.client("s3"), session.client("cloudformation")
-    if ensure_bucket(s3, bucket, p.region):
-        print(f"created artifact bucket {bucket} (encrypted, versioned, private)")
-    files, size = upload_missing(s3, bucket, p)
-    print(
-        f"artifacts: {files} uploaded ({size} bytes), {len(p.artifacts) - files} already in s3://{bucket}"
+    return session, bucket
+
+
+def check_drift(s3: Any, bucket: str, p: Plan, stack: dict, options: Options) -> bool:
+    """Stop on live values changed outside make deploy (ops.drift); ADOPT writes them into the
+    file and the record (and stops: rebuild, review, deploy again); FORCE goes on over them.
+    True when the deploy may go on."""
+    params_file = p.params_dir / f"{p.stage}.json"
+    live = live_parameters(stack)
+    found = drift.compare(p.template, p.values, live, drift.read_record(s3, bucket, p.stack_name))
+    if found.not_in_file or found.differences:
+        print(found.report(params_file))
+    if not found.differences:
+        return True
+    if options.adopt:
+        keys = drift.adopt(params_file, p.template, found)
+        drift.write_record(s3, bucket, p.stack_name, live)
+        print(f"ADOPT=1: {params_file} now holds the live {', '.join(keys)}; review it "
+              "(git diff), then make deploy again.")  # fmt: skip
+        return False
+    if options.force:
+        print(f"FORCE=1: deploying {params_file}'s values over the live ones.")
+        return True
+    raise DeployError(
+        f"{p.stack_name} was changed outside make deploy (see above). ADOPT=1 writes the live "
+        f"values into {params_file}; FORCE=1 deploys the file's values over them."
     )
-    values = {**p.values, "ArtifactBucket": bucket}
+
+
+def replacement_gate(cfn: Any, s3: Any, p: Plan, bucket: str, stack: dict | None,
+                     values: dict[str, str]) -> changes.PlanResult:  # fmt: skip
+    """`make plan`: the change set as a table (ops.changes), created and deleted."""
+    body = json.dumps(p.template, indent=2, sort_keys=False).encode()
+    result = changes.plan(
+        cfn, p.stack_name, changes.template_url(s3, bucket, body), values,
+        p.template["Parameters"], stack, live_parameters(stack) if stack else None,
+        full_parameters(p, values),
+    )  # fmt: skip
+    print(changes.render(result, f"{p.params_dir.name}/{p.stage}.json"))
+    return result
+
+
+def deploy(p: Plan, bucket: str | None, options: Options) -> None:
+    session, bucket = session_and_bucket(p, bucket)
+    s3, cfn = session.client("s3"), session.client("cloudformation")
     stack = live_stack(cfn, p.stack_name)
     if stack and stack["StackStatus"] == "ROLLBACK_COMPLETE":
         raise DeployError(
             f"{p.stack_name} failed its first creation (ROLLBACK_COMPLETE) and cannot be updated: "
-            f"see its events, delete it (aws cloudformation delete-stack --stack-name "
-            f"{p.stack_name} --region {p.region}) and deploy again. Retained resources stay."
+            f"see its events, delete it (make destroy STAGE={p.stage}) and deploy again. "
+            "Retained resources stay."
         )
+    if stack and not check_drift(s3, bucket, p, stack, options):
+        return
+    values = {**p.values, "ArtifactBucket": bucket}
     if unchanged(cfn, stack, p, values):
-        print(f"{p.stack_name}: no changes (same template, same parameters); nothing deployed.")
+        print(f"{p.stack_name}: no changes (same template, same parameters, same artifacts); "
+              "no change set, nothing uploaded, nothing deployed.")  # fmt: skip
     else:
+        if ensure_bucket(s3, bucket, p.region):
+            print(f"created artifact bucket {bucket} (encrypted, versioned, private)")
+        gate = replacement_gate(cfn, s3, p, bucket, stack, values)
+        if gate.blocked() and not options.allow_replace:
+            raise DeployError(blocked_message(gate))
+        files, size = upload_missing(s3, bucket, p)
+        print(f"artifacts: {files} uploaded ({size} bytes), {len(p.artifacts) - files} already "
+              f"in s3://{bucket}")  # fmt: skip
         changed = api_shaping_changes(p, stack, values)
-        cloudformation_deploy(p, bucket, values)
+        cloudformation_deploy(p, bucket, values, cfn)
         if changed:
             client = session.client("apigateway")
             deployment = redeploy_stage(client, cfn, p.stack_name, p.stage, changed)
             print(f"API stage {p.stage} redeployed ({deployment}): {', '.join(changed)} changed")
-    apply_stack_policy(cfn, p)
+    protect(cfn, p)
     stack = live_stack(cfn, p.stack_name)
     print(f"{p.stack_name}: {stack['StackStatus'] if stack else 'missing'}")
+    if stack and stack["StackStatus"] in DONE:
+        drift.write_record(s3, bucket, p.stack_name, live_parameters(stack))
     if stack:
         print_outputs(stack)
 
 
+def blocked_message(gate: changes.PlanResult) -> str:
+    return (
+        "stateful resources would be replaced or deleted:\n  "
+        + "\n  ".join(gate.blocked())
+        + "\nNothing was changed. If that is really wanted, run again with ALLOW_REPLACE=1 "
+        "(the old resources are retained, not deleted; prod's stack policy still refuses)."
+    )
+
+
+def plan_only(p: Plan, bucket: str | None, options: Options) -> int:
+    """`make plan`: 1 when the gate would stop the deploy (and ALLOW_REPLACE is not set)."""
+    session, bucket = session_and_bucket(p, bucket)
+    s3, cfn = session.client("s3"), session.client("cloudformation")
+    if ensure_bucket(s3, bucket, p.region):
+        print(f"created artifact bucket {bucket} (encrypted, versioned, private)")
+    stack = live_stack(cfn, p.stack_name)
+    if stack:
+        recorded = drift.read_record(s3, bucket, p.stack_name)
+        found = drift.compare(p.template, p.values, live_parameters(stack), recorded)
+        if found.differences or found.not_in_file:
+            print(found.report(p.params_dir / f"{p.stage}.json"))
+    gate = replacement_gate(cfn, s3, p, bucket, stack, {**p.values, "ArtifactBucket": bucket})
+    if gate.blocked():
+        print(blocked_message(gate), file=sys.stderr)
+        return 0 if options.allow_replace else 1
+    return 0
+
+
+def outputs(p: Plan) -> int:
+    """`make outputs`: the live stack's outputs."""
+    import boto3
+
+    stack = live_stack(boto3.Session(region_name=p.region).client("cloudformation"), p.stack_name)
+    if not stack:
+        raise DeployError(f"{p.stack_name} does not exist in {p.region}; make deploy first.")
+    print(f"{p.stack_name}: {stack['StackStatus']}")
+    print_outputs(stack)
+    return 0
+
+
+def tail_logs(p: Plan, function: str, follow: bool) -> int:
+    """`make logs FN=...`: the function's log group, tailed until Ctrl-C."""
+    import boto3
+
+    group = logs.log_group(p.stack_name, function)  # a bad FN fails before any AWS call
+    print(f"{group} (Ctrl-C stops)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a tail ends
+        logs.tail(boto3.Session(region_name=p.region).client("logs"), group, follow=follow,
+                  out=lambda line: print(line, flush=True))  # fmt: skip
+    return 0
+
+
+def destroy(stage: str, stack_name: str, region: str, yes: bool, purge: bool) -> int:
+    """`make destroy`: confirm, delete the stack with its events shown, list what it retained
+    and, with PURGE=1 (never prod), delete that too (ops.teardown)."""
+    if purge and stage == "prod":
+        raise DeployError("PURGE=1 is never allowed for prod: its data outlives its stack.")
+    import boto3
+
+    session = boto3.Session(region_name=region)
+    cfn = session.client("cloudformation")
+    stack = live_stack(cfn, stack_name)
+    if not stack:
+        raise DeployError(f"{stack_name} does not exist in {region}: nothing to destroy.")
+    if stack.get("EnableTerminationProtection"):
+        raise DeployError(
+            f"{stack_name} has termination protection (prod): turn it off on purpose first "
+            f"(aws cloudformation update-termination-protection --no-enable-termination-protection "
+            f"--stack-name {stack_name} --region {region})."
+        )
+    teardown.confirm(stack_name, yes)
+    body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
+    template = body if isinstance(body, dict) else json.loads(body)
+    listed = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+    kept = teardown.retained(template, listed)
+    tail = events.EventTail(cfn, stack["StackId"], out=lambda line: print(line, flush=True))
+    tail.start()
+    cfn.delete_stack(StackName=stack["StackId"])
+    status = wait_for_delete(cfn, stack["StackId"])
+    tail.finish()
+    if status != "DELETE_COMPLETE":
+        failed = tail.failure()
+        reason = failed.get("ResourceStatusReason", "") if failed else ""
+        raise DeployError(f"{stack_name}: {status}. {reason}".strip())
+    print(f"{stack_name}: deleted. Retained ({len(kept)}):")
+    for r in kept:
+        print(f"  {r.resource_type:<24} {r.logical_id:<24} {r.physical_id}")
+    if purge:
+        print("PURGE=1: deleting the retained resources")
+        for r in kept:
+            teardown.purge(session, r)
+    elif kept:
+        print(f"They hold data and stay. make destroy STAGE={stage} PURGE=1 deletes them too.")
+    return 0
+
+
+def wait_for_delete(cfn: Any, stack_id: str, seconds: int = 3600) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+        if status in ("DELETE_COMPLETE", "DELETE_FAILED"):
+            return status
+        time.sleep(2)
+    return "DELETE_IN_PROGRESS (gave up waiting)"
+
+
+COMMANDS = ("deploy", "plan", "outputs", "logs", "destroy")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", nargs="?", default="deploy", choices=COMMANDS)
     parser.add_argument("--stage", required=True, help="dev, test or prod")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-west-2"))
     parser.add_argument("--stack-name", help="default: items-api-<stage>")
     parser.add_argument("--artifact-bucket", help="default: items-api-artifacts-<account>-<region>")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="the built dist/")
     parser.add_argument("--params-dir", type=Path, default=ROOT / "params", help="stage files")
+    parser.add_argument("--allow-replace", action="store_true", help="ALLOW_REPLACE=1")
+    parser.add_argument("--adopt", action="store_true", help="ADOPT=1")
+    parser.add_argument("--force", action="store_true", help="FORCE=1")
+    parser.add_argument("--yes", action="store_true", help="YES=1: destroy without asking")
+    parser.add_argument("--purge", action="store_true", help="PURGE=1: destroy retained data")
+    parser.add_argument("--fn", help="logs: the function, e.g. get_item or get-item")
+    parser.add_argument("--no-follow", action="store_true", help="logs: print and exit")
     args = parser.parse_args(argv)
+    stack_name = args.stack_name or f"{PROJECT}-{args.stage}"
+    options = Options(args.allow_replace, args.adopt, args.force)
     try:
-        p = plan(
-            args.stage,
-            args.stack_name or f"{PROJECT}-{args.stage}",
-            args.region,
-            args.dist,
-            args.params_dir,
-        )
-        deploy(p, args.artifact_bucket)
-    except (DeployError, stage_params.ParamsError) as e:
-        print(f"deploy: {e}", file=sys.stderr)
+        check_stage(args.stage)
+        if args.command == "destroy":
+            return destroy(args.stage, stack_name, args.region, args.yes, args.purge)
+        if args.command == "logs" and not args.fn:
+            raise DeployError("make logs needs FN=<function>, e.g. FN=get_item")
+        p = plan(args.stage, stack_name, args.region, args.dist, args.params_dir)
+        if args.command == "plan":
+            return plan_only(p, args.artifact_bucket, options)
+        if args.command == "outputs":
+            return outputs(p)
+        if args.command == "logs":
+            return tail_logs(p, args.fn, follow=not args.no_follow)
+        deploy(p, args.artifact_bucket, options)
+    except (DeployError, stage_params.ParamsError, teardown.TeardownError, logs.LogsError) as e:
+        print(f"{args.command}: {e}", file=sys.stderr)
         return 2
     return 0
 

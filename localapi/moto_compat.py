@@ -4,7 +4,8 @@ moto: the tests and `make local` (never the product in AWS).
 - AWS::ApiGateway::Method: moto reads Integration.IntegrationHttpMethod and Integration.Uri
   unconditionally, but a MOCK integration (our CORS preflights) has neither.
 - AWS::KMS::Key: moto passes the CloudFormation Tags ({Key, Value}) to its KMS API, which
-  wants {TagKey, TagValue}, and fails with KeyError on a tagged key.
+  wants {TagKey, TagValue}, and fails with KeyError on a tagged key; and it keeps the KeyPolicy
+  as an object, which its KMS API then fails to parse (500 on DescribeKey, ScheduleKeyDeletion).
 
 - DynamoDB streams with an event source mapping: moto delivers each record to the function itself,
   through Docker (absent here), and then drops the stream's records. `make local` runs the
@@ -13,6 +14,7 @@ moto: the tests and `make local` (never the product in AWS).
 `python -m localapi.moto_compat -H 127.0.0.1 -p PORT` runs moto_server with the patches applied."""
 
 import copy
+import json
 import sys
 
 from moto.apigateway import models
@@ -26,10 +28,12 @@ def _mock_integration(properties: dict) -> None:
         integration.setdefault("Uri", "")
 
 
-def _kms_tags(properties: dict) -> None:
+def _kms_key(properties: dict) -> None:
     properties["Tags"] = [
         {"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])
     ]
+    if isinstance(properties.get("KeyPolicy"), dict):
+        properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
 
 
 def _patch(model: type, fix) -> None:
@@ -64,7 +68,7 @@ def detach_stream_mappings() -> int:
 def apply() -> None:
     """Idempotent: patch the moto models named in the module docstring."""
     _patch(models.Method, _mock_integration)
-    _patch(kms_models.Key, _kms_tags)
+    _patch(kms_models.Key, _kms_key)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ FROM_STAGE_FILE = "stage file"
 FROM_BUILD = "build"
 FROM_DEPLOY = "deploy"
 
+# The parameters whose change replaces a stateful resource (the table's KeySchema is create-only):
+# the documented allow-list. tests/test_parameter_reach.py derives the real set from the
+# template and CloudFormation's schemas and checks it equals this; `make plan` blocks on them.
+REPLACING = frozenset({"PartitionKeyName", "SortKeyName"})
+
 
 def supplier(name: str) -> str | None:
     """Who sets parameter `name`: a stage file, the build or the deploy (None: not ours)."""

@@ -17,6 +17,7 @@ from moto import mock_aws
 from localapi import moto_compat
 from templates import build_template
 from tests import cfn
+from tests import moto_server as moto_helpers
 
 FUNCTIONS_DIR = cfn.ROOT / "functions"
 sys.path.insert(0, str(FUNCTIONS_DIR / "shared"))  # items_common, as the layer provides it
@@ -218,3 +219,19 @@ def dynamodb_hooks(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Callable],
 def fresh_logger(monkeypatch: pytest.MonkeyPatch) -> None:
     """A service name of its own, so the handler's Logger writes to this test's captured stdout."""
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"items-api-test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture(scope="module")
+def moto_server(tmp_path_factory):
+    """moto_server on a free loopback port, one per test module: {"endpoint", "log"}."""
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    server, endpoint = moto_helpers.start(log)
+    yield {"endpoint": endpoint, "log": log}
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def env(moto_server) -> dict:
+    """The environment of a make run against moto_server."""
+    return moto_helpers.environment(moto_server["endpoint"])

@@ -1,91 +1,28 @@
 """`make deploy STAGE=test` rehearsed against moto_server on loopback: the real build, the real
 deploy script and the real `aws cloudformation deploy`, with dummy credentials."""
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import boto3
 import pytest
 
 from templates.catalog import FUNCTIONS, ROUTES
 from templates.naming import logical_id
 from templates.parameters import PYTHON_RUNTIMES
-from tests.cfn import ROOT
+from tests import moto_server
 
 BIN = Path(sys.executable).parent
 STACK = "items-api-test"
 REGION = "us-west-2"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_server(tmp_path_factory):
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "localapi.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail(f"moto_server did not start: {log.read_text()}")
-    # moto resolves an S3 TemplateURL path-style only when the host is `localhost`.
-    yield {"endpoint": f"http://localhost:{port}", "log": log}
-    server.terminate()
-    server.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def env(moto_server) -> dict:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE"))}
-    return {
-        **base,
-        "AWS_ENDPOINT_URL": moto_server["endpoint"],
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }
-
-
 def make_deploy(env: dict, stage: str = "test") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["make", "--no-print-directory", "deploy", f"STAGE={stage}", f"REGION={REGION}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return moto_server.make(env, "deploy", stage)
 
 
 def _client(env: dict, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return moto_server.client(env, service)
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +112,10 @@ def test_every_route_exists(env, first_deploy):
 def test_a_second_deploy_with_nothing_changed_uploads_nothing(env, first_deploy):
     again = make_deploy(env)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "artifacts: 0 uploaded (0 bytes)" in again.stdout
-    assert "no changes" in again.stdout
+    assert "no changes (same template, same parameters, same artifacts)" in again.stdout
+    assert "no change set, nothing uploaded" in again.stdout
+    assert "uploaded " not in again.stdout.replace("nothing uploaded", "")
+    assert "plan for" not in again.stdout  # no change set was made
     stack = _client(env, "cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
 

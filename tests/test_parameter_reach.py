@@ -3,10 +3,9 @@ stateful resource: only the table's key names, whose descriptions and README say
 
 import pytest
 
-from tests.cfn import create_only_properties, parameter_reach
+from templates.parameters import REPLACING as REPLACING_ALLOW_LIST
+from tests.cfn import ROOT, create_only_properties, parameter_reach
 from tests.test_template import STATEFUL_TYPES
-
-REPLACING_ALLOW_LIST = {"PartitionKeyName", "SortKeyName"}
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +37,11 @@ def test_only_key_names_can_replace_a_stateful_resource(template, reach):
 @pytest.mark.parametrize("parameter", sorted(REPLACING_ALLOW_LIST))
 def test_replacing_parameters_say_so_in_the_console(template, parameter):
     assert "REPLACES THE TABLE" in template["Parameters"][parameter]["Description"]
+
+
+def test_the_readme_parameter_table_marks_exactly_the_replacing_parameters():
+    rows = [
+        line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `")
+    ]
+    marked = {row.split("`")[1] for row in rows if "**yes: the table**" in row}
+    assert marked == REPLACING_ALLOW_LIST

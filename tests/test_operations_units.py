@@ -1,0 +1,216 @@
+"""The operators' decisions, value by value, with AWS-shaped answers where moto gives none
+(Replacement and Details in change sets, per-resource failure events): the replacement gate,
+the plan table, drift and ADOPT, the failure summary, what destroy retains, FN names."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import deploy
+from ops import changes, drift, events, logs, teardown
+from tests.cfn import ROOT, stage_values
+from tests.conftest import REGION
+
+
+def aws_change(logical: str, type_: str, action: str, replacement: str = "",
+               recreating: tuple[str, ...] = ()) -> dict:  # fmt: skip
+    """A change as DescribeChangeSet returns it."""
+    details = [
+        {"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": "Always"}}
+        for name in recreating
+    ] + [{"Target": {"Attribute": "Properties", "Name": "Tags", "RequiresRecreation": "Never"}}]
+    change = {"Action": action, "LogicalResourceId": logical, "ResourceType": type_,
+              "Details": details}  # fmt: skip
+    if action == "Modify":
+        change["Replacement"] = replacement
+    return {"Type": "Resource", "ResourceChange": change}
+
+
+TABLE = "AWS::DynamoDB::Table"
+
+
+@pytest.mark.parametrize(
+    ("change", "blocked"),
+    [
+        (aws_change("ItemsTable", TABLE, "Modify", "True", ("KeySchema",)), True),
+        (aws_change("ItemsTable", TABLE, "Modify", "Conditional", ("KeySchema",)), True),
+        (aws_change("ItemsTable", TABLE, "Modify", "False"), False),
+        (aws_change("ItemsTable", TABLE, "Remove"), True),
+        (aws_change("ItemsBucket", "AWS::S3::Bucket", "Remove"), True),
+        (aws_change("DataKey", "AWS::KMS::Key", "Modify", "True", ("KeySpec",)), True),
+        (
+            aws_change("ApiLogGroup", "AWS::Logs::LogGroup", "Modify", "True", ("LogGroupName",)),
+            True,
+        ),
+        (aws_change("FailureQueue", "AWS::SQS::Queue", "Modify", "True", ("FifoQueue",)), True),
+        (aws_change("GetItemFunction", "AWS::Lambda::Function", "Modify", "True"), False),
+        (aws_change("GetItemFunction", "AWS::Lambda::Function", "Remove"), False),
+        (aws_change("NewTable", TABLE, "Add"), False),
+    ],
+    ids=lambda v: v if isinstance(v, bool) else v["ResourceChange"]["LogicalResourceId"],
+)
+def test_the_gate_blocks_replacing_or_deleting_stateful_resources(change, blocked):
+    result = changes.PlanResult("s", "UPDATE", [changes._change(change)])
+    assert bool(result.blocked()) is blocked
+
+
+def test_the_gate_names_the_properties_that_recreate():
+    change = changes._change(aws_change("ItemsTable", TABLE, "Modify", "True", ("KeySchema",)))
+    assert change.causes == ("KeySchema",)
+    [reason] = changes.PlanResult("s", "UPDATE", [change]).blocked()
+    assert reason == "ItemsTable (AWS::DynamoDB::Table) would be replaced (KeySchema)"
+
+
+@pytest.mark.parametrize(
+    ("key", "live", "blocked"),
+    [
+        ("PartitionKeyName", "id", True),
+        ("SortKeyName", "", True),
+        ("MemorySize", "128", False),
+        ("PartitionKeyName", None, False),
+    ],
+)
+def test_a_changed_key_name_blocks_whatever_the_change_set_says(key, live, blocked):
+    result = changes.PlanResult("s", "UPDATE" if live is not None else "CREATE")
+    result.parameters = [(key, live, "other")]
+    assert bool(result.blocked()) is blocked
+
+
+def test_the_plan_table():
+    result = changes.PlanResult("items-api-test", "UPDATE", [
+        changes._change(aws_change("ItemsTable", TABLE, "Modify", "True", ("KeySchema",))),
+        changes._change(aws_change("GetItemFunction", "AWS::Lambda::Function", "Modify", "False")),
+    ], [("MemorySize", "128", "256")])  # fmt: skip
+    text = changes.render(result, "params/test.json").splitlines()
+    assert text[0] == "plan for items-api-test (UPDATE):"
+    assert text[1].split() == ["logical", "ID", "type", "action", "replacement", "caused", "by"]
+    assert text[2].split() == ["ItemsTable", TABLE, "Modify", "True", "KeySchema"]
+    assert text[3].split() == ["GetItemFunction", "AWS::Lambda::Function", "Modify", "False",
+                               "Tags"]  # fmt: skip
+    assert text[4:] == ["parameters (live -> params/test.json):", "  MemorySize: '128' -> '256'"]
+
+
+# -- drift ---------------------------------------------------------------------------------------
+
+LIVE = {"MemorySize": "128", "Timeout": "10", "LogLevel": "DEBUG"}
+
+
+@pytest.mark.parametrize(
+    ("file", "recorded", "drifted"),
+    [
+        ({"MemorySize": 128, "Timeout": 10}, None, []),
+        ({"MemorySize": 256, "Timeout": 10}, None, ["MemorySize"]),  # no record: can't tell
+        ({"MemorySize": 256, "Timeout": 10}, {"MemorySize": "128"}, []),  # the developer's change
+        ({"MemorySize": 256, "Timeout": 10}, {"MemorySize": "256"}, ["MemorySize"]),  # console
+        ({"MemorySize": 128, "Timeout": 10}, {"MemorySize": "256"}, []),  # console = file
+    ],
+)
+def test_drift_is_what_changed_outside_make_deploy(template, file, recorded, drifted):
+    values = {k: str(v) for k, v in file.items()}
+    live = {**LIVE, "LogLevel": template["Parameters"]["LogLevel"]["Default"]}
+    found = drift.compare(template, values, live, recorded)
+    assert [d.key for d in found.differences] == drifted
+    assert "LogLevel" in found.not_in_file and "MemorySize" not in found.not_in_file
+
+
+def test_adopt_keeps_numbers_numbers_and_the_file_sorted(template, tmp_path):
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps({"Stage": "dev", "MemorySize": 256, "LogLevel": "INFO"}))
+    found = drift.Drift([drift.Difference("MemorySize", "1024", "256", True),
+                         drift.Difference("LogLevel", "DEBUG", "INFO", True)], [])  # fmt: skip
+    assert drift.adopt(path, template, found) == ["MemorySize", "LogLevel"]
+    assert path.read_text() == (
+        '{\n  "LogLevel": "DEBUG",\n  "MemorySize": 1024,\n  "Stage": "dev"\n}\n'
+    )
+
+
+def test_force_deploys_over_a_console_edit(template, aws_env, capsys):
+    p = deploy.Plan("test", "items-api-test", REGION, ROOT / "dist", template,
+                    stage_values(template, "test"), {})  # fmt: skip
+    live = {"Parameters": [{"ParameterKey": k, "ParameterValue": v}
+                           for k, v in {**p.values, "MemorySize": "999"}.items()]}  # fmt: skip
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(
+            Bucket="record-bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        drift.write_record(s3, "record-bucket", p.stack_name, p.values)
+        with pytest.raises(deploy.DeployError, match="changed outside make deploy"):
+            deploy.check_drift(s3, "record-bucket", p, live, deploy.Options())
+        assert deploy.check_drift(s3, "record-bucket", p, live, deploy.Options(force=True)) is True
+    assert "FORCE=1: deploying" in capsys.readouterr().out
+
+
+# -- events, destroy, logs -----------------------------------------------------------------------
+
+
+class FakeCloudFormation:
+    """describe_stack_events pages, newest first as AWS returns them."""
+
+    class exceptions:
+        ClientError = Exception
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def add(self, logical: str, status: str, reason: str = "") -> None:
+        when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=len(self.events))
+        self.events.insert(0, {"EventId": str(len(self.events)), "LogicalResourceId": logical,
+                               "ResourceType": "T", "ResourceStatus": status, "Timestamp": when,
+                               "ResourceStatusReason": reason})  # fmt: skip
+
+    def get_paginator(self, name: str):
+        fake = self
+
+        class Pages:
+            def paginate(self, StackName: str):
+                return [{"StackEvents": list(fake.events)}]
+
+        return Pages()
+
+
+def test_events_are_printed_once_in_order_and_the_first_failure_is_the_cause():
+    cfn = FakeCloudFormation()
+    cfn.add("old", "UPDATE_COMPLETE")  # before this operation: not printed
+    printed: list[str] = []
+    tail = events.EventTail(cfn, "s", out=printed.append)
+    cfn.add("s", "UPDATE_IN_PROGRESS", "User Initiated")
+    cfn.add("ItemsTable", "UPDATE_FAILED", "Resource handler returned message: boom")
+    tail.poll()
+    cfn.add("GetItemFunction", "UPDATE_FAILED", "Resource update cancelled")
+    cfn.add("s", "UPDATE_ROLLBACK_COMPLETE")
+    tail.poll()
+    tail.poll()
+    assert [p.split()[1] for p in printed] == ["s", "ItemsTable", "GetItemFunction", "s"]
+    assert tail.failure()["LogicalResourceId"] == "ItemsTable"
+    assert printed[1].endswith("UPDATE_FAILED  Resource handler returned message: boom")
+
+
+def test_destroy_retains_exactly_the_retained_resources(template):
+    listed = [
+        {"LogicalResourceId": k, "ResourceType": r["Type"], "PhysicalResourceId": f"phys-{k}"}
+        for k, r in template["Resources"].items()
+    ]
+    kept = {r.logical_id for r in teardown.retained(template, listed)}
+    expected = {k for k, r in template["Resources"].items() if r.get("DeletionPolicy") == "Retain"}
+    assert kept == expected and "ItemsTable" in kept
+
+
+@pytest.mark.parametrize("typed", ["", "items-api-prod", "items-api-dev "])
+def test_destroy_asks_for_the_exact_stack_name(typed):
+    if typed.strip() == "items-api-dev":
+        teardown.confirm("items-api-dev", False, ask=lambda _: typed)
+    else:
+        with pytest.raises(teardown.TeardownError, match="nothing deleted"):
+            teardown.confirm("items-api-dev", False, ask=lambda _: typed)
+
+
+@pytest.mark.parametrize(
+    ("fn", "group"),
+    [("get_item", "/aws/lambda/s-get-item"), ("stream-audit", "/aws/lambda/s-stream-audit")],
+)
+def test_log_group_names(fn, group):
+    assert logs.log_group("s", fn) == group
