@@ -214,3 +214,29 @@ def test_destroy_asks_for_the_exact_stack_name(typed):
 )
 def test_log_group_names(fn, group):
     assert logs.log_group("s", fn) == group
+
+
+class RecordingCloudFormation:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def set_stack_policy(self, **kwargs: object) -> None:
+        self.calls.append(("set_stack_policy", kwargs))
+
+    def update_termination_protection(self, **kwargs: object) -> None:
+        self.calls.append(("update_termination_protection", kwargs))
+
+
+@pytest.mark.parametrize("stage", ["dev", "test", "prod"])
+def test_prod_is_protected_after_every_deploy(template, stage):
+    """moto has no UpdateTerminationProtection, so the calls are checked here."""
+    p = deploy.Plan(stage, f"items-api-{stage}", REGION, ROOT / "dist", template, {}, {})
+    cfn = RecordingCloudFormation()
+    deploy.protect(cfn, p)
+    if stage != "prod":
+        assert cfn.calls == []
+        return
+    [(policy, policy_args), (protection, protection_args)] = cfn.calls
+    assert policy == "set_stack_policy" and "Update:Replace" in policy_args["StackPolicyBody"]
+    assert protection == "update_termination_protection"
+    assert protection_args == {"EnableTerminationProtection": True, "StackName": "items-api-prod"}
