@@ -119,6 +119,12 @@ def make_stack(aws_env: None, template: dict, monkeypatch: pytest.MonkeyPatch):
         yield make
 
 
+@pytest.fixture(params=["plain", "history"])
+def stack(make_stack, request):
+    """Each test once per mode (a module may define its own `stack`)."""
+    return make_stack(**({"SortKeyName": "timestamp"} if request.param == "history" else {}))
+
+
 @pytest.fixture
 def items_table(make_stack):
     """Plain mode: partition key only."""

@@ -146,3 +146,16 @@ def drop_table(table: Any) -> None:
     deletion (TableDeletionProtection), so that must be lifted first."""
     table.meta.client.update_table(TableName=table.name, DeletionProtectionEnabled=False)
     table.delete()
+
+
+SERVER_FIELDS = ("created_at", "updated_at", "version")
+
+
+def history(stack: Any) -> bool:
+    """Whether a conftest Stack is in history mode (a sort key)."""
+    return bool(stack.parameters.get("SortKeyName"))
+
+
+def head_key(stack: Any, item_id: str) -> dict:
+    """The key of an item's current row (history mode: its head, sort key 0)."""
+    return {"id": item_id, "timestamp": 0} if history(stack) else {"id": item_id}

@@ -24,11 +24,6 @@ from tests.handler_client import (
 DAY = 24 * 60 * 60
 
 
-@pytest.fixture(params=["plain", "history"])
-def stack(make_stack, request):
-    return make_stack(**({"SortKeyName": "timestamp"} if request.param == "history" else {}))
-
-
 def items(stack: Any) -> list[dict]:
     """The items' current rows (history mode: the heads)."""
     return [r for r in all_items(stack.table) if r.get("timestamp", 0) == 0]

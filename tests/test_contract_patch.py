@@ -10,27 +10,19 @@ from boto3.dynamodb.conditions import Key
 
 from tests.handler_client import (
     MAX_BODY,
+    SERVER_FIELDS,
     all_items,
     concurrent_writer,
     create,
     get,
+    head_key,
+    history,
     patch,
 )
 
-SERVER_FIELDS = ("created_at", "updated_at", "version")
-
-
-@pytest.fixture(params=["plain", "history"])
-def stack(make_stack, request):
-    return make_stack(**({"SortKeyName": "timestamp"} if request.param == "history" else {}))
-
-
-def history(stack: Any) -> bool:
-    return bool(stack.parameters.get("SortKeyName"))
-
 
 def head(stack: Any, item_id: str) -> dict:
-    key = {"id": item_id, "timestamp": 0} if history(stack) else {"id": item_id}
+    key = head_key(stack, item_id)
     row = stack.table.get_item(Key=key, ConsistentRead=True)["Item"]
     return {k: v for k, v in row.items() if k != "timestamp"}
 
@@ -242,7 +234,7 @@ def test_patch_merges_into_what_won_a_race_then_gives_409(
     stack, lambda_context, dynamodb_hooks, races, status
 ):
     create(lambda_context, {"id": "race", "v": 0, "keep": "k"})
-    key = {"id": "race", "timestamp": 0} if history(stack) else {"id": "race"}
+    key = head_key(stack, "race")
     operation = "TransactWriteItems" if history(stack) else "UpdateItem"
     dynamodb_hooks(f"before-call.dynamodb.{operation}", concurrent_writer(stack.table, key, races))
     reply = patch(lambda_context, "race", '{"v": 1}')

@@ -16,12 +16,15 @@ from moto.core.botocore_stubber import BotocoreStubber
 
 from tests.conftest import api_event, load_handler
 from tests.handler_client import (
+    SERVER_FIELDS,
     STATUSES,
     all_items,
     concurrent_writer,
     create,
     delete,
     get,
+    head_key,
+    history,
     invoke,
     list_page,
     patch,
@@ -29,21 +32,6 @@ from tests.handler_client import (
     put,
     reply_of,
 )
-
-SERVER_FIELDS = ("created_at", "updated_at", "version")
-
-
-@pytest.fixture(params=["plain", "history"])
-def stack(make_stack, request):
-    return make_stack(**({"SortKeyName": "timestamp"} if request.param == "history" else {}))
-
-
-def history(stack: Any) -> bool:
-    return bool(stack.parameters.get("SortKeyName"))
-
-
-def head_key(stack: Any, item_id: str) -> dict:
-    return {"id": item_id, "timestamp": 0} if history(stack) else {"id": item_id}
 
 
 def rows(stack: Any, item_id: str) -> list[dict]:

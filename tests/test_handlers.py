@@ -19,6 +19,7 @@ from tests.handler_client import (
     GENERIC_500,
     MAX_BODY,
     SECRET,
+    SERVER_FIELDS,
     TIMESTAMP,
     all_items,
     concurrent_writer,
@@ -43,7 +44,6 @@ TABLE_FUNCTIONS = [
     "patch_item",
     "delete_item",
 ]
-SERVER_FIELDS = ("created_at", "updated_at", "version")
 
 
 def _nested(depth: int) -> str:
