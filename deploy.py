@@ -511,7 +511,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "logs":
             return tail_logs(p, args.fn, follow=not args.no_follow)
         deploy(p, args.artifact_bucket, options)
-    except (DeployError, stage_params.ParamsError, teardown.TeardownError, logs.LogsError) as e:
+    except (
+        DeployError,
+        stage_params.ParamsError,
+        teardown.TeardownError,
+        logs.LogsError,
+        changes.ChangeSetError,
+    ) as e:
         print(f"{args.command}: {e}", file=sys.stderr)
         return 2
     return 0

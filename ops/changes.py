@@ -25,6 +25,10 @@ WAIT_SECONDS = 300
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
 
+class ChangeSetError(RuntimeError):
+    """CloudFormation refused or did not finish the change set: its reason, for the operator."""
+
+
 @dataclass(frozen=True)
 class Change:
     logical_id: str
@@ -115,14 +119,17 @@ def plan(
             {"ParameterKey": k, "UsePreviousValue": True}
             for k in sorted(set(live_values or {}) & set(template_parameters) - given)
         ]
-    cfn.create_change_set(
-        StackName=stack_name,
-        ChangeSetName=name,
-        ChangeSetType=change_set_type,
-        TemplateURL=url,
-        Parameters=parameters,
-        Capabilities=["CAPABILITY_IAM"],
-    )
+    try:
+        cfn.create_change_set(
+            StackName=stack_name,
+            ChangeSetName=name,
+            ChangeSetType=change_set_type,
+            TemplateURL=url,
+            Parameters=parameters,
+            Capabilities=["CAPABILITY_IAM"],
+        )
+    except cfn.exceptions.ClientError as error:
+        raise ChangeSetError(f"{stack_name}: {error.response['Error']['Message']}") from None
     try:
         described = _wait(cfn, stack_name, name)
         result = PlanResult(stack_name, change_set_type)
@@ -157,9 +164,9 @@ def _wait(cfn: Any, stack_name: str, name: str) -> dict[str, Any]:
             reason = described.get("StatusReason", "")
             if any(text in reason for text in NO_CHANGES):
                 return {"Changes": [], "StatusReason": "no changes"}
-            raise RuntimeError(f"change set {name} of {stack_name} failed: {reason}")
+            raise ChangeSetError(f"change set {name} of {stack_name} failed: {reason}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"change set {name} of {stack_name}: still {status}")
+            raise ChangeSetError(f"change set {name} of {stack_name}: still {status}")
         time.sleep(POLL_SECONDS)
 
 
