@@ -15,7 +15,7 @@ LOCAL_DATA ?=
 SOURCES := build.py pyproject.toml $(shell find templates functions params -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template local plan outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean
+.PHONY: help venv template local plan outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench
 
 help:
 	@echo "make template            build dist/ (template, zips, params, manifest)"
@@ -25,6 +25,7 @@ help:
 	@echo "make scan                checkov and cfripper on dist/template.json (own venv)"
 	@echo "make fuzz                the full fuzz run: 1,000 cases per operation, 500 model runs"
 	@echo "make diagram             the stack as a picture: docs/stack.svg and .png (Graphviz)"
+	@echo "make bench               benchmarks: build, artifacts, cold/warm paths, scale, deploy, local (docs/benchmarks.md)"
 	@echo "make deploy STAGE=test   deploy a stage [REGION=us-west-2 STACK_NAME=items-api-<stage> ARTIFACT_BUCKET=...]"
 	@echo "                         [ALLOW_REPLACE=1 ADOPT=1 FORCE=1]"
 	@echo "make plan STAGE=test     what a deploy would change (change set, not executed); 1 if it would replace data"
@@ -89,6 +90,10 @@ diagram: template
 		fi; \
 	fi
 	$(BIN)/python diagram.py
+
+# Benchmarks (bench/): one table, the latest full run kept in docs/benchmarks.md. Not part of test.
+bench: template
+	$(BIN)/python -m bench.run
 
 # The whole API on loopback: moto in-process, the stack created from dist/, the built handlers.
 local: template
