@@ -363,8 +363,9 @@ def deploy(p: Plan, bucket: str | None, options: Options) -> None:
     protect(cfn, p)
     stack = live_stack(cfn, p.stack_name)
     print(f"{p.stack_name}: {stack['StackStatus'] if stack else 'missing'}")
-    if stack and stack["StackStatus"] in DONE:
-        drift.write_record(s3, bucket, p.stack_name, live_parameters(stack))
+    deployed = live_parameters(stack) if stack and stack["StackStatus"] in DONE else None
+    if deployed and drift.read_record(s3, bucket, p.stack_name) != deployed:
+        drift.write_record(s3, bucket, p.stack_name, deployed)  # a no-op writes nothing
     if stack:
         print_outputs(stack)
 

@@ -2,49 +2,25 @@
 operations): start it, point a make run at it, and read it back with boto3."""
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from localapi import moto_compat
 from tests.cfn import ROOT
 
 REGION = "us-west-2"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(log: Path) -> tuple[subprocess.Popen, str]:
     """moto_server (with localapi.moto_compat's patches) on a free port: (process, endpoint)."""
-    port = free_port()
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "localapi.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail(f"moto_server did not start: {log.read_text()}")
-    # moto resolves an S3 TemplateURL path-style only when the host is `localhost`.
-    return server, f"http://localhost:{port}"
+    try:
+        return moto_compat.start_server(log, seconds=30)
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 def environment(endpoint: str) -> dict[str, str]:
