@@ -339,6 +339,8 @@ def deploy(p: Plan, bucket: str | None, options: Options) -> None:
             f"see its events, delete it (make destroy STAGE={p.stage}) and deploy again. "
             "Retained resources stay."
         )
+    if ensure_bucket(s3, bucket, p.region):  # artifacts, templates and the deploy record
+        print(f"created artifact bucket {bucket} (encrypted, versioned, private)")
     if stack and not check_drift(s3, bucket, p, stack, options):
         return
     values = {**p.values, "ArtifactBucket": bucket}
@@ -346,8 +348,6 @@ def deploy(p: Plan, bucket: str | None, options: Options) -> None:
         print(f"{p.stack_name}: no changes (same template, same parameters, same artifacts); "
               "no change set, nothing uploaded, nothing deployed.")  # fmt: skip
     else:
-        if ensure_bucket(s3, bucket, p.region):
-            print(f"created artifact bucket {bucket} (encrypted, versioned, private)")
         gate = replacement_gate(cfn, s3, p, bucket, stack, values)
         if gate.blocked() and not options.allow_replace:
             raise DeployError(blocked_message(gate))

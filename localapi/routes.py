@@ -3,7 +3,9 @@
 - Paths: every AWS::ApiGateway::Resource (PathPart under ParentId, up to the RestApi's
   RootResourceId), with `Ref: <Parameter>` path parts resolved by the parameter values.
 - Methods: every AWS::ApiGateway::Method of the RestApi. An AWS_PROXY integration names its
-  function through its Uri (`Fn::GetAtt <Function>.Arn`, in a Fn::Sub); a MOCK integration (the
+  function through its Uri, in a Fn::Sub: the function (`Fn::GetAtt <Function>.Arn`) or an
+  alias of it (`Ref <Alias>`, followed to the function its FunctionName names, as an alias
+  invokes one of that function's versions); a MOCK integration (the
   OPTIONS preflights) is answered from its integration response: the response that the request
   template's statusCode selects, with its static `'...'` header mappings resolved.
 - Gateway responses: AWS::ApiGateway::GatewayResponse headers (DEFAULT_4XX/5XX and specific
@@ -32,6 +34,8 @@ RESOURCE = "AWS::ApiGateway::Resource"
 REST_API = "AWS::ApiGateway::RestApi"
 GATEWAY_RESPONSE = "AWS::ApiGateway::GatewayResponse"
 FUNCTION = "AWS::Lambda::Function"
+# What names a function and invokes (a version of) it: followed through FunctionName.
+QUALIFIERS = ("AWS::Lambda::Alias", "AWS::Lambda::Version")
 ROOT = ""  # the key of the API's root resource in resource paths
 
 # Pseudo parameters for names resolved locally (function names in the fake Lambda context).
@@ -241,16 +245,19 @@ def resource_paths(template: Mapping, values: Mapping[str, str], rest_api: str) 
 
 
 def _arn_functions(node: Any) -> Iterator[str]:
-    """The logical IDs whose Arn a Uri names: Fn::GetAtt [X, Arn] or `${X.Arn}` in a Sub."""
+    """The logical IDs whose ARN a Uri names: Fn::GetAtt [X, Arn], Ref X (an alias's Ref is
+    its ARN), `${X.Arn}` or `${X}` in a Sub."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "Fn::GetAtt":
                 target, name = value if isinstance(value, list) else value.split(".", 1)
                 if name == "Arn":
                     yield target
+            elif key == "Ref":
+                yield value
             elif key == "Fn::Sub":
                 text = value if isinstance(value, str) else value[0]
-                yield from re.findall(r"\$\{([A-Za-z0-9]+)\.Arn\}", text)
+                yield from re.findall(r"\$\{([A-Za-z0-9]+)(?:\.Arn)?\}", text)
                 if isinstance(value, list):
                     yield from _arn_functions(value[1])
             else:
@@ -258,6 +265,25 @@ def _arn_functions(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for item in node:
             yield from _arn_functions(item)
+
+
+def invoked_function(template: Mapping, logical_id: str) -> str | None:
+    """The logical ID of the function that `logical_id` invokes: itself when it is a function,
+    the function an alias's or version's FunctionName names (Ref or Fn::GetAtt Arn), else None."""
+    resources = template["Resources"]
+    seen: set[str] = set()
+    while logical_id in resources and logical_id not in seen:
+        seen.add(logical_id)
+        resource = resources[logical_id]
+        if resource["Type"] == FUNCTION:
+            return logical_id
+        if resource["Type"] not in QUALIFIERS:
+            return None
+        named = list(_arn_functions(resource.get("Properties", {}).get("FunctionName")))
+        if len(named) != 1:
+            return None
+        logical_id = named[0]
+    return None
 
 
 def function_folder(function_id: str, props: Mapping) -> str:
@@ -285,7 +311,7 @@ def _lambda_target(
 ) -> LambdaTarget:
     resources = template["Resources"]
     found = {f for f in _arn_functions(integration.get("Uri")) if f in resources}
-    functions = [f for f in found if resources[f]["Type"] == FUNCTION]
+    functions = sorted({invoked_function(template, f) for f in found} - {None})
     if len(functions) != 1:
         raise Unsupported(f"{method_id}: its Uri names no single Lambda function ({found})")
     [function_id] = functions

@@ -1,9 +1,10 @@
 """The template's DynamoDB stream event source mappings, run locally as Lambda runs them.
 
-Read from the template (AWS::Lambda::EventSourceMapping on a table's StreamArn): the function,
-BatchSize, MaximumRetryAttempts, BisectBatchOnFunctionError, FunctionResponseTypes and the
-on-failure destination. A StreamPoller thread per mapping reads the stream (moto's
-dynamodbstreams) from the mapping's StartingPosition and invokes the function in order:
+Read from the template (AWS::Lambda::EventSourceMapping on a table's StreamArn): the function
+(an alias the mapping names is followed to its function), BatchSize, MaximumRetryAttempts,
+BisectBatchOnFunctionError, FunctionResponseTypes and the on-failure destination. A
+StreamPoller thread per mapping reads the stream (moto's dynamodbstreams) from the mapping's
+StartingPosition and invokes the function in order:
 
 - success: the batch is done;
 - a partial batch response (ReportBatchItemFailures): the records before the lowest failed
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from .routes import invoked_function
 
 MAPPING = "AWS::Lambda::EventSourceMapping"
 POLL_SECONDS = 0.2
@@ -52,6 +55,15 @@ def _target(node: Any) -> str:
     raise ValueError(f"expected a Ref or Fn::GetAtt, got {node!r}")
 
 
+def _function(template: dict[str, Any], node: Any) -> str:
+    """The function a mapping's FunctionName invokes: the function, or the one its alias names."""
+    target = _target(node)
+    function = invoked_function(template, target)
+    if function is None:
+        raise ValueError(f"FunctionName {node!r} names no function of the template")
+    return function
+
+
 def _value(node: Any, parameters: dict[str, str], default: Any) -> Any:
     if node is None:
         return default
@@ -70,7 +82,7 @@ def read_mappings(template: dict[str, Any], parameters: dict[str, str]) -> list[
         destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         mappings.append(
             StreamMapping(
-                function_id=_target(props["FunctionName"]),
+                function_id=_function(template, props["FunctionName"]),
                 table_id=_target(props["EventSourceArn"]),
                 batch_size=int(_value(props.get("BatchSize"), parameters, 100)),
                 max_retries=int(_value(props.get("MaximumRetryAttempts"), parameters, -1)),

@@ -5,6 +5,7 @@ from troposphere import Template
 from . import (
     api,
     data,
+    deployments,
     events,
     functions,
     log_groups,
@@ -32,9 +33,10 @@ def build_template() -> Template:
     grants = permissions.add(t, table, secure)
     fns = functions.add(t, params, table, secure, grants)
     logs = log_groups.add(t, params, fns, secure.telemetry_key)
-    events.add(t, params, table, fns)
-    rest = api.add(t, params, fns, logs)
     watch = monitoring.add(t, params, table, secure, fns)
+    live = deployments.add(t, params, fns, watch)
+    events.add(t, params, table, live.aliases)
+    rest = api.add(t, params, live.aliases, logs)
     outputs.add(t, params, table, secure, fns, rest, watch)
     tags.add(t, params)
     return t

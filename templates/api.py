@@ -26,7 +26,7 @@ from troposphere import (
 from . import cors
 from .catalog import COLLECTION, ROUTES, FunctionSpec
 from .data import RETAIN
-from .functions import Functions
+from .deployments import LIVE
 from .item_schema import ITEM_SCHEMA
 from .log_groups import LogGroups
 from .naming import logical_id
@@ -51,7 +51,7 @@ ACCESS_LOG_FORMAT = {
 CREATE_ACCOUNT_ROLE = "CreateApiGatewayAccountRoleCondition"
 CACHING = "ApiCaching"  # condition: CacheTtlSeconds > 0
 DATA_TRACE = "ApiDataTraceOn"  # condition: asked for, and not prod
-STAGE_VARIABLES_ALIAS = "live"  # the function alias name stage variables announce (seed 001)
+STAGE_VARIABLES_ALIAS = LIVE  # the function alias stage variables announce (seed 001)
 API_KEY_AUTH = "ApiKeyAuth"  # condition: AuthType API_KEY
 IAM_AUTH = "IamAuth"  # condition: AuthType AWS_IAM
 PROD_NEEDS_AUTH = "ProdRequiresAuth"  # rule
@@ -152,7 +152,7 @@ def _checked_body(spec: FunctionSpec, check: BodyCheck) -> dict:
     }
 
 
-def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function, check):
+def _method(t, rest_api, resource_id, spec: FunctionSpec, alias: awslambda.Alias, check):
     return t.add_resource(
         apigateway.Method(
             logical_id(spec.name, "method"),
@@ -170,7 +170,7 @@ def _method(t, rest_api, resource_id, spec: FunctionSpec, fn: awslambda.Function
                 Uri=Sub(
                     "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/"
                     "functions/${Arn}/invocations",
-                    Arn=fn.get_att("Arn"),
+                    Arn=Ref(alias),  # an alias's Ref is its ARN
                 ),
             ),
         )
@@ -349,7 +349,11 @@ def _api_key(t: Template, rest_api, stage, params: Params) -> apigateway.ApiKey:
     return key
 
 
-def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups) -> Api:
+def add(
+    t: Template, params: Params, aliases: dict[str, awslambda.Alias], log_groups: LogGroups
+) -> Api:
+    """Every route invokes its function's `live` alias, so CodeDeploy decides which version
+    answers."""
     rest_api = t.add_resource(
         apigateway.RestApi(
             logical_id("api"),
@@ -363,12 +367,12 @@ def add(t: Template, params: Params, functions: Functions, log_groups: LogGroups
     resource_ids = _resources(t, rest_api, params)
     methods = {}
     for f in ROUTES:
-        fn = functions.by_name[f.name]
-        methods[f.name] = _method(t, rest_api, resource_ids[f.path], f, fn, check)
+        alias = aliases[f.name]
+        methods[f.name] = _method(t, rest_api, resource_ids[f.path], f, alias, check)
         t.add_resource(
             awslambda.Permission(
                 logical_id(f.name, "permission"),
-                FunctionName=fn.get_att("Arn"),
+                FunctionName=Ref(alias),
                 Action="lambda:InvokeFunction",
                 Principal="apigateway.amazonaws.com",
                 SourceArn=source_arn(rest_api, f),

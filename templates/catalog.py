@@ -1,5 +1,6 @@
 """Functions and routes as data: one row per function drives its role, log group, code
-parameter, function, permission, method and outputs. Add a route by adding a row."""
+parameter, function, version, `live` alias, deployment group, permission, method and outputs.
+Add a route by adding a row."""
 
 from dataclasses import dataclass
 

@@ -6,7 +6,6 @@ poison record never blocks the stream."""
 from troposphere import Ref, Template, awslambda
 
 from .data import Data
-from .functions import Functions
 from .naming import logical_id
 from .parameters import Params
 
@@ -14,13 +13,15 @@ STREAM_CONSUMER = "stream_audit"
 
 
 def add(
-    t: Template, params: Params, data: Data, functions: Functions
+    t: Template, params: Params, data: Data, aliases: dict[str, awslambda.Alias]
 ) -> awslambda.EventSourceMapping:
+    """The mapping invokes the consumer's `live` alias, so new code reaches the stream as
+    CodeDeploy shifts it."""
     return t.add_resource(
         awslambda.EventSourceMapping(
             logical_id(STREAM_CONSUMER, "stream", "mapping"),
             EventSourceArn=data.table.get_att("StreamArn"),
-            FunctionName=Ref(functions.by_name[STREAM_CONSUMER]),
+            FunctionName=Ref(aliases[STREAM_CONSUMER]),
             StartingPosition="TRIM_HORIZON",
             BatchSize=10,
             MaximumBatchingWindowInSeconds=5,

@@ -45,6 +45,7 @@ class Monitoring:
     topic: sns.Topic
     dashboard: cloudwatch.Dashboard
     alarms: list[cloudwatch.Alarm]
+    by_function: dict[str, dict[str, cloudwatch.Alarm]]  # function name -> what -> its alarm
 
 
 def _dims(**dimensions: object) -> list[cloudwatch.MetricDimension]:
@@ -246,12 +247,15 @@ def add(
             "notify through the same topic.",
         )
     )
-    specs = [
-        alarm
+    by_function = {
+        f.name: {
+            spec.what: _alarm(t, spec, topic)
+            for spec in function_alarms(f, Ref(functions.by_name[f.name]), params)
+        }
         for f in FUNCTIONS
-        for alarm in function_alarms(f, Ref(functions.by_name[f.name]), params)
-    ] + stack_alarms(params, data, functions)
-    alarms = [_alarm(t, spec, topic) for spec in specs]
+    }
+    alarms = [alarm for own in by_function.values() for alarm in own.values()]
+    alarms += [_alarm(t, spec, topic) for spec in stack_alarms(params, data, functions)]
     dashboard = t.add_resource(
         cloudwatch.Dashboard(
             logical_id("dashboard"),
@@ -259,4 +263,4 @@ def add(
             DashboardBody=dashboard_body(functions),
         )
     )
-    return Monitoring(topic=topic, dashboard=dashboard, alarms=alarms)
+    return Monitoring(topic=topic, dashboard=dashboard, alarms=alarms, by_function=by_function)

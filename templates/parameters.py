@@ -15,6 +15,8 @@ from .naming import logical_id
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)  # fmt: skip
 PYTHON_RUNTIMES = ("python3.12", "python3.13", "python3.14")
+# CodeDeploy's predefined Lambda configurations, CodeDeployDefault.Lambda<preference>.
+DEPLOYMENT_PREFERENCES = ("AllAtOnce", "Canary10Percent5Minutes", "Linear10PercentEvery1Minute")
 
 IS_PROD = "IsProd"  # condition: prod-only rules (no data trace, ...)
 IN_VPC = "InVpc"  # condition: VpcSubnetIds is set, so the functions run in those subnets
@@ -95,6 +97,7 @@ class Params:
     api_quota_limit: Parameter
     api_quota_period: Parameter
     reserved_concurrency: Parameter
+    deployment_preference: Parameter
     table_deletion_protection: Parameter
     vpc_subnet_ids: Parameter
     vpc_security_group_ids: Parameter
@@ -674,6 +677,20 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             ),
             "Default": 0,
         },
+    ),
+    "DeploymentPreference": (
+        "Functions",
+        "How new function code reaches traffic",
+        FROM_STAGE_FILE,
+        _choice(
+            "How CodeDeploy moves each function's live alias to newly deployed code or "
+            "configuration. AllAtOnce: at once. Canary10Percent5Minutes: 10% of requests for 5 "
+            "minutes, then all. Linear10PercentEvery1Minute: 10% more every minute. With "
+            "AlarmsEnabled true, the function's error or duration alarm stops the shift and "
+            "rolls it back to the previous version.",
+            DEPLOYMENT_PREFERENCES,
+            "AllAtOnce",
+        ),
     ),
     "TableDeletionProtection": (
         "Table",

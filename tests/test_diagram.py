@@ -188,7 +188,9 @@ def test_every_function_has_an_edge_to_its_role(template: dict, dot: str) -> Non
 @pytest.mark.parametrize(
     ("source_type", "target_type"),
     [
-        ("AWS::Lambda::Permission", "AWS::Lambda::Function"),  # FunctionName: GetAtt
+        ("AWS::Lambda::Permission", "AWS::Lambda::Alias"),  # FunctionName: Ref (`live`)
+        ("AWS::Lambda::Alias", "AWS::Lambda::Version"),  # FunctionVersion: GetAtt
+        ("AWS::Lambda::Alias", "AWS::CodeDeploy::DeploymentGroup"),  # UpdatePolicy: Ref
         ("AWS::Logs::LogGroup", "AWS::KMS::Key"),  # KmsKeyId: GetAtt
         ("AWS::CloudWatch::Alarm", "AWS::SNS::Topic"),  # AlarmActions: Ref
         ("AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Function"),  # FunctionName: Ref

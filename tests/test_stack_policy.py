@@ -138,7 +138,7 @@ def cloudformation(aws_env, monkeypatch):
         cfn = boto3.client("cloudformation", region_name=REGION)
         deployed = []
 
-        def fake_deploy(p: deploy.Plan, bucket: str, values: dict[str, str]) -> None:
+        def fake_deploy(p: deploy.Plan, bucket: str, values: dict[str, str], _: object) -> None:
             kwargs = {
                 "StackName": p.stack_name,
                 "TemplateBody": json.dumps(p.template),
@@ -151,7 +151,25 @@ def cloudformation(aws_env, monkeypatch):
             deployed.append(p.stack_name)
 
         monkeypatch.setattr(deploy, "cloudformation_deploy", fake_deploy)
-        yield cfn, deployed
+        real_protect = deploy.protect
+
+        class NoTerminationProtection:
+            """moto has no UpdateTerminationProtection: record the call instead."""
+
+            def __init__(self, client: object) -> None:
+                self.client = client
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self.client, name)
+
+            def update_termination_protection(self, **kwargs: object) -> None:
+                protected.append(kwargs["StackName"])
+
+        protected: list[str] = []
+        monkeypatch.setattr(
+            deploy, "protect", lambda client, p: real_protect(NoTerminationProtection(client), p)
+        )
+        yield cfn, deployed, protected
 
 
 @pytest.mark.parametrize("stage", ["prod", "test", "dev"])
@@ -161,14 +179,14 @@ def cloudformation(aws_env, monkeypatch):
     ids=["new stack", "changed stack", "unchanged stack"],
 )
 def test_deploy_sets_the_stack_policy_on_prod_only(cloudformation, capsys, stage, live, deploys):
-    cfn, deployed = cloudformation
+    cfn, deployed, protected = cloudformation
     name = f"items-api-{stage}"
     if live:
         parameters = [{"ParameterKey": "ArtifactBucket", "ParameterValue": live}]
         cfn.create_stack(StackName=name, TemplateBody=json.dumps(MINI), Parameters=parameters)
     p = deploy.Plan(stage, name, REGION, build.ROOT / "dist", MINI, {}, {})
 
-    deploy.deploy(p, BUCKET)
+    deploy.deploy(p, BUCKET, deploy.Options())
 
     assert deployed == ([name] if deploys else [])
     body = cfn.get_stack_policy(StackName=name).get("StackPolicyBody")
@@ -177,6 +195,7 @@ def test_deploy_sets_the_stack_policy_on_prod_only(cloudformation, capsys, stage
         assert json.loads(body) == stack_policy(MINI)
         assert denied(json.loads(body)) == {a: {"Queue"} for a in DENIED}
         assert f"{name}: stack policy set" in out
+        assert protected == [name] and f"{name}: termination protection on" in out
     else:
-        assert body is None
+        assert body is None and protected == []
         assert "stack policy" not in out

@@ -1,0 +1,466 @@
+"""Canary deployments: every function is invoked through its `live` alias, CodeDeploy shifts the
+alias to each new version as DeploymentPreference says and rolls back on the function's own
+error and duration alarms, and a function's Version changes exactly when the function does."""
+
+import dataclasses
+import hashlib
+import json
+import re
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import templates.functions
+from localapi import moto_compat
+from localapi.routes import invoked_function
+from templates import build_template, deployments
+from templates.catalog import FUNCTIONS, ROUTES, FunctionSpec
+from templates.deployments import LIVE, NOT_VERSIONED
+from templates.monitoring import ALARMS_ON
+from templates.naming import logical_id
+from templates.parameters import DEPLOYMENT_PREFERENCES
+from templates.stack_policy import STATEFUL_TYPES
+from tests.cfn import (
+    ROOT,
+    Resolver,
+    create_only_properties,
+    parameter_reach,
+    references,
+    resources_of_type,
+    stack_parameters,
+    stage_values,
+)
+from tests.conftest import REGION
+
+VERSION, ALIAS = "AWS::Lambda::Version", "AWS::Lambda::Alias"
+GROUP, APPLICATION = "AWS::CodeDeploy::DeploymentGroup", "AWS::CodeDeploy::Application"
+DESCRIPTION_LIMIT = 256  # characters Lambda allows in a version's Description
+
+
+def _fn_id(spec: FunctionSpec) -> str:
+    return logical_id(spec.name, "function")
+
+
+def _of_function(template: dict, type_: str, spec: FunctionSpec) -> dict[str, dict]:
+    """The resources of `type_` whose FunctionName is the function's Ref."""
+    return {
+        rid: r
+        for rid, r in resources_of_type(template, type_).items()
+        if r["Properties"]["FunctionName"] == {"Ref": _fn_id(spec)}
+    }
+
+
+def _alias(template: dict, spec: FunctionSpec) -> tuple[str, dict]:
+    [(rid, alias)] = _of_function(template, ALIAS, spec).items()
+    return rid, alias
+
+
+def _version(template: dict, spec: FunctionSpec) -> tuple[str, dict]:
+    [(rid, version)] = _of_function(template, VERSION, spec).items()
+    return rid, version
+
+
+def _group(template: dict, spec: FunctionSpec) -> tuple[str, dict]:
+    _, alias = _alias(template, spec)
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    group_id = update["DeploymentGroupName"]["Ref"]
+    return group_id, template["Resources"][group_id]
+
+
+# Every function: one version, one alias `live` on it
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_every_function_has_one_version_and_one_live_alias_on_it(template, spec):
+    version_id, _ = _version(template, spec)
+    _, alias = _alias(template, spec)
+    assert alias["Properties"]["Name"] == LIVE
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    assert version_id.startswith(logical_id(spec.name, "version"))
+
+
+def test_there_are_no_other_versions_or_aliases(template):
+    for type_ in (VERSION, ALIAS):
+        assert len(resources_of_type(template, type_)) == len(FUNCTIONS), type_
+
+
+# What invokes a function invokes its alias: resource type -> (where it names the function,
+# the functions it invokes)
+CALLERS = {
+    "AWS::ApiGateway::Method": (lambda p: p["Integration"]["Uri"]["Fn::Sub"][1]["Arn"], ROUTES),
+    "AWS::Lambda::Permission": (lambda p: p["FunctionName"], ROUTES),
+    "AWS::Lambda::EventSourceMapping": (
+        lambda p: p["FunctionName"],
+        tuple(f for f in FUNCTIONS if not f.method),
+    ),
+}
+
+
+def _proxy(resource: dict) -> bool:
+    """Not a MOCK integration (the preflights invoke nothing)."""
+    integration = resource["Properties"].get("Integration", {"Type": "AWS_PROXY"})
+    return integration["Type"] == "AWS_PROXY"
+
+
+@pytest.mark.parametrize("type_", CALLERS)
+def test_every_method_permission_and_mapping_targets_an_alias(template, type_):
+    where, invoked = CALLERS[type_]
+    callers = {rid: r for rid, r in resources_of_type(template, type_).items() if _proxy(r)}
+    aliases = resources_of_type(template, ALIAS)
+    targets = []
+    for rid, caller in callers.items():
+        target = where(caller["Properties"])
+        assert set(target) == {"Ref"} and target["Ref"] in aliases, rid  # Ref: the alias ARN
+        targets.append(target["Ref"])
+    assert sorted(targets) == sorted(_alias(template, spec)[0] for spec in invoked)
+
+
+# CodeDeploy: one application, one group per function, named by the alias's UpdatePolicy
+
+
+def test_one_lambda_application_for_every_group(template):
+    [(app_id, app)] = resources_of_type(template, APPLICATION).items()
+    assert app["Properties"]["ComputePlatform"] == "Lambda"
+    assert len(resources_of_type(template, GROUP)) == len(FUNCTIONS)
+    for group in resources_of_type(template, GROUP).values():
+        assert group["Properties"]["ApplicationName"] == {"Ref": app_id}
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_every_alias_update_goes_through_its_functions_group(template, spec):
+    _, alias = _alias(template, spec)
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    group_id, group = _group(template, spec)
+    assert group["Type"] == GROUP
+    assert update["ApplicationName"] == group["Properties"]["ApplicationName"]
+    others = [s for s in FUNCTIONS if s != spec]
+    assert group_id not in {_group(template, s)[0] for s in others}
+    props = group["Properties"]
+    assert props["DeploymentStyle"] == {
+        "DeploymentType": "BLUE_GREEN",
+        "DeploymentOption": "WITH_TRAFFIC_CONTROL",
+    }
+    assert props["AutoRollbackConfiguration"] == {
+        "Enabled": True,
+        "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
+    role = template["Resources"][props["ServiceRoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": ["codedeploy.amazonaws.com"]}
+    assert role["ManagedPolicyArns"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+            "AWSCodeDeployRoleForLambdaLimited"
+        }
+    ]
+    assert "Policies" not in role
+
+
+@pytest.mark.parametrize("preference", DEPLOYMENT_PREFERENCES)
+def test_every_group_uses_the_parameters_deployment_config(template, preference):
+    values = {**stage_values(template, "test"), "DeploymentPreference": preference}
+    resolver = Resolver(template, values)
+    for group_id in resources_of_type(template, GROUP):
+        config = resolver.resource(group_id)["Properties"]["DeploymentConfigName"]
+        assert resolver.resolve(config) == f"CodeDeployDefault.Lambda{preference}", group_id
+
+
+def _watches(alarm: dict, fn_id: str, metric: str) -> bool:
+    """The alarm watches `metric` of exactly this function (one metric, no metric math)."""
+    props = alarm["Properties"]
+    return props.get("MetricName") == metric and props.get("Dimensions") == [
+        {"Name": "FunctionName", "Value": {"Ref": fn_id}}
+    ]
+
+
+@pytest.mark.parametrize("enabled", ["true", "false"])
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_every_group_rolls_back_on_exactly_its_functions_error_and_duration_alarms(
+    template, spec, enabled
+):
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
+    expected = sorted(
+        rid
+        for rid, a in alarms.items()
+        if _watches(a, _fn_id(spec), "Errors") or _watches(a, _fn_id(spec), "Duration")
+    )
+    assert len(expected) == 2
+    assert {alarms[a]["Condition"] for a in expected} == {ALARMS_ON}
+    group_id, _ = _group(template, spec)
+    values = {**stage_values(template, "test"), "AlarmsEnabled": enabled}
+    group = Resolver(template, values).resource(group_id)["Properties"]
+    if enabled == "true":
+        configured = group["AlarmConfiguration"]
+        assert configured["Enabled"] is True
+        assert sorted(a["Name"]["Ref"] for a in configured["Alarms"]) == expected
+    else:
+        assert "AlarmConfiguration" not in group  # the alarms do not exist: nothing dangles
+
+
+def test_the_parameter_is_a_choice_of_codedeploys_lambda_configs(template):
+    spec = template["Parameters"]["DeploymentPreference"]
+    assert spec["AllowedValues"] == list(DEPLOYMENT_PREFERENCES)
+    assert spec["Default"] == "AllAtOnce"
+    assert {"AllAtOnce", "Canary10Percent5Minutes", "Linear10PercentEvery1Minute"} == set(
+        DEPLOYMENT_PREFERENCES
+    )
+
+
+@pytest.mark.parametrize(
+    ("stage", "preference"),
+    [("dev", "AllAtOnce"), ("test", "AllAtOnce"), ("prod", "Canary10Percent5Minutes")],
+)
+def test_each_stage_files_preference(template, stage, preference):
+    assert stage_values(template, stage)["DeploymentPreference"] == preference
+
+
+@pytest.mark.parametrize("type_", [VERSION, ALIAS, GROUP, APPLICATION])
+def test_nothing_of_the_deployment_is_stateful(type_):
+    """A replaced version or group holds no data: the stack policy must not pin them."""
+    assert type_ not in STATEFUL_TYPES
+
+
+# The version's logical ID changes exactly when the function's template properties do
+
+
+def _version_ids(template: dict) -> dict[str, str]:
+    return {spec.name: _version(template, spec)[0] for spec in FUNCTIONS}
+
+
+def _described(name: str):
+    return lambda specs: tuple(
+        dataclasses.replace(s, description=s.description + " Changed.") if s.name == name else s
+        for s in specs
+    )
+
+
+# change -> (how the build changes, the functions whose version must change)
+TEMPLATE_CHANGES = {
+    "get_item's description": ({"FUNCTIONS": _described("get_item")}, {"get_item"}),
+    "stream_audit's description": ({"FUNCTIONS": _described("stream_audit")}, {"stream_audit"}),
+    "every function's handler": ({"HANDLER": "main.handler"}, {f.name for f in FUNCTIONS}),
+    # Reserved concurrency is the function's, not a version's: Lambda would publish nothing.
+    "a function-level setting": ({"RESERVED": "ConcurrencyReservedToo"}, set()),
+}
+
+
+@pytest.mark.parametrize("change", TEMPLATE_CHANGES)
+def test_a_template_change_of_a_function_changes_exactly_its_versions_id(
+    template, monkeypatch, change
+):
+    patches, expected = TEMPLATE_CHANGES[change]
+    for name, value in patches.items():
+        current = getattr(templates.functions, name)
+        monkeypatch.setattr(templates.functions, name, value(current) if callable(value) else value)
+    changed = build_template().to_dict()
+    before, after = _version_ids(template), _version_ids(changed)
+    assert {name for name in before if before[name] != after[name]} == expected
+    assert changed["Resources"] != template["Resources"]  # the build did change
+
+
+def test_the_same_sources_give_the_same_version_ids(template):
+    assert _version_ids(build_template().to_dict()) == _version_ids(template)
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_the_version_id_hashes_the_function_as_the_template_has_it(template, spec):
+    """Nothing added to the function after its version was named (tags are not versioned)."""
+    versioned = _versioned(template, spec)
+    versioned["Code"] = {k: v for k, v in versioned["Code"].items() if k != "S3Bucket"}
+    canonical = json.dumps(versioned, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    assert _version(template, spec)[0] == logical_id(spec.name, "version", digest)
+
+
+# The version's Description: every value the function's versioned properties take from outside
+# the template text, so a parameter-level change publishes a new version too
+
+
+def _versioned(template: dict, spec: FunctionSpec) -> dict:
+    props = template["Resources"][_fn_id(spec)]["Properties"]
+    return {k: v for k, v in props.items() if k not in NOT_VERSIONED}
+
+
+def _description_inputs(template: dict, spec: FunctionSpec) -> set[str]:
+    _, version = _version(template, spec)
+    return set(references(version["Properties"]["Description"]))
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_the_description_names_every_outside_value_of_the_function(template, spec):
+    fn_id = _fn_id(spec)
+    versioned = _versioned(template, spec)
+    reach = parameter_reach(template)
+    used = {p for p, props in reach.items() for rid, prop in props
+            if rid == fn_id and prop in versioned}  # fmt: skip
+    # The code's bucket says where the zip lies, its content-addressed key what the code is.
+    where = versioned["Code"].pop("S3Bucket")
+    assert where == {"Ref": "ArtifactBucket"}
+    assert "ArtifactBucket" not in set(references(versioned))
+    used -= {"ArtifactBucket"}
+    assert logical_id(spec.name, "code", "key") in used
+    # A resource the function names changes its value when it is replaced: by a parameter
+    # reaching one of its create-only properties. That parameter must be named itself, or the
+    # resource (the layer: every new zip is a new layer version).
+    create_only = create_only_properties()
+    named_resources = {r for r in references(versioned) if r in template["Resources"]}
+    in_description = _description_inputs(template, spec)
+    for rid in named_resources:
+        type_ = template["Resources"][rid]["Type"]
+        replacing = {p for p, props in reach.items() for r, prop in props
+                     if r == rid and prop in create_only[type_]}  # fmt: skip
+        assert replacing <= used or rid in in_description, (rid, replacing - used)
+    layers = {r for r in named_resources if template["Resources"][r]["Type"] == (
+        "AWS::Lambda::LayerVersion")}  # fmt: skip
+    assert layers
+    assert in_description == used | layers
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_the_description_starts_with_the_code_key(template, spec):
+    _, version = _version(template, spec)
+    text, _ = version["Properties"]["Description"]["Fn::Sub"]
+    assert text.startswith(f"${{{logical_id(spec.name, 'code', 'key')}}}{deployments.SEPARATOR}")
+
+
+def _build_keys() -> dict[str, str]:
+    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
+    return {logical_id(n, "code", "key"): e["s3_key"] for n, e in manifest["artifacts"].items()}
+
+
+def _resolved_description(template: dict, spec: FunctionSpec, values: dict, layer: str) -> str:
+    """The Description as CloudFormation makes it, the layer being version number `layer`."""
+    resolver = Resolver(template, values)
+    _, version = _version(template, spec)
+    text, local = version["Properties"]["Description"]["Fn::Sub"]
+    scope = {**resolver.values}
+    for name, node in local.items():
+        scope[name] = layer if "Fn::Select" in node else str(resolver.resolve(node))
+    return re.sub(r"\$\{([^}]+)\}", lambda m: str(scope[m[1]]), text)
+
+
+SEEDS = sorted(p.stem for p in (ROOT / "docs" / "seeds").glob("*.json"))
+VPC = {"VpcSubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+       "VpcSecurityGroupIds": "sg-0123456789abcdef0"}  # fmt: skip
+
+
+# parameter values -> (a stage file or seed, changes)
+SOURCES = {
+    **{stage: (ROOT / "params" / f"{stage}.json", {}) for stage in ("dev", "test", "prod")},
+    "prod in a VPC": (ROOT / "params" / "prod.json", VPC),
+    **{f"seed {s}": (ROOT / "docs" / "seeds" / f"{s}.json", {}) for s in SEEDS},
+}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_description_fits_lambdas_limit(template, source):
+    path, changes = SOURCES[source]
+    values = {**json.loads(path.read_text()), **changes, **_build_keys()}
+    values = {k: str(v) for k, v in values.items()}
+    for spec in FUNCTIONS:
+        text = _resolved_description(template, spec, values, layer="9999")
+        assert len(text) <= DESCRIPTION_LIMIT, (spec.name, len(text), text)
+
+
+@pytest.mark.parametrize("spec", [FUNCTIONS[0], FUNCTIONS[-1]], ids=lambda s: s.name)
+def test_a_new_value_of_any_input_gives_a_new_description(template, spec):
+    values = {**stage_values(template, "prod"), **_build_keys(), **VPC}
+    base = _resolved_description(template, spec, values, layer="1")
+    assert _resolved_description(template, spec, values, layer="2") != base
+    inputs = _description_inputs(template, spec) & set(template["Parameters"])
+    resolved = Resolver(template, values).values
+    for name in sorted(inputs):
+        parameter, value = template["Parameters"][name], resolved[name]
+        allowed = [str(v) for v in parameter.get("AllowedValues", []) if str(v) != value]
+        other = allowed[0] if allowed else str(int(value) + 1) if value.isdigit() else value + "x"
+        changed = _resolved_description(template, spec, {**values, name: other}, layer="1")
+        assert changed != base, name
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS[:1], ids=lambda s: s.name)
+def test_no_input_can_hold_the_separator(template, spec):
+    """Values joined by `|` are unambiguous only if no value can contain one."""
+    values = {**stage_values(template, "prod"), **_build_keys()}
+    for name in sorted(_description_inputs(template, spec) & set(template["Parameters"])):
+        parameter = template["Parameters"][name]
+        assert not [v for v in parameter.get("AllowedValues", []) if "|" in str(v)], name
+        if "AllowedPattern" in parameter:
+            sample = str(values.get(name, parameter.get("Default", "")))
+            for probe in (f"{sample}|", f"|{sample}", f"{sample[:1]}|{sample[1:]}"):
+                assert not re.fullmatch(parameter["AllowedPattern"], probe), (name, probe)
+
+
+# What moto creates (localapi.moto_compat registers the alias; CodeDeploy stays skipped)
+
+
+def test_moto_creates_every_version_and_alias_and_the_callers_invoke_the_alias(template, aws_env):
+    moto_compat.apply()
+    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
+    values = {**stage_values(template, "prod"), **_build_keys(), "ArtifactBucket": "artifacts"}
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="artifacts",
+                         CreateBucketConfiguration={"LocationConstraint": REGION})  # fmt: skip
+        for entry in manifest["artifacts"].values():
+            s3.upload_file(str(ROOT / "dist" / entry["file"]), "artifacts", entry["s3_key"])
+        cfn = boto3.client("cloudformation", region_name=REGION)
+        cfn.create_stack(
+            StackName="canary",
+            TemplateBody=(ROOT / "dist" / "template.json").read_text(),
+            Parameters=stack_parameters(template, values),
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId")
+            for r in cfn.describe_stack_resources(StackName="canary")["StackResources"]
+            if r.get("LogicalResourceId")  # moto omits the types it skips (CodeDeploy)
+        }
+        lam = boto3.client("lambda", region_name=REGION)
+        for spec in FUNCTIONS:
+            name = physical[_fn_id(spec)]
+            [alias] = lam.list_aliases(FunctionName=name)["Aliases"]
+            assert (alias["Name"], alias["FunctionVersion"]) == (LIVE, "1")
+            assert alias["AliasArn"] == physical[_alias(template, spec)[0]]
+            assert physical[_version(template, spec)[0]] == f"{alias['AliasArn'][:-5]}:1"
+        [mapping] = lam.list_event_source_mappings()["EventSourceMappings"]
+        consumer = physical[logical_id("stream_audit", "function")]
+        assert mapping["FunctionArn"].split(":")[6] == consumer
+        cfn.delete_stack(StackName="canary")
+
+
+# localapi follows an alias (or a version) to its function
+
+
+def _one(type_: str, **props: object) -> dict:
+    return {"Type": type_, "Properties": props}
+
+
+FOLLOWED = {
+    "the function": ("Fn", "Fn"),
+    "an alias by Ref": ("Live", "Fn"),
+    "an alias by GetAtt Arn": ("LiveByArn", "Fn"),
+    "a version": ("V1", "Fn"),
+    "an alias of a version's function": ("LiveOfVersion", "Fn"),
+    "a table": ("Table", None),
+    "nothing": ("Missing", None),
+    "a cycle": ("LoopA", None),
+}
+SMALL = {
+    "Resources": {
+        "Fn": _one("AWS::Lambda::Function", Handler="app.lambda_handler"),
+        "V1": _one(VERSION, FunctionName={"Ref": "Fn"}),
+        "Live": _one(ALIAS, FunctionName={"Ref": "Fn"}, Name=LIVE),
+        "LiveByArn": _one(ALIAS, FunctionName={"Fn::GetAtt": ["Fn", "Arn"]}, Name=LIVE),
+        "LiveOfVersion": _one(ALIAS, FunctionName={"Ref": "V1"}, Name=LIVE),
+        "Table": _one("AWS::DynamoDB::Table"),
+        "LoopA": _one(ALIAS, FunctionName={"Ref": "LoopB"}, Name=LIVE),
+        "LoopB": _one(ALIAS, FunctionName={"Ref": "LoopA"}, Name=LIVE),
+    }
+}
+
+
+@pytest.mark.parametrize("case", FOLLOWED)
+def test_localapi_follows_an_alias_to_its_function(case):
+    start, function = FOLLOWED[case]
+    assert invoked_function(SMALL, start) == function
