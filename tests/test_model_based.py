@@ -118,34 +118,29 @@ class ItemsModel(RuleBasedStateMachine):
             return {"If-Match": str(version + 1)}, True
         return {}, False
 
-    @rule(item_id=ids, body=bodies, choice=st.sampled_from(["none", "current", "stale"]))
-    def put(self, item_id, body, choice):
+    def _write(self, method: str, item_id: str, body: dict, choice: str, result) -> None:
+        """PUT or PATCH: 404 for a missing item, 412 for a stale If-Match, else the item
+        becomes result(current attributes) at the next version."""
         headers, stale = self._precondition(item_id, choice)
-        status, answer = self.call("PUT", f"/items/{item_id}", body, **headers)
+        status, answer = self.call(method, f"/items/{item_id}", body, **headers)
         if item_id not in self.model:
             assert status == 404, answer
         elif stale:
             assert status == 412, answer
         else:
             assert status == 200, answer
-            version = self.model[item_id][1] + 1
-            assert (attributes(answer), answer["version"]) == (body, version)
-            self.model[item_id] = (body, version)
+            current, version = self.model[item_id]
+            expected = (result(current), version + 1)
+            assert (attributes(answer), answer["version"]) == expected
+            self.model[item_id] = expected
+
+    @rule(item_id=ids, body=bodies, choice=st.sampled_from(["none", "current", "stale"]))
+    def put(self, item_id, body, choice):
+        self._write("PUT", item_id, body, choice, lambda _: body)
 
     @rule(item_id=ids, patch=patches, choice=st.sampled_from(["none", "current", "stale"]))
     def patch(self, item_id, patch, choice):
-        headers, stale = self._precondition(item_id, choice)
-        status, answer = self.call("PATCH", f"/items/{item_id}", patch, **headers)
-        if item_id not in self.model:
-            assert status == 404, answer
-        elif stale:
-            assert status == 412, answer
-        else:
-            assert status == 200, answer
-            merged = merge_patch(self.model[item_id][0], patch)
-            version = self.model[item_id][1] + 1
-            assert (attributes(answer), answer["version"]) == (merged, version)
-            self.model[item_id] = (merged, version)
+        self._write("PATCH", item_id, patch, choice, lambda current: merge_patch(current, patch))
 
     @rule(item_id=ids, choice=st.sampled_from(["none", "current", "stale"]))
     def delete(self, item_id, choice):
