@@ -120,7 +120,7 @@ def plan(
             for k in sorted(set(live_values or {}) & set(template_parameters) - given)
         ]
     try:
-        cfn.create_change_set(
+        created = cfn.create_change_set(
             StackName=stack_name,
             ChangeSetName=name,
             ChangeSetType=change_set_type,
@@ -141,8 +141,19 @@ def plan(
         return result
     finally:
         cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
-        if not live:
-            cfn.delete_stack(StackName=stack_name)  # the REVIEW_IN_PROGRESS shell
+        if not live:  # the REVIEW_IN_PROGRESS shell: gone before a deploy may use the name
+            cfn.delete_stack(StackName=created["StackId"])
+            _wait_deleted(cfn, created["StackId"])
+
+
+def _wait_deleted(cfn: Any, stack_id: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+        if status == "DELETE_COMPLETE":
+            return
+        time.sleep(POLL_SECONDS)
+    raise ChangeSetError(f"the empty stack {stack_id} of the plan is still {status}")
 
 
 def _wait(cfn: Any, stack_name: str, name: str) -> dict[str, Any]:
