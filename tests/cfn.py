@@ -254,3 +254,43 @@ def create_only_properties() -> dict[str, set[str]]:
         }
         for schema in _schemas()
     }
+
+
+ARTIFACT_BUCKET = "artifacts"  # the bucket create_built_stack uploads the artifacts to
+
+
+def build_keys() -> dict[str, str]:
+    """The artifact-key parameters of the last build (dist/manifest.json)."""
+    from templates.naming import logical_id
+
+    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
+    return {logical_id(n, "code", "key"): e["s3_key"] for n, e in manifest["artifacts"].items()}
+
+
+def create_built_stack(name: str, template: dict, values: dict[str, str], region: str) -> dict:
+    """Inside an active moto: the built artifacts uploaded and dist/template.json created as
+    stack `name` with `values` (plus the artifact bucket and keys); its status and the
+    physical ID of each resource moto made, by logical ID."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region)
+    location = {} if region == "us-east-1" else {"LocationConstraint": region}
+    s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration=location)
+    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
+    for entry in manifest["artifacts"].values():
+        s3.upload_file(str(ROOT / "dist" / entry["file"]), ARTIFACT_BUCKET, entry["s3_key"])
+    values = {**values, **build_keys(), "ArtifactBucket": ARTIFACT_BUCKET}
+    cfn = boto3.client("cloudformation", region_name=region)
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=(ROOT / "dist" / "template.json").read_text(),
+        Parameters=stack_parameters(template, values),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    physical = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId")
+        for r in cfn.describe_stack_resources(StackName=name)["StackResources"]
+        if r.get("LogicalResourceId")  # moto omits it for the types it skips
+    }
+    return {"status": status, "physical": physical}

@@ -24,11 +24,12 @@ from templates.stack_policy import STATEFUL_TYPES
 from tests.cfn import (
     ROOT,
     Resolver,
+    build_keys,
+    create_built_stack,
     create_only_properties,
     parameter_reach,
     references,
     resources_of_type,
-    stack_parameters,
     stage_values,
 )
 from tests.conftest import REGION
@@ -324,11 +325,6 @@ def test_the_description_starts_with_the_code_key(template, spec):
     assert text.startswith(f"${{{logical_id(spec.name, 'code', 'key')}}}{deployments.SEPARATOR}")
 
 
-def _build_keys() -> dict[str, str]:
-    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
-    return {logical_id(n, "code", "key"): e["s3_key"] for n, e in manifest["artifacts"].items()}
-
-
 def _resolved_description(template: dict, spec: FunctionSpec, values: dict, layer: str) -> str:
     """The Description as CloudFormation makes it, the layer being version number `layer`."""
     resolver = Resolver(template, values)
@@ -356,7 +352,7 @@ SOURCES = {
 @pytest.mark.parametrize("source", SOURCES)
 def test_every_description_fits_lambdas_limit(template, source):
     path, changes = SOURCES[source]
-    values = {**json.loads(path.read_text()), **changes, **_build_keys()}
+    values = {**json.loads(path.read_text()), **changes, **build_keys()}
     values = {k: str(v) for k, v in values.items()}
     for spec in FUNCTIONS:
         text = _resolved_description(template, spec, values, layer="9999")
@@ -365,7 +361,7 @@ def test_every_description_fits_lambdas_limit(template, source):
 
 @pytest.mark.parametrize("spec", [FUNCTIONS[0], FUNCTIONS[-1]], ids=lambda s: s.name)
 def test_a_new_value_of_any_input_gives_a_new_description(template, spec):
-    values = {**stage_values(template, "prod"), **_build_keys(), **VPC}
+    values = {**stage_values(template, "prod"), **build_keys(), **VPC}
     base = _resolved_description(template, spec, values, layer="1")
     assert _resolved_description(template, spec, values, layer="2") != base
     inputs = _description_inputs(template, spec) & set(template["Parameters"])
@@ -381,7 +377,7 @@ def test_a_new_value_of_any_input_gives_a_new_description(template, spec):
 @pytest.mark.parametrize("spec", FUNCTIONS[:1], ids=lambda s: s.name)
 def test_no_input_can_hold_the_separator(template, spec):
     """Values joined by `|` are unambiguous only if no value can contain one."""
-    values = {**stage_values(template, "prod"), **_build_keys()}
+    values = {**stage_values(template, "prod"), **build_keys()}
     for name in sorted(_description_inputs(template, spec) & set(template["Parameters"])):
         parameter = template["Parameters"][name]
         assert not [v for v in parameter.get("AllowedValues", []) if "|" in str(v)], name
@@ -396,26 +392,10 @@ def test_no_input_can_hold_the_separator(template, spec):
 
 def test_moto_creates_every_version_and_alias_and_the_callers_invoke_the_alias(template, aws_env):
     moto_compat.apply()
-    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
-    values = {**stage_values(template, "prod"), **_build_keys(), "ArtifactBucket": "artifacts"}
     with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket="artifacts",
-                         CreateBucketConfiguration={"LocationConstraint": REGION})  # fmt: skip
-        for entry in manifest["artifacts"].values():
-            s3.upload_file(str(ROOT / "dist" / entry["file"]), "artifacts", entry["s3_key"])
+        created = create_built_stack("canary", template, stage_values(template, "prod"), REGION)
+        physical = created["physical"]
         cfn = boto3.client("cloudformation", region_name=REGION)
-        cfn.create_stack(
-            StackName="canary",
-            TemplateBody=(ROOT / "dist" / "template.json").read_text(),
-            Parameters=stack_parameters(template, values),
-            Capabilities=["CAPABILITY_IAM"],
-        )
-        physical = {
-            r["LogicalResourceId"]: r.get("PhysicalResourceId")
-            for r in cfn.describe_stack_resources(StackName="canary")["StackResources"]
-            if r.get("LogicalResourceId")  # moto omits the types it skips (CodeDeploy)
-        }
         lam = boto3.client("lambda", region_name=REGION)
         for spec in FUNCTIONS:
             name = physical[_fn_id(spec)]

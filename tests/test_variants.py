@@ -11,7 +11,13 @@ from localapi import moto_compat
 from templates import stage_params
 from templates.catalog import COLLECTION, ROUTES
 from templates.naming import logical_id
-from tests.cfn import ROOT, Resolver, resources_of_type, stack_parameters, stage_values
+from tests.cfn import (
+    ROOT,
+    Resolver,
+    create_built_stack,
+    resources_of_type,
+    stage_values,
+)
 from tests.conftest import REGION
 
 
@@ -161,31 +167,12 @@ DEPLOYED_VARIANTS = {
 @pytest.mark.parametrize("variant", DEPLOYED_VARIANTS)
 def test_variant_deploys_to_moto(template, aws_env, variant):
     moto_compat.apply()
-    manifest = json.loads((ROOT / "dist" / "manifest.json").read_text())
     values = {**stage_values(template, "test"), **DEPLOYED_VARIANTS[variant]}
     region = values.pop("region", REGION)
     with mock_aws():
-        s3 = boto3.client("s3", region_name=region)
-        location = {} if region == "us-east-1" else {"LocationConstraint": region}
-        s3.create_bucket(Bucket="artifacts", CreateBucketConfiguration=location)
-        for entry in manifest["artifacts"].values():
-            s3.upload_file(str(ROOT / "dist" / entry["file"]), "artifacts", entry["s3_key"])
-        keys = {logical_id(n, "code", "key"): e["s3_key"] for n, e in manifest["artifacts"].items()}
-        values |= {"ArtifactBucket": "artifacts", **keys}
-        cfn = boto3.client("cloudformation", region_name=region)
-        cfn.create_stack(
-            StackName="variant",
-            TemplateBody=(ROOT / "dist" / "template.json").read_text(),
-            Parameters=stack_parameters(template, values),
-            Capabilities=["CAPABILITY_IAM"],
-        )
-        assert cfn.describe_stacks(StackName="variant")["Stacks"][0]["StackStatus"] == (
-            "CREATE_COMPLETE"
-        )
-        physical = {
-            r.get("LogicalResourceId"): r.get("PhysicalResourceId")  # moto omits both for
-            for r in cfn.describe_stack_resources(StackName="variant")["StackResources"]
-        }  # the types it skips
+        created = create_built_stack("variant", template, values, region)
+        assert created["status"] == "CREATE_COMPLETE"
+        physical = created["physical"]
         table = boto3.client("dynamodb", region_name=region).describe_table(
             TableName=physical["ItemsTable"]
         )["Table"]
