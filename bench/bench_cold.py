@@ -89,45 +89,30 @@ def run(quick: bool) -> list[Row]:
         boto3_median = statistics.median(boto3_times)
         limit = RATIO_LIMIT * boto3_median
         rows.append(sample_row("cold: import boto3 alone", boto3_times, "s"))
+
+        def handler_row(name: str, functions: Path, layer: Path, label: str, **env: str) -> Row:
+            """Import one handler `reps` times (after one warm-up run when bytecode is kept)."""
+            folder = functions / name
+            environment = {
+                **child_environment(**env),
+                **lambda_environment(tpl, name, folder),
+                "PYTHONPATH": os.pathsep.join([str(folder), str(layer)]),
+            }
+            if env.get("PYTHONDONTWRITEBYTECODE") == "":
+                import_seconds("app", folder, environment)  # writes the __pycache__ folders
+            times = [import_seconds("app", folder, environment) for _ in range(reps)]
+            ratio = statistics.median(times) / boto3_median
+            return sample_row(f"cold: import {name} handler{label} ({ratio:.2f}x boto3)",
+                              times, "s", f"<= {RATIO_LIMIT}x boto3", limit)  # fmt: skip
+
         for spec in FUNCTIONS:
             progress(f"cold: {spec.name}")
-            folder = functions_dir / spec.name
-            env = {
-                **base,
-                **lambda_environment(tpl, spec.name, folder),
-                "PYTHONPATH": os.pathsep.join([str(folder), str(layer_dir)]),
-            }
-            times = [import_seconds("app", folder, env) for _ in range(reps)]
-            ratio = statistics.median(times) / boto3_median
-            rows.append(
-                sample_row(
-                    f"cold: import {spec.name} handler ({ratio:.2f}x boto3)",
-                    times,
-                    "s",
-                    f"<= {RATIO_LIMIT}x boto3",
-                    limit,
-                )
-            )
+            rows.append(handler_row(spec.name, functions_dir, layer_dir, "",
+                                    PYTHONDONTWRITEBYTECODE="1"))  # fmt: skip
         # The same with bytecode written once and reused: what shipping .pyc would save.
         cached_dir, cached_layer = unpack_dist(Path(tmp) / "cached")
-        folder = cached_dir / "get_item"
-        env = {
-            **child_environment(PYTHONDONTWRITEBYTECODE=""),  # empty: bytecode is written
-            **lambda_environment(tpl, "get_item", folder),
-            "PYTHONPATH": os.pathsep.join([str(folder), str(cached_layer)]),
-        }
-        import_seconds("app", folder, env)  # writes the __pycache__ folders
-        times = [import_seconds("app", folder, env) for _ in range(reps)]
-        ratio = statistics.median(times) / boto3_median
-        rows.append(
-            sample_row(
-                f"cold: import get_item handler, .pyc cached ({ratio:.2f}x boto3)",
-                times,
-                "s",
-                f"<= {RATIO_LIMIT}x boto3",
-                limit,
-            )
-        )
+        rows.append(handler_row("get_item", cached_dir, cached_layer, ", .pyc cached",
+                                PYTHONDONTWRITEBYTECODE=""))  # empty: written  # fmt: skip
     sizes = zip_sizes()
     for spec in FUNCTIONS:
         size = sizes[spec.name] / KIB
