@@ -15,7 +15,7 @@ LOCAL_DATA ?=
 SOURCES := build.py pyproject.toml $(shell find templates functions params -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template local plan outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench
+.PHONY: help venv template local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench
 
 help:
 	@echo "make template            build dist/ (template, zips, params, manifest)"
@@ -29,6 +29,7 @@ help:
 	@echo "make deploy STAGE=test   deploy a stage [REGION=us-west-2 STACK_NAME=items-api-<stage> ARTIFACT_BUCKET=...]"
 	@echo "                         [ALLOW_REPLACE=1 ADOPT=1 FORCE=1]"
 	@echo "make plan STAGE=test     what a deploy would change (change set, not executed); 1 if it would replace data"
+	@echo "make preflight STAGE=test read-only account checks (CloudWatch role, concurrency, names); deploy and plan run it first"
 	@echo "make outputs STAGE=test  the live stack's outputs"
 	@echo "make logs STAGE=test FN=get_item   tail a function's log group"
 	@echo "make destroy STAGE=dev   delete the stack, list what it retained [YES=1 PURGE=1 (never prod)]"
@@ -117,6 +118,9 @@ deploy: template
 
 plan: template
 	$(OPS) plan
+
+preflight: template
+	$(OPS) preflight
 
 outputs: venv
 	$(OPS) outputs

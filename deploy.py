@@ -2,7 +2,8 @@
 """Deploy dist/ to one stage's stack with `aws cloudformation deploy`.
 
 Order matters: everything that can be checked without AWS (stage name, params file, built
-artifacts) is checked first, so a bad input fails before any AWS call. Then: the artifact bucket
+artifacts) is checked first, so a bad input fails before any AWS call. Then ops.preflight's
+read-only checks (CloudWatch role, concurrency, names taken), then: the artifact bucket
 (created locked-down if absent), the artifacts whose keys are missing, and the deploy itself,
 skipped when the live stack already has this template and these parameters. Last, on prod, the
 stack policy (templates/stack_policy.py), deploy or no deploy."""
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops import changes, drift, events, logs, teardown
+from ops import changes, drift, events, logs, preflight, teardown
 from templates import stage_params
 from templates.naming import logical_id
 from templates.stack_policy import stack_policy, stateful_resources
@@ -329,16 +330,41 @@ def replacement_gate(cfn: Any, s3: Any, p: Plan, bucket: str, stack: dict | None
     return result
 
 
+def run_preflight(p: Plan) -> None:
+    """ops.preflight, before any upload, bucket or change set: its refusals (all of them) stop
+    the command with exit code 2."""
+    params_file = f"{p.params_dir.name}/{p.stage}.json"
+    values = full_parameters(p, p.values)
+    preflight.run(p.template, p.stack_name, p.region, values, params_file, p.stage,
+                  out=lambda line: print(line, flush=True))  # fmt: skip
+
+
+FAILED_CREATE = "ROLLBACK_COMPLETE"  # a stack whose first create rolled back
+
+
+def clear_failed_create(cfn: Any, stack_name: str, stack: dict | None) -> dict | None:
+    """A stack whose first create rolled back can only be deleted (`aws cloudformation deploy`
+    refuses to update it). RetainExceptOnCreate made that rollback delete every stateful
+    resource the create had made, so the stack is an empty shell: delete it and create anew, as
+    `cdk deploy` does. Returns the stack to deploy onto (None: create)."""
+    if not stack or stack["StackStatus"] != FAILED_CREATE:
+        return stack
+    reason = stack.get("StackStatusReason") or "see its events"
+    print(f"{stack_name}: its first create failed ({reason}); deleting the empty stack "
+          "to create it again", flush=True)  # fmt: skip
+    cfn.delete_stack(StackName=stack["StackId"])
+    status = wait_for_delete(cfn, stack["StackId"])
+    if status != "DELETE_COMPLETE":
+        raise DeployError(f"{stack_name}: {status} while deleting the failed create; see its "
+                          "events, then make destroy and deploy again.")  # fmt: skip
+    return None
+
+
 def deploy(p: Plan, bucket: str | None, options: Options) -> None:
+    run_preflight(p)
     session, bucket = session_and_bucket(p, bucket)
     s3, cfn = session.client("s3"), session.client("cloudformation")
-    stack = live_stack(cfn, p.stack_name)
-    if stack and stack["StackStatus"] == "ROLLBACK_COMPLETE":
-        raise DeployError(
-            f"{p.stack_name} failed its first creation (ROLLBACK_COMPLETE) and cannot be updated: "
-            f"see its events, delete it (make destroy STAGE={p.stage}) and deploy again. "
-            "Retained resources stay."
-        )
+    stack = clear_failed_create(cfn, p.stack_name, live_stack(cfn, p.stack_name))
     if ensure_bucket(s3, bucket, p.region):  # artifacts, templates and the deploy record
         print(f"created artifact bucket {bucket} (encrypted, versioned, private)")
     if stack and not check_drift(s3, bucket, p, stack, options):
@@ -381,11 +407,16 @@ def blocked_message(gate: changes.PlanResult) -> str:
 
 def plan_only(p: Plan, bucket: str | None, options: Options) -> int:
     """`make plan`: 1 when the gate would stop the deploy (and ALLOW_REPLACE is not set)."""
+    run_preflight(p)
     session, bucket = session_and_bucket(p, bucket)
     s3, cfn = session.client("s3"), session.client("cloudformation")
     if ensure_bucket(s3, bucket, p.region):
         print(f"created artifact bucket {bucket} (encrypted, versioned, private)")
     stack = live_stack(cfn, p.stack_name)
+    if stack and stack["StackStatus"] == FAILED_CREATE:
+        print(f"{p.stack_name}: its first create failed ({FAILED_CREATE}); make deploy deletes "
+              "the empty stack and creates every resource again.")  # fmt: skip
+        return 0
     if stack:
         recorded = drift.read_record(s3, bucket, p.stack_name)
         found = drift.compare(p.template, p.values, live_parameters(stack), recorded)
@@ -414,10 +445,12 @@ def tail_logs(p: Plan, function: str, follow: bool) -> int:
     """`make logs FN=...`: the function's log group, tailed until Ctrl-C."""
     import boto3
 
-    group = logs.log_group(p.stack_name, function)  # a bad FN fails before any AWS call
+    logs.log_group_id(function)  # a bad FN fails before any AWS call
+    session = boto3.Session(region_name=p.region)
+    group = logs.log_group(session.client("cloudformation"), p.stack_name, function)
     print(f"{group} (Ctrl-C stops)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a tail ends
-        logs.tail(boto3.Session(region_name=p.region).client("logs"), group, follow=follow,
+        logs.tail(session.client("logs"), group, follow=follow,
                   out=lambda line: print(line, flush=True))  # fmt: skip
     return 0
 
@@ -443,8 +476,7 @@ def destroy(stage: str, stack_name: str, region: str, yes: bool, purge: bool) ->
     teardown.confirm(stack_name, yes)
     body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
     template = body if isinstance(body, dict) else json.loads(body)
-    listed = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-    kept = teardown.retained(template, listed)
+    kept = teardown.retained(template, preflight.live_resources(cfn, stack_name) or {})
     tail = events.EventTail(cfn, stack["StackId"], out=lambda line: print(line, flush=True))
     tail.start()
     cfn.delete_stack(StackName=stack["StackId"])
@@ -476,7 +508,7 @@ def wait_for_delete(cfn: Any, stack_id: str, seconds: int = 3600) -> str:
     return "DELETE_IN_PROGRESS (gave up waiting)"
 
 
-COMMANDS = ("deploy", "plan", "outputs", "logs", "destroy")
+COMMANDS = ("deploy", "plan", "preflight", "outputs", "logs", "destroy")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,6 +539,9 @@ def main(argv: list[str] | None = None) -> int:
         p = plan(args.stage, stack_name, args.region, args.dist, args.params_dir)
         if args.command == "plan":
             return plan_only(p, args.artifact_bucket, options)
+        if args.command == "preflight":
+            run_preflight(p)
+            return 0
         if args.command == "outputs":
             return outputs(p)
         if args.command == "logs":
@@ -518,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         teardown.TeardownError,
         logs.LogsError,
         changes.ChangeSetError,
+        preflight.PreflightError,
     ) as e:
         print(f"{args.command}: {e}", file=sys.stderr)
         return 2

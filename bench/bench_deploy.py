@@ -23,6 +23,7 @@ from bench.common import (
     sample_row,
 )
 from localapi import moto_compat
+from tests.moto_server import give_account_cloudwatch_role
 
 STAGE = "test"
 UPLOADED = re.compile(r"^uploaded \S+: .* \((\d+) bytes\)$", re.MULTILINE)
@@ -76,6 +77,8 @@ def run(quick: bool) -> list[Row]:
         log = Path(tmp) / "moto.log"
         server, endpoint = moto_compat.start_server(log)
         try:
+            # A fresh account (moto's too) has no API Gateway CloudWatch role: preflight refuses.
+            give_account_cloudwatch_role({"AWS_ENDPOINT_URL": endpoint})
             progress("deploy: first deploy (create)")
             first, output = make_deploy(endpoint)
             first_bytes = uploaded_bytes(output)

@@ -14,15 +14,26 @@ moto: the tests and `make local` (never the product in AWS).
   in moto's Lambda as CreateAlias makes it. CodeDeploy (the alias's UpdatePolicy) stays
   skipped: moto creates no deployment application or group, and never shifts traffic.
 
+- DeletionPolicy RetainExceptOnCreate: moto keeps only resources marked `Retain` when a stack
+  is deleted, and deletes these. In CloudFormation they are deleted only when the create that
+  made them rolls back; a completed stack's delete keeps them (`make destroy` lists them).
+  `_retain_except_on_create` makes moto's delete keep them too.
+
 - DynamoDB streams with an event source mapping: moto delivers each record to the function itself,
   through Docker (absent here), and then drops the stream's records. `make local` runs the
   mappings itself (localapi.streams), so detach_stream_mappings switches moto's delivery off.
+- Lambda GetAccountSettings (`make preflight`'s concurrency check): moto has neither the route
+  nor an answer. It answers here: AccountLimit.ConcurrentExecutions 1000 (or moto's own
+  MOTO_LAMBDA_CONCURRENCY_QUOTA, which its PutFunctionConcurrency enforces) and
+  UnreservedConcurrentExecutions = that minus every function's reserved concurrency. moto's API
+  Gateway has GetAccount/UpdateAccount already, with no CloudWatch role set, as in a new account.
 
 `python -m localapi.moto_compat -H 127.0.0.1 -p PORT` runs moto_server with the patches applied."""
 
 import contextlib
 import copy
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -171,6 +182,32 @@ def _lambda_versions_and_aliases() -> None:
     lambda_models.LambdaVersion._items_api_patched = True
 
 
+def _retain_except_on_create() -> None:
+    """A stack delete keeps RetainExceptOnCreate resources as it keeps Retain ones (moto has no
+    create rollback, so its deletes are always of completed stacks)."""
+    model = parsing.ResourceMap
+    if getattr(model, "_items_api_patched", False):
+        return
+    original = model.delete
+
+    def delete(self) -> None:
+        kept = {
+            name: resource
+            for name, resource in self._resource_json_map.items()
+            if resource.get("DeletionPolicy") == "RetainExceptOnCreate"
+        }
+        for resource in kept.values():
+            resource["DeletionPolicy"] = "Retain"
+        try:
+            original(self)
+        finally:
+            for resource in kept.values():
+                resource["DeletionPolicy"] = "RetainExceptOnCreate"
+
+    model.delete = delete
+    model._items_api_patched = True
+
+
 def detach_stream_mappings() -> int:
     """Detach every table stream from moto's own Lambda delivery (in this process's moto);
     return how many mappings were detached."""
@@ -214,11 +251,51 @@ def start_server(log: Path, seconds: float = 60) -> tuple[subprocess.Popen, str]
     raise RuntimeError(f"moto_server did not start: {log.read_text()}")
 
 
+# Lambda GetAccountSettings (see the module docstring): moto routes no /account-settings/ URL.
+ACCOUNT_SETTINGS_PATH = r"{0}/(?P<api_version>[^/]+)/account-settings/?$"
+DEFAULT_CONCURRENCY_LIMIT = 1000  # AWS's default Lambda concurrency quota per account and region
+
+
+def _get_account_settings(self: Any) -> tuple[int, dict, str]:
+    """GetAccountSettings as Lambda answers it, from moto's own functions and quota."""
+    limit = int(os.environ.get("MOTO_LAMBDA_CONCURRENCY_QUOTA", DEFAULT_CONCURRENCY_LIMIT))
+    functions = list(self.backend.list_functions())
+    reserved = sum(int(f.reserved_concurrency or 0) for f in functions)
+    body = {
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": limit,
+            "UnreservedConcurrentExecutions": limit - reserved,
+        },
+        "AccountUsage": {
+            "TotalCodeSize": sum(int(f.code_size or 0) for f in functions),
+            "FunctionCount": len(functions),
+        },
+    }
+    return 200, {}, json.dumps(body)
+
+
+def _lambda_account_settings() -> None:
+    """Route GET /<api version>/account-settings/ to moto's Lambda (in-process mock_aws reads
+    url_paths per request; moto_server when it builds its app, after apply())."""
+    from moto.awslambda import urls as lambda_urls
+    from moto.awslambda.responses import LambdaResponse
+
+    if getattr(LambdaResponse, "get_account_settings", None) is _get_account_settings:
+        return
+    lambda_urls.url_paths[ACCOUNT_SETTINGS_PATH] = LambdaResponse.dispatch
+    LambdaResponse.get_account_settings = _get_account_settings  # type: ignore[attr-defined]
+
+
 def apply() -> None:
     """Idempotent: patch the moto models named in the module docstring."""
     _patch(models.Method, _mock_integration)
     _patch(kms_models.Key, _kms_key)
     _lambda_versions_and_aliases()
+    _lambda_account_settings()
+    _retain_except_on_create()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import boto3
 
 import deploy
+from ops import preflight
 
 ACCOUNT_BUCKET = "items-api-local-artifacts"  # the local artifact bucket (moto's S3)
 
@@ -66,12 +67,9 @@ def create(stage: str, stack_name: str, region: str, dist: Path, params_dir: Pat
     status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
     if status != "CREATE_COMPLETE":
         raise deploy.DeployError(f"local stack {stack_name}: {status}")
-    listed = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-    physical = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for r in listed
-        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")  # moto skips some types
-    }
+    # ListStackResources: DescribeStackResources stops at 100 resources.
+    listed = preflight.live_resources(cfn, stack_name) or {}
+    physical = {rid: physical_id for rid, (_, physical_id) in listed.items()}
     return LocalStack(
         name=stack_name,
         region=region,

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ops.preflight import live_resources
 from templates.catalog import FUNCTIONS
+from templates.naming import logical_id
 
 POLL_SECONDS = 2.0
 
@@ -15,13 +17,23 @@ class LogsError(Exception):
     """A bad FN or a log group that is not there: names what is allowed."""
 
 
-def log_group(stack_name: str, function: str) -> str:
-    """The function's log group: /aws/lambda/<stack>-<slug> (templates/log_groups.py)."""
+def log_group_id(function: str) -> str:
+    """The logical ID of the function's log group (templates/log_groups.py). CloudFormation
+    names the group, so its name is read from the stack (`log_group`)."""
     names = [f.name for f in FUNCTIONS]
     wanted = function.replace("-", "_")
     if wanted not in names:
         raise LogsError(f"FN={function!r} is not a function; functions are: {', '.join(names)}")
-    return f"/aws/lambda/{stack_name}-{wanted.replace('_', '-')}"
+    return logical_id(wanted, "log", "group")
+
+
+def log_group(cfn: Any, stack_name: str, function: str) -> str:
+    """The name of the function's log group in the live stack (from ListStackResources)."""
+    resource_id = log_group_id(function)
+    found = (live_resources(cfn, stack_name) or {}).get(resource_id)
+    if not found:
+        raise LogsError(f"{stack_name} has no {resource_id}: make deploy first.")
+    return found[1]
 
 
 def tail(

@@ -1,11 +1,12 @@
 """`make destroy`: delete a stage's stack, then say what it left behind, and PURGE that too.
 
-The stack's retained resources (DeletionPolicy Retain: table, bucket, KMS keys, log groups,
-queue) survive the delete on purpose: they are listed with their physical IDs, so nothing is
-lost silently. PURGE=1 deletes them as well (never for prod): the tables (deletion protection
-turned off first), the bucket (every object version and delete marker first), the log groups
-and the queue; KMS keys cannot be deleted at once, so they are scheduled for deletion after
-the shortest waiting period AWS allows (7 days) and can still be cancelled. Account-level
+The stack's retained resources (DeletionPolicy Retain or RetainExceptOnCreate: table, bucket,
+KMS keys, log groups, queue) survive the delete on purpose: they are listed with their physical
+IDs, so nothing is lost silently. PURGE=1 deletes them as well (never for prod): the tables
+(deletion protection turned off first, then waiting for ACTIVE), the bucket (every object
+version and delete marker first), the log groups and the queue; KMS keys cannot be deleted at
+once, so they are scheduled for deletion after the shortest waiting period AWS allows (7 days)
+and can still be cancelled. Account-level
 resources (the API Gateway logging role and account setting) are never purged: other APIs in
 the account use them.
 """
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 KMS_PENDING_DAYS = 7  # the minimum AWS allows
+# Both keep the resource on a stack delete (RetainExceptOnCreate deletes only on a failed create).
+RETAINING_POLICIES = ("Retain", "RetainExceptOnCreate")
 PURGED_TYPES = (
     "AWS::DynamoDB::Table",
     "AWS::S3::Bucket",
@@ -35,15 +38,14 @@ class Retained:
     physical_id: str
 
 
-def retained(template: dict[str, Any], resources: list[dict[str, Any]]) -> list[Retained]:
-    """The stack's resources that its delete leaves behind, with their physical IDs."""
-    keep = {k for k, r in template["Resources"].items() if r.get("DeletionPolicy") == "Retain"}
+def retained(template: dict[str, Any], live: dict[str, tuple[str, str]]) -> list[Retained]:
+    """The stack's resources that its delete leaves behind, with their physical IDs; `live` is
+    logical ID -> (type, physical ID), as ops.preflight.live_resources reads it."""
+    keep = {
+        k for k, r in template["Resources"].items() if r.get("DeletionPolicy") in RETAINING_POLICIES
+    }
     return sorted(
-        (
-            Retained(r["LogicalResourceId"], r["ResourceType"], r["PhysicalResourceId"])
-            for r in resources
-            if r.get("LogicalResourceId") in keep and r.get("PhysicalResourceId")
-        ),
+        (Retained(rid, kind, physical) for rid, (kind, physical) in live.items() if rid in keep),
         key=lambda r: (r.resource_type, r.logical_id),
     )
 
@@ -62,6 +64,11 @@ def purge(session: Any, resource: Retained, out: Callable[[str], None] = print) 
     if kind == "AWS::DynamoDB::Table":
         dynamodb = session.client("dynamodb")
         dynamodb.update_table(TableName=name, DeletionProtectionEnabled=False)
+        # DeleteTable refuses a table that is not ACTIVE (ResourceInUseException), and the
+        # update leaves it UPDATING for a moment.
+        dynamodb.get_waiter("table_exists").wait(
+            TableName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+        )
         dynamodb.delete_table(TableName=name)
         out(f"  purged table {name}")
     elif kind == "AWS::S3::Bucket":

@@ -25,10 +25,10 @@ from troposphere import (
 
 from . import cors
 from .catalog import COLLECTION, ROUTES, FunctionSpec
-from .data import RETAIN
+from .data import RETAIN_ALWAYS
 from .deployments import LIVE
 from .item_schema import ITEM_SCHEMA
-from .log_groups import LogGroups
+from .log_groups import LogGroups, api_execution
 from .naming import logical_id
 from .parameters import IS_PROD, Params, refuse
 from .security import api_gateway_logging_policy, assumed_by
@@ -186,7 +186,7 @@ def _account_logging_role(t: Template, params: Params) -> apigateway.Account:
         iam.Role(
             logical_id("api", "gateway", "cloud", "watch", "role"),
             Condition=CREATE_ACCOUNT_ROLE,
-            **RETAIN,
+            **RETAIN_ALWAYS,
             AssumeRolePolicyDocument=assumed_by("apigateway"),
             Policies=[
                 iam.Policy(PolicyName="push-logs", PolicyDocument=api_gateway_logging_policy())
@@ -197,7 +197,7 @@ def _account_logging_role(t: Template, params: Params) -> apigateway.Account:
         apigateway.Account(
             logical_id("api", "gateway", "account"),
             Condition=CREATE_ACCOUNT_ROLE,
-            **RETAIN,
+            **RETAIN_ALWAYS,
             CloudWatchRoleArn=role.get_att("Arn"),
         )
     )
@@ -218,12 +218,19 @@ def _method_setting(params: Params, path: str | Sub, method: str, **cache) -> di
     )
 
 
+def setting_path(spec: FunctionSpec) -> str:
+    """A method setting's ResourcePath in Sub syntax: the route's path with every `/` written
+    `~1`, after the leading `/` (`/items/{id}` is `/~1items~1{id}`). API Gateway stores a key
+    that names no method without complaint, and it then configures nothing."""
+    return "/" + "".join("~1" + _sub_segment(s, s) for s in spec.path)
+
+
 def _method_settings(params: Params) -> list:
-    """Stage-wide defaults, then the cached GET-by-id routes (`/` in paths is `~1` here)."""
+    """Stage-wide defaults, then the cached GET-by-id routes."""
     cached = [
         _method_setting(
             params,
-            Sub("/" + "~1".join(_sub_segment(s, s) for s in f.path)),
+            Sub(setting_path(f)),
             f.method,
             CachingEnabled=If(CACHING, True, False),
             CacheTtlInSeconds=Ref(params.cache_ttl_seconds),
@@ -236,13 +243,16 @@ def _method_settings(params: Params) -> list:
 
 
 def _stage(t, rest_api, deployment, account, params: Params, log_groups: LogGroups):
+    """The stage waits for its execution log group, so API Gateway never makes its own."""
     t.add_condition(CACHING, Not(Equals(Ref(params.cache_ttl_seconds), 0)))
     t.add_condition(
         DATA_TRACE,
         And(Equals(Ref(params.api_data_trace), "true"), Not(Condition(IS_PROD))),
     )
+    execution_logs = api_execution(t, params, log_groups, rest_api)
     stage = apigateway.Stage(
         logical_id("api", "stage"),
+        DependsOn=[execution_logs.title],
         RestApiId=Ref(rest_api),
         DeploymentId=Ref(deployment),
         StageName=Ref(params.stage),

@@ -25,7 +25,14 @@ from .naming import logical_id
 from .parameters import Params, refuse
 from .suppressions import suppress
 
-RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+# Stateful resources (data, keys, logs): an update or a stack delete keeps them, but a failed
+# first create deletes what it made, so the retry starts clean (a retained leftover would hold
+# no data yet, and a named one would block the next create). UpdateReplacePolicy has no such
+# variant: a replacement always keeps the old resource.
+RETAIN = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
+# Account-level settings other stacks rely on (the API Gateway logging role): kept even when
+# the create that made them fails, since the account setting may already point at them.
+RETAIN_ALWAYS = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 HISTORY_MODE = "HistoryMode"  # condition: the table has a sort key, so writes keep versions
 PROVISIONED = "ProvisionedBilling"
 DELETION_PROTECTED = "TableDeletionProtected"

@@ -1,18 +1,51 @@
 """How new function code reaches traffic: per function a published Version, the alias `live`
-that the API and the stream mapping invoke, and a CodeDeploy deployment group that shifts the
-alias to a new version as DeploymentPreference says, rolling back when the function's error or
-duration alarm fires (alarms exist only while AlarmsEnabled is true: the group names them then).
+that the API and the stream mapping invoke, the function's asynchronous-invocation settings on
+that alias, and a CodeDeploy deployment group that shifts the alias to a new version as
+DeploymentPreference says, rolling back when that version's own errors or duration alarm fires
+(alarms exist only while AlarmsEnabled is true: the group names them then).
 
 Every property of an AWS::Lambda::Version is create-only, so CloudFormation publishes a version
 only when the Version resource is new or replaced, and Lambda refuses to publish a function that
 did not change. So a Version must change exactly when the function does:
 - its logical ID ends in a hash of the function's versioned properties as the template writes
   them (a template change: new logical ID, new version);
-- its Description holds the values those properties take from outside the template text: every
-  parameter they use (the content-addressed code key first: new code, new key) and the number
-  of the layer version they name (a new layer zip replaces the layer). A new value changes the
-  Description, which replaces the Version. Lambda allows 256 characters there: the values are
-  joined by `|` (a character no such parameter allows), without labels."""
+- its Description changes with every value those properties take from outside the template
+  text (a new value replaces the Version).
+
+Lambda allows 256 characters in a Version's Description (and in a LayerVersion's). The values
+themselves do not fit: the code's sha256 is 64 characters, a layer version up to 19 digits (a
+Long), three subnets and two security groups 115, before the table's key names (255 each), the
+origin, the route prefix and the project. Weighed and not chosen: bounding every value until
+their sum fits (it would refuse ordinary stages: three subnets and two security groups with the
+fixed-width values and the layer already pass 256, before any prefix, origin or project), and
+leaving out stack-wide values (none of them changes anything the Description already holds,
+so a change would publish nothing). So the Description records each value by the shortest thing
+that changes whenever it does; tests/test_aws_rules.py computes the longest Description any
+allowed values give from the parameters' own constraints (174 characters for a Version, 247 for
+the settings record) and checks that a new value changes it exactly when it changes the function:
+- the code key: only its sha256. The key's pattern is exactly the build's name,
+  `artifacts/<name>-<sha256>.zip` (under `<project>/dist/` for taskcat), so the part after
+  `artifacts/<name>-` is the one thing that differs between keys, and a zip's sha256 is its
+  content: what the code is, wherever it lies;
+- a layer (the shared one): its version number, new whenever the layer is replaced;
+- a parameter that replaces a table (REPLACING: the key names): the table's stream label,
+  the part of its StreamArn after `/stream/`, a 23-character time that a new table's new
+  stream never repeats. The functions name the table, so they change with it;
+- a parameter of fixed width (AllowedValues, or a Number up to its MaxValue): itself;
+- free text and lists (String patterns, CommaDelimitedList): in the Description of one
+  LayerVersion, the functions' settings record (`<stack>-settings`), whose version number is
+  in every Version's Description. Every property of a LayerVersion is create-only, so a new
+  value replaces it, publishing the next version number, which replaces every Version. Its
+  content is the shared layer's zip: a new zip replaces every function's layer anyway. No
+  function attaches it. These values are bounded (patterns; list counts in the template's
+  Metadata, enforced by the build's params check) so that the record fits 256 too.
+A console value beyond a bound (a fourth subnet) is never silently ignored: it is in the record
+whole, so it changes it, or the record passes 256 characters and Lambda refuses it, failing the
+update, which rolls back. Values are joined by `|`, which no such value can contain, so two
+different sets of values never give the same text; a value used only under an Fn::If branch
+counts only while the branch is taken. A change of this format alone changes every Description
+while no function changes, and Lambda would refuse to publish them: ship it with a change to
+every function (or expect that deploy to fail and roll back)."""
 
 import hashlib
 import json
@@ -20,6 +53,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from troposphere import (
+    GetAtt,
     If,
     Join,
     NoValue,
@@ -29,24 +63,25 @@ from troposphere import (
     Sub,
     Template,
     awslambda,
+    cloudwatch,
     codedeploy,
+    dynamodb,
     encode_to_dict,
     iam,
 )
 from troposphere.policies import CodeDeployLambdaAliasUpdate, UpdatePolicy
 
+from .catalog import ARTIFACTS, FUNCTIONS, LAYER
 from .functions import Functions
-from .monitoring import ALARMS_ON, Monitoring
-from .naming import logical_id
-from .parameters import Params
+from .monitoring import ALARMS_ON, Monitoring, add_alarms, version_alarms
+from .naming import logical_id, physical_name
+from .parameters import REPLACING, Params, code_key_parameter, code_key_stem
 from .security import assumed_by
 
 LIVE = "live"  # the alias every caller invokes (and the API's lambdaAlias stage variable)
 # Function-level settings that a published version does not capture: a change to them alone
 # leaves Lambda nothing new to publish.
 NOT_VERSIONED = frozenset({"ReservedConcurrentExecutions", "Tags"})
-# The function's alarms that stop a traffic shift and roll it back (templates/monitoring.py).
-ROLLBACK_ALARMS = ("errors", "duration")
 ROLLBACK_EVENTS = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
 # AWS's managed policy for CodeDeploy's Lambda deployments: read the alarms, get and update the
 # aliases, invoke hook functions named CodeDeployHook_*. Chosen over an inline policy because
@@ -56,6 +91,7 @@ CODEDEPLOY_POLICY = (
 )
 SEPARATOR = "|"  # between the Description's values; no parameter a function uses allows it
 LAYER_VERSION_FIELD = 7  # arn:partition:lambda:region:account:layer:name:VERSION
+STREAM_MARK = "/stream/"  # arn:...:table/<name>/stream/<label>: the label follows it, once
 
 
 @dataclass(frozen=True)
@@ -64,6 +100,9 @@ class Deployments:
     aliases: dict[str, awslambda.Alias]  # function name -> its `live` alias, what callers invoke
     groups: dict[str, codedeploy.DeploymentGroup]  # function name -> its deployment group
     application: codedeploy.Application
+    settings: awslambda.LayerVersion | None  # the record of the functions' free-text settings
+    rollback_alarms: dict[str, list[cloudwatch.Alarm]]  # function name -> its version's alarms
+    invoke_configs: dict[str, awslambda.EventInvokeConfig]  # function name -> on its alias
 
 
 def versioned_properties(fn: awslambda.Function) -> dict:
@@ -151,11 +190,106 @@ def _value(t: Template, name: str, context: Context) -> tuple[str, object | None
     return (variable if variable != name else f"{name}Used"), value
 
 
-def version_description(t: Template, fn: awslambda.Function) -> Sub:
-    """The values of `description_inputs`, joined by SEPARATOR."""
-    variables = dict(_value(t, n, c) for n, c in description_inputs(t, fn).items())
+def _sha256(artifact: str, key: str) -> tuple[str, object]:
+    """The sha256 in an artifact's key: the part between `artifacts/<name>-` and `.zip`."""
+    after = Select(1, Split(code_key_stem(artifact), Ref(key)))
+    return f"{key}Sha256", Select(0, Split(".", after))
+
+
+def _stream_label(table: dynamodb.Table) -> tuple[str, object]:
+    """The table's stream label: new with every new table (and its new stream)."""
+    return f"{table.title}StreamLabel", Select(1, Split(STREAM_MARK, GetAtt(table, "StreamArn")))
+
+
+def replaced_table(t: Template, parameter: str) -> dynamodb.Table:
+    """The table a REPLACING parameter replaces (it names the table's key)."""
+    ref = json.dumps({"Ref": parameter})
+    [table] = [
+        r
+        for r in t.resources.values()
+        if isinstance(r, dynamodb.Table) and ref in json.dumps(r.to_dict())
+    ]
+    return table
+
+
+def is_setting(t: Template, name: str) -> bool:
+    """A parameter recorded in the settings record rather than in the Version: free text and
+    lists (no AllowedValues, not a Number), but not a code key or a table's key name."""
+    if name not in t.parameters or name in REPLACING or name in _code_keys(t):
+        return False
+    spec = t.parameters[name]
+    return not getattr(spec, "AllowedValues", None) and spec.Type != "Number"
+
+
+def _code_keys(t: Template) -> dict[str, str]:
+    """Code-key parameter -> its artifact."""
+    return {code_key_parameter(a): a for a in ARTIFACTS if code_key_parameter(a) in t.parameters}
+
+
+def settings_inputs(t: Template, fn: awslambda.Function) -> dict[str, Context]:
+    """The function's inputs that the settings record holds, in order of appearance."""
+    return {n: c for n, c in description_inputs(t, fn).items() if is_setting(t, n)}
+
+
+def _joined(variables: dict[str, object | None]) -> Sub:
     text = SEPARATOR.join(f"${{{v}}}" for v in variables)
     return Sub(text, **{k: v for k, v in variables.items() if v is not None})
+
+
+def settings_description(t: Template, inputs: dict[str, Context]) -> Sub:
+    """The settings record's Description: its values joined by SEPARATOR."""
+    return _joined(dict(_value(t, n, c) for n, c in inputs.items()))
+
+
+def version_description(
+    t: Template, fn: awslambda.Function, settings: awslambda.LayerVersion | None
+) -> Sub:
+    """The code's sha256, the fixed-width values in order of appearance, the stream label of
+    each table a parameter would replace, and the settings record's version number, joined by
+    SEPARATOR."""
+    keys = _code_keys(t)
+    variables: dict[str, object | None] = {}
+    tables: dict[str, dynamodb.Table] = {}
+    for name, context in description_inputs(t, fn).items():
+        if name in keys:
+            variable, value = _sha256(keys[name], name)
+        elif name in REPLACING:
+            table = replaced_table(t, name)
+            tables[table.title] = table
+            continue
+        elif is_setting(t, name):
+            continue
+        else:
+            variable, value = _value(t, name, context)
+        variables[variable] = value
+    variables.update(_stream_label(table) for table in tables.values())
+    if settings is not None:
+        variables.update([_value(t, settings.title, ())])
+    return _joined(variables)
+
+
+def _settings_record(
+    t: Template, params: Params, functions: Functions
+) -> awslambda.LayerVersion | None:
+    """One LayerVersion whose Description records the functions' free-text settings (they
+    share them: a value one function lacks would republish it unchanged, which Lambda refuses).
+    """
+    every = {name: settings_inputs(t, fn) for name, fn in functions.by_name.items()}
+    inputs = next(iter(every.values()))
+    if any(other != inputs for other in every.values()):
+        raise ValueError(f"the functions' settings differ: {every}")
+    if not inputs:
+        return None
+    return t.add_resource(
+        awslambda.LayerVersion(
+            logical_id("function", "settings", "layer"),
+            LayerName=physical_name("settings"),
+            Description=settings_description(t, inputs),
+            Content=awslambda.Content(
+                S3Bucket=Ref(params.artifact_bucket), S3Key=Ref(params.code_keys[LAYER])
+            ),
+        )
+    )
 
 
 def _group(
@@ -164,9 +298,8 @@ def _group(
     application: codedeploy.Application,
     role: iam.Role,
     params: Params,
-    monitoring: Monitoring,
+    alarms: list[cloudwatch.Alarm],
 ) -> codedeploy.DeploymentGroup:
-    alarms = [monitoring.by_function[name][what] for what in ROLLBACK_ALARMS]
     return t.add_resource(
         codedeploy.DeploymentGroup(
             logical_id(name, "deployment", "group"),
@@ -194,15 +327,26 @@ def _group(
 
 
 def add(t: Template, params: Params, functions: Functions, monitoring: Monitoring) -> Deployments:
-    """Versions, the application and its role, the groups (after the alarms they name), then
-    the aliases (after the groups their UpdatePolicy names): moto creates in document order."""
+    """The settings record, the versions, their alarms, the application and its role, the groups
+    (after the alarms they name), the aliases (after the groups their UpdatePolicy names), then
+    the asynchronous-invocation settings on each alias: moto creates in document order."""
+    settings = _settings_record(t, params, functions)
     versions = {
         name: t.add_resource(
             awslambda.Version(
                 version_id(name, fn),
                 FunctionName=Ref(fn),
-                Description=version_description(t, fn),
+                Description=version_description(t, fn, settings),
             )
+        )
+        for name, fn in functions.by_name.items()
+    }
+    specs = {f.name: f for f in FUNCTIONS}
+    rollback_alarms = {
+        name: add_alarms(
+            t,
+            version_alarms(specs[name], Ref(fn), LIVE, versions[name].get_att("Version"), params),
+            monitoring.topic,
         )
         for name, fn in functions.by_name.items()
     }
@@ -218,7 +362,8 @@ def add(t: Template, params: Params, functions: Functions, monitoring: Monitorin
         )
     )
     groups = {
-        name: _group(t, name, application, role, params, monitoring) for name in functions.by_name
+        name: _group(t, name, application, role, params, rollback_alarms[name])
+        for name in functions.by_name
     }
     aliases = {
         name: t.add_resource(
@@ -237,4 +382,27 @@ def add(t: Template, params: Params, functions: Functions, monitoring: Monitorin
         )
         for name, fn in functions.by_name.items()
     }
-    return Deployments(versions=versions, aliases=aliases, groups=groups, application=application)
+    # Asynchronous invocations retry as AsyncRetryAttempts says on the alias callers invoke (a
+    # setting on $LATEST would govern no caller). The qualifier is the alias's name, not a
+    # reference, hence the DependsOn.
+    invoke_configs = {
+        name: t.add_resource(
+            awslambda.EventInvokeConfig(
+                logical_id(name, "invoke", "config"),
+                DependsOn=[aliases[name].title],
+                FunctionName=Ref(fn),
+                Qualifier=LIVE,
+                MaximumRetryAttempts=Ref(params.async_retry_attempts),
+            )
+        )
+        for name, fn in functions.by_name.items()
+    }
+    return Deployments(
+        versions=versions,
+        aliases=aliases,
+        groups=groups,
+        application=application,
+        settings=settings,
+        rollback_alarms=rollback_alarms,
+        invoke_configs=invoke_configs,
+    )

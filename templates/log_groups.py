@@ -1,18 +1,23 @@
 """Explicit log groups, so retention and encryption are set and the groups outlive a deleted
 stack.
 
-A function's group is named after the function (`/aws/lambda/${Function}`), so it is created
-right after it, before anything invokes it: Lambda would otherwise create the group itself on
-first write, with no retention, no key and outside the stack. Nothing in the stack runs a
-function while the stack is being created."""
+CloudFormation names them (`<stack>-<LogicalId>-<random>`): they are retained, and a fixed
+name would make the next stack of the same name fail with "log group already exists" after a
+`make destroy`. Each function writes to its own group through `LoggingConfig.LogGroup`, so the
+groups come before the functions, and Lambda never creates a `/aws/lambda/...` group itself (it
+would have no retention, no key and be outside the stack).
+
+API Gateway's execution log group is the exception: API Gateway picks its name
+(`API-Gateway-Execution-Logs_<rest api id>/<stage>`) and creates it on first write, unencrypted
+and never expiring, unless it already exists. So the stack creates it, before the Stage. Its
+name carries the REST API's id, new with every stack, so it never collides either."""
 
 from dataclasses import dataclass
 
-from troposphere import Parameter, Ref, Sub, Template, kms, logs
+from troposphere import Parameter, Ref, Sub, Template, apigateway, kms, logs
 
 from .catalog import FUNCTIONS
 from .data import RETAIN
-from .functions import Functions
 from .naming import logical_id
 from .parameters import Params
 
@@ -21,39 +26,43 @@ from .parameters import Params
 class LogGroups:
     functions: dict[str, logs.LogGroup]  # function name -> its log group
     api_access: logs.LogGroup
+    key: kms.Key  # the telemetry key every group is encrypted with
 
 
 def _log_group(
-    t: Template, name: str, path: Sub, retention: Parameter, key: kms.Key
+    t: Template, name: str, retention: Parameter, key: kms.Key, **named
 ) -> logs.LogGroup:
     return t.add_resource(
         logs.LogGroup(
             logical_id(name, "log", "group"),
             **RETAIN,
-            LogGroupName=path,
+            **named,
             RetentionInDays=Ref(retention),
             KmsKeyId=key.get_att("Arn"),
         )
     )
 
 
-def add(t: Template, params: Params, functions: Functions, key: kms.Key) -> LogGroups:
+def api_execution(
+    t: Template, params: Params, groups: LogGroups, rest_api: apigateway.RestApi
+) -> logs.LogGroup:
+    """The group API Gateway's execution logging writes to, with the API's log retention."""
+    return _log_group(
+        t,
+        "api_execution",
+        params.api_log_retention_days,
+        groups.key,
+        LogGroupName=Sub(
+            f"API-Gateway-Execution-Logs_${{{rest_api.title}}}/${{{params.stage.title}}}"
+        ),
+    )
+
+
+def add(t: Template, params: Params, key: kms.Key) -> LogGroups:
     return LogGroups(
         functions={
-            f.name: _log_group(
-                t,
-                f.name,
-                Sub(f"/aws/lambda/${{{functions.by_name[f.name].title}}}"),
-                params.log_retention_days,
-                key,
-            )
-            for f in FUNCTIONS
+            f.name: _log_group(t, f.name, params.log_retention_days, key) for f in FUNCTIONS
         },
-        api_access=_log_group(
-            t,
-            "api_access",
-            Sub("/aws/apigateway/${AWS::StackName}/access"),
-            params.api_log_retention_days,
-            key,
-        ),
+        api_access=_log_group(t, "api_access", params.api_log_retention_days, key),
+        key=key,
     )

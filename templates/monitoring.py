@@ -3,12 +3,21 @@ alarm or widget is written out by hand per function.
 
 Every alarm sends to the stack's encrypted SNS topic when it fires and when it clears, treats
 missing data (no traffic) as fine, and exists only while AlarmsEnabled is true, so a quiet dev
-stage has none and nothing refers to one. Names read `<stage>-<stack>-<resource>-<what>`."""
+stage has none and nothing refers to one. Names read `<stage>-<stack>-<resource>-<what>`.
+
+A function's `errors` and `duration` alarms watch all of its invocations (operations). Its
+`version-errors` and `version-duration` alarms, the same two rows, watch only the version its
+`live` alias runs or is moving to: Lambda's metrics of invocations through an alias carry the
+version that ran (dimensions FunctionName, Resource `<function>:<alias>` and ExecutedVersion,
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-view.html), and the
+ExecutedVersion is the current Version resource's number, which a new version replaces. So
+during a canary they judge the new version alone, and CodeDeploy rolls back on them
+(templates/deployments.py adds them, after the versions they name)."""
 
 import json
 from dataclasses import dataclass, field
 
-from troposphere import Equals, Not, Ref, Sub, Template, cloudwatch, sns
+from troposphere import Equals, GetAtt, Not, Ref, Sub, Template, cloudwatch, sns
 
 from .catalog import FUNCTIONS, Access, FunctionSpec
 from .data import Data
@@ -74,14 +83,29 @@ def _math(expression: str, label: str, *queries) -> dict:
     return {"Metrics": [*queries, result]}
 
 
+def _judged(
+    name: str, dimensions: list, params: Params, prefix: str = "", whose: str = ""
+) -> tuple[AlarmSpec, AlarmSpec]:
+    """A function's errors and p99 duration alarms over these Lambda metric dimensions."""
+    metric = {"Namespace": "AWS/Lambda", "Dimensions": dimensions}
+    return (
+        AlarmSpec(name, f"{prefix}errors",
+                  f"errors{whose} at or above the stage's threshold in 5 minutes",
+                  "GreaterThanOrEqualToThreshold", Ref(params.error_alarm_threshold),
+                  {**metric, "MetricName": "Errors", "Statistic": "Sum"}),
+        AlarmSpec(name, f"{prefix}duration", f"p99 duration{whose} above the stage's threshold",
+                  "GreaterThanThreshold", Ref(params.duration_alarm_threshold_ms),
+                  {**metric, "MetricName": "Duration", "ExtendedStatistic": "p99"}),
+    )  # fmt: skip
+
+
 def function_alarms(spec: FunctionSpec, fn: Ref, params: Params) -> list[AlarmSpec]:
-    """Each function: errors, error rate, throttles, p99 duration."""
+    """Each function, all its invocations: errors, error rate, throttles, p99 duration."""
     lambda_metric = {"Namespace": "AWS/Lambda", "Dimensions": _dims(FunctionName=fn)}
     name = slug(spec.name)
+    errors, duration = _judged(name, lambda_metric["Dimensions"], params)
     return [
-        AlarmSpec(name, "errors", "errors at or above the stage's threshold in 5 minutes",
-                  "GreaterThanOrEqualToThreshold", Ref(params.error_alarm_threshold),
-                  {**lambda_metric, "MetricName": "Errors", "Statistic": "Sum"}),
+        errors,
         AlarmSpec(name, "error-rate", "errors per invocation above the threshold (percent)",
                   "GreaterThanThreshold", Ref(params.error_rate_alarm_percent),
                   _math("IF(invocations > 0, 100 * errors / invocations, 0)", "error rate %",
@@ -91,10 +115,20 @@ def function_alarms(spec: FunctionSpec, fn: Ref, params: Params) -> list[AlarmSp
         AlarmSpec(name, "throttles", "invocations throttled (concurrency exhausted)",
                   "GreaterThanThreshold", 0,
                   {**lambda_metric, "MetricName": "Throttles", "Statistic": "Sum"}),
-        AlarmSpec(name, "duration", "p99 duration above the stage's threshold",
-                  "GreaterThanThreshold", Ref(params.duration_alarm_threshold_ms),
-                  {**lambda_metric, "MetricName": "Duration", "ExtendedStatistic": "p99"}),
+        duration,
     ]  # fmt: skip
+
+
+def version_alarms(
+    spec: FunctionSpec, fn: Ref, alias: str, version: GetAtt, params: Params
+) -> list[AlarmSpec]:
+    """The function's errors and p99 duration of one version invoked through `alias` (the
+    rollback triggers of its deployment group): `version` is that Version's GetAtt Version."""
+    dimensions = _dims(
+        FunctionName=fn, Resource=Sub(f"${{{fn.data['Ref']}}}:{alias}"), ExecutedVersion=version
+    )
+    return list(_judged(slug(spec.name), dimensions, params, "version-",
+                        f" of the version `{alias}` runs or is moving to"))  # fmt: skip
 
 
 def stack_alarms(params: Params, data: Data, functions: Functions) -> list[AlarmSpec]:
@@ -155,6 +189,11 @@ def stack_alarms(params: Params, data: Data, functions: Functions) -> list[Alarm
                    "Statistic": "Maximum",
                    "Dimensions": _dims(QueueName=data.failure_queue.get_att("QueueName"))}),
     ]  # fmt: skip
+
+
+def add_alarms(t: Template, specs: list[AlarmSpec], topic: sns.Topic) -> list[cloudwatch.Alarm]:
+    """Alarms of these rows (for rows whose metrics name resources added later than add)."""
+    return [_alarm(t, spec, topic) for spec in specs]
 
 
 def _alarm(t: Template, spec: AlarmSpec, topic: sns.Topic) -> cloudwatch.Alarm:

@@ -19,10 +19,4 @@ def slug(name: str) -> str:
 
 def physical_name(name: str) -> Sub:
     """`<stack name>-<slug>`: one stack per stage, so the stack name already says the stage."""
-    return Sub(f"${{AWS::StackName}}-{slug(name)}")  # lambda_log_group below follows it
-
-
-def lambda_log_group(name: str) -> str:
-    """The log group Lambda writes function `name` to, in Sub syntax: `/aws/lambda/` and the
-    function's physical name."""
-    return f"/aws/lambda/${{AWS::StackName}}-{slug(name)}"
+    return Sub(f"${{AWS::StackName}}-{slug(name)}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from troposphere import And, Equals, Join, Not, Parameter, Ref, Template
 
-from .catalog import ARTIFACTS
+from .catalog import ARTIFACTS, FUNCTIONS
 from .naming import logical_id
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -31,6 +31,19 @@ FROM_DEPLOY = "deploy"
 # template and CloudFormation's schemas and checks it equals this; `make plan` blocks on them.
 REPLACING = frozenset({"PartitionKeyName", "SortKeyName"})
 
+# Where the build puts each artifact (build.py's S3_PREFIX): `artifacts/<name>-<sha256>.zip`,
+# under `<project>/dist/` when taskcat uploads the project (ops/taskcat.py).
+ARTIFACT_PREFIX = "artifacts"
+# The most items a list parameter may hold. CloudFormation cannot count a list's items (neither
+# a parameter constraint nor a Rules function does), so the counts live in the template's
+# Metadata under this key, where the build's params check (stage_params) enforces them; a
+# console value beyond them is recorded whole or refused (templates/deployments.py).
+MAX_ITEMS_KEY = "ParameterMaxItems"
+# Lambda takes up to 16 subnets and 5 security groups (API_VpcConfig); these bounds keep the
+# functions' settings within a version record (templates/deployments.py): three subnets cover
+# three Availability Zones.
+MAX_ITEMS = {"VpcSubnetIds": 3, "VpcSecurityGroupIds": 2}
+
 
 def supplier(name: str) -> str | None:
     """Who sets parameter `name`: a stage file, the build or the deploy (None: not ours)."""
@@ -44,6 +57,11 @@ def supplier(name: str) -> str | None:
 def code_key_parameter(artifact: str) -> str:
     """The name of the parameter that holds one artifact's S3 key."""
     return logical_id(artifact, "code", "key")
+
+
+def code_key_stem(artifact: str) -> str:
+    """What precedes the sha256 in an artifact's key (and occurs in it once)."""
+    return f"{ARTIFACT_PREFIX}/{artifact}-"
 
 
 @dataclass(frozen=True)
@@ -130,24 +148,27 @@ def _choice(description: str, values: tuple, default: str | int | None = None) -
     return kw
 
 
-def _ids(description: str, prefix: str) -> dict:
-    """An optional comma-separated list of AWS ids (`subnet-...`); empty means none."""
+def _ids(description: str, prefix: str, most: int) -> dict:
+    """An optional comma-separated list of at most `most` AWS ids (`subnet-...`); empty means
+    none. CloudFormation checks the pattern on each item; the count is MAX_ITEMS's."""
     return {
         "Type": "CommaDelimitedList",
         "Default": "",
-        "Description": description,
+        "Description": f"{description} At most {most}.",
         "AllowedPattern": rf"^({prefix}-[0-9a-f]{{8,17}})?$",
-        "ConstraintDescription": f"must be empty or {prefix}-... ids separated by commas.",
+        "ConstraintDescription": f"must be empty or at most {most} {prefix}-... ids separated by "
+        "commas.",
     }
 
 
-def _tag(description: str, default: str) -> dict:
+def _tag(description: str, default: str, longest: int = 256) -> dict:
+    """A tag value (AWS allows 256 characters; `longest` when the value is used elsewhere)."""
     return {
         "Type": "String",
         "Default": default,
         "Description": f"{description} Tagged on every taggable resource.",
-        "AllowedPattern": r"^[A-Za-z0-9 _.:/=+@-]{1,256}$",
-        "ConstraintDescription": "must be 1-256 letters, digits, spaces or _ . : / = + @ -.",
+        "AllowedPattern": rf"^[A-Za-z0-9 _.:/=+@-]{{1,{longest}}}$",
+        "ConstraintDescription": f"must be 1-{longest} letters, digits, spaces or _ . : / = + @ -.",
     }
 
 
@@ -180,7 +201,12 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         "Tags",
         "Project tag",
         FROM_STAGE_FILE,
-        _tag("Project the resources belong to.", "items-api"),
+        _tag(
+            "Project the resources belong to, and the functions' metric namespace "
+            "(<Project>-<Stage>).",
+            "items-api",
+            longest=32,
+        ),
     ),
     "Owner": (
         "Tags",
@@ -514,8 +540,8 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "Description": "Collection path: /<prefix> and /<prefix>/{id} (items; data in seed "
             "004). Changes API methods, so it reaches the live stage with the next API deployment: "
             "make deploy makes one; after a console edit, use Deploy API in API Gateway.",
-            "AllowedPattern": r"^[a-z][a-z0-9-]{0,62}$",
-            "ConstraintDescription": "must be 1-63 lower-case letters, digits or hyphens, "
+            "AllowedPattern": r"^[a-z][a-z0-9-]{0,31}$",
+            "ConstraintDescription": "must be 1-32 lower-case letters, digits or hyphens, "
             "starting with a letter.",
         },
     ),
@@ -529,8 +555,9 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "Description": "Access-Control-Allow-Origin: * (any site) or one origin such as "
             "https://example.com. Never * with credentials (the stack refuses it). Reaches the "
             "preflight and gateway responses with the next API deployment (make deploy).",
-            "AllowedPattern": r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$",
-            "ConstraintDescription": "must be * or an origin: http(s)://host[:port], no path.",
+            "AllowedPattern": r"^(\*|https?://[A-Za-z0-9.-]{1,50}(:[0-9]{1,5})?)$",
+            "ConstraintDescription": "must be * or an origin: http(s)://host[:port], no path, a "
+            "host of at most 50 characters.",
         },
     ),
     "CorsAllowHeaders": (
@@ -670,7 +697,8 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
                 "Concurrent executions reserved for (and capping) each function, so one route "
                 "cannot starve the others. 0: no reservation (the functions share the account's "
                 "pool; new accounts must use 0). The account keeps at least 100 unreserved, so "
-                "8 functions x this value must fit in the account's limit minus 100.",
+                f"{len(FUNCTIONS)} functions x this value must fit in the account's limit minus "
+                "100.",
                 0,
                 100,
                 "executions",
@@ -712,6 +740,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "every function runs in them, with the security groups below; the subnets then need "
             "a route to DynamoDB, S3, SQS and X-Ray (NAT or VPC endpoints).",
             "subnet",
+            MAX_ITEMS["VpcSubnetIds"],
         ),
     ),
     "VpcSecurityGroupIds": (
@@ -721,6 +750,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         _ids(
             "Security groups of the functions when VpcSubnetIds is set (both or neither).",
             "sg",
+            MAX_ITEMS["VpcSecurityGroupIds"],
         ),
     ),
 }
@@ -738,8 +768,12 @@ def add(t: Template) -> Params:
                 "Type": "String",
                 "Description": f"S3 key of the {artifact} zip in the artifact bucket (the build "
                 "names it by content hash, so new code gets a new key).",
-                "AllowedPattern": r"^[A-Za-z0-9!_.*'()/-]{1,1024}\.zip$",
-                "ConstraintDescription": "must be an S3 key ending in .zip.",
+                # Exactly what the build (and taskcat, under <project>/dist/) names: the
+                # sha256 alone then says which code this is (templates/deployments.py).
+                "AllowedPattern": rf"^([A-Za-z0-9_.-]{{1,32}}/dist/)?"
+                rf"{code_key_stem(artifact)}[0-9a-f]{{64}}\.zip$",
+                "ConstraintDescription": f"must be the build's key, {code_key_stem(artifact)}"
+                "<sha256>.zip (under <project>/dist/ when taskcat uploads it).",
             },
         )
     made = {
@@ -777,6 +811,7 @@ def _add_interface(t: Template, definitions: dict) -> None:
                 "ParameterLabels": {
                     name: {"default": label} for name, (_, label, _, _) in definitions.items()
                 },
-            }
+            },
+            MAX_ITEMS_KEY: dict(MAX_ITEMS),
         }
     )

@@ -1,13 +1,17 @@
 """Identities and keys: one role per function, and the two customer-managed keys.
 
-The roles come first and hold no permissions yet: the data key's policy names them by ARN,
-and the table, bucket and queue are encrypted with that key, so the roles' permissions on those
-resources (permissions.py) can only be attached once they exist.
+No key policy names a role of this stack. KMS refuses a key policy whose principal it cannot
+see yet (MalformedPolicyDocumentException), IAM roles take a while to become visible, and
+CloudFormation's KMS handler does not retry: naming a role created seconds earlier fails a
+fresh stack at random. So the key policies delegate to the account (its root, with
+kms:CallerAccount and kms:ViaService conditions) and each function role's own IAM policy grants
+its KMS actions (permissions.py).
 
 - data key: the functions' environment, the table (and its stream), the bucket, the failure
-  queue. The function roles use it only through Lambda, DynamoDB, S3 and SQS; the account's
-  other principals only through DynamoDB, S3 and SQS (so only the functions read their
-  environment).
+  queue. Through Lambda (the environment), only principals whose ARN is under the function
+  roles' path (`/<stack name>/`, which only the function roles use) may use it: only the
+  functions read their environment. Through DynamoDB, S3 and SQS, the account's principals
+  that IAM allows may use it.
 - telemetry key: the log groups (CloudWatch Logs, for this stack's groups only) and the alarm
   topic (CloudWatch, for this account's alarms only).
 Neither key has a `*` principal; the account root administers both."""
@@ -25,7 +29,7 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import GetAtt, If, NoValue, Sub, Template, iam
+from troposphere import If, NoValue, Sub, Template, iam
 from troposphere import kms as kms_resources
 
 from .catalog import FUNCTIONS
@@ -44,9 +48,12 @@ KEY_ADMINISTRATION = ("CancelKeyDeletion", "CreateAlias", "DeleteAlias", "Descri
 DATA_ACTIONS = (kms.Decrypt, kms.Encrypt, kms.GenerateDataKey, kms.DescribeKey)
 # Services the function roles may use the data key through.
 FUNCTION_SERVICES = ("lambda", "dynamodb", "s3", "sqs")
-# Services the account's people and tools may use it through: not Lambda, whose environment
-# only the functions read.
+# Services the account's principals may use it through: not Lambda, whose environment only the
+# functions read.
 ACCOUNT_SERVICES = ("dynamodb", "s3", "sqs")
+# The IAM path of every function role, and only of them: the data key admits Lambda use by
+# principals under it (aws:PrincipalArn is the role's ARN, path included).
+FUNCTION_ROLE_PATH = "/${AWS::StackName}/"
 # The managed policy AWS maintains for a function's network interfaces in a VPC. EC2 grants
 # ec2:DescribeNetworkInterfaces only on `*`: the second documented exception to scoped resources,
 # and attached only while VpcSubnetIds is set.
@@ -93,7 +100,8 @@ def api_gateway_logging_policy() -> PolicyDocument:
     )
 
 
-def _via(services: tuple[str, ...]) -> list[Sub]:
+def via(services: tuple[str, ...]) -> list[Sub]:
+    """kms:ViaService values: the services' endpoints in this region."""
     return [Sub(f"{s}.${{AWS::Region}}.amazonaws.com") for s in services]
 
 
@@ -121,27 +129,31 @@ def _administered() -> Statement:
     )
 
 
-def data_key_policy(function_roles: list[GetAtt]) -> PolicyDocument:
+def _through(services: tuple[str, ...]) -> StringEquals:
+    return StringEquals(
+        {"kms:ViaService": via(services), "kms:CallerAccount": Sub("${AWS::AccountId}")}
+    )
+
+
+def data_key_policy() -> PolicyDocument:
+    function_roles = Sub(
+        f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{FUNCTION_ROLE_PATH}*"
+    )
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
             _administered(),
             _key_statement(
-                "FunctionRolesThroughTheirServices",
-                Principal("AWS", function_roles),
+                "FunctionEnvironmentsThroughLambda",
+                _account(),
                 DATA_ACTIONS,
-                StringEquals({"kms:ViaService": _via(FUNCTION_SERVICES)}),
+                [_through(("lambda",)), ArnLike({"aws:PrincipalArn": function_roles})],
             ),
             _key_statement(
                 "AccountThroughDataServices",
                 _account(),
                 (*DATA_ACTIONS, kms.CreateGrant),
-                StringEquals(
-                    {
-                        "kms:ViaService": _via(ACCOUNT_SERVICES),
-                        "kms:CallerAccount": Sub("${AWS::AccountId}"),
-                    }
-                ),
+                _through(ACCOUNT_SERVICES),
             ),
         ],
     )
@@ -166,8 +178,11 @@ def telemetry_key_policy() -> PolicyDocument:
                 ArnLike(
                     {
                         "kms:EncryptionContext:aws:logs:arn": [
-                            Sub(f"{log_group}/aws/lambda/${{AWS::StackName}}-*"),
-                            Sub(f"{log_group}/aws/apigateway/${{AWS::StackName}}/*"),
+                            # CloudFormation names the stack's groups `<stack>-<id>-<random>`.
+                            Sub(f"{log_group}${{AWS::StackName}}-*"),
+                            # API Gateway names the execution group; its API id is not known
+                            # when the key is made (the key comes first).
+                            Sub(f"{log_group}API-Gateway-Execution-Logs_*/${{Stage}}"),
                         ]
                     }
                 ),
@@ -217,6 +232,7 @@ def add(t: Template) -> Security:
         f.name: t.add_resource(
             iam.Role(
                 logical_id(f.name, "role"),
+                Path=Sub(FUNCTION_ROLE_PATH),
                 AssumeRolePolicyDocument=assumed_by("lambda"),
                 ManagedPolicyArns=If(IN_VPC, [Sub(VPC_ACCESS_POLICY)], NoValue),
             )
@@ -226,7 +242,7 @@ def add(t: Template) -> Security:
     return Security(
         roles=roles,
         data_key=_key(t, "data", "encrypts the table, bucket, failure queue and the functions' "
-                      "environment", data_key_policy([r.get_att("Arn") for r in roles.values()])),
+                      "environment", data_key_policy()),
         telemetry_key=_key(t, "telemetry", "encrypts the log groups and the alarm topic",
                            telemetry_key_policy()),
     )  # fmt: skip

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from .parameters import FROM_BUILD, FROM_DEPLOY, FROM_STAGE_FILE, supplier
+from .parameters import FROM_BUILD, FROM_DEPLOY, FROM_STAGE_FILE, MAX_ITEMS_KEY, supplier
 
 STAGES = ("dev", "test", "prod")
 
@@ -16,8 +16,9 @@ class ParamsError(ValueError):
     """A stage file that must not reach CloudFormation."""
 
 
-def check_value(name: str, spec: dict, value: object) -> str | None:
-    """Why `value` is not allowed for the parameter `spec`, or None when it is."""
+def check_value(name: str, spec: dict, value: object, most: int | None = None) -> str | None:
+    """Why `value` is not allowed for the parameter `spec` (a list: of at most `most` items),
+    or None when it is."""
     allowed = spec.get("ConstraintDescription", "")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return f"must be a string or a number, not {json.dumps(value)}; {name} {allowed}"
@@ -37,6 +38,8 @@ def check_value(name: str, spec: dict, value: object) -> str | None:
     elements = text.split(",") if spec.get("Type") == "CommaDelimitedList" else [text]
     if pattern and not all(re.fullmatch(pattern, e) for e in elements):
         return f"{text!r} does not match {pattern}; {name} {allowed}"
+    if most is not None and len(elements) > most:
+        return f"{text!r} has {len(elements)} items, at most {most} are allowed; {name} {allowed}"
     return None
 
 
@@ -55,6 +58,7 @@ def validate(path: Path, template: dict, stage: str | None = None) -> dict[str, 
         raise ParamsError(f"{path}: must be a JSON object of parameter name -> value.")
 
     specs = template["Parameters"]
+    most = template.get("Metadata", {}).get(MAX_ITEMS_KEY, {})
     settable = sorted(n for n in specs if supplier(n) == FROM_STAGE_FILE)
     problems = []
     for key, value in values.items():
@@ -66,7 +70,7 @@ def validate(path: Path, template: dict, stage: str | None = None) -> dict[str, 
             problems.append(f"{key}: set by the build (artifact keys), not by a stage file")
         elif supplier(key) == FROM_DEPLOY:
             problems.append(f"{key}: set by make deploy (ARTIFACT_BUCKET=...), not by a stage file")
-        elif why := check_value(key, specs[key], value):
+        elif why := check_value(key, specs[key], value, most.get(key)):
             problems.append(f"{key}: {why}")
     for key in settable:
         if key not in values and "Default" not in specs[key]:

@@ -239,5 +239,8 @@ def moto_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def env(moto_server) -> dict:
-    """The environment of a make run against moto_server."""
-    return moto_helpers.environment(moto_server["endpoint"])
+    """The environment of a make run against moto_server, whose account has API Gateway's
+    CloudWatch role set, as an operator sets it once (else `make preflight` refuses)."""
+    environment = moto_helpers.environment(moto_server["endpoint"])
+    moto_helpers.give_account_cloudwatch_role(environment)
+    return environment

@@ -1,6 +1,7 @@
 """Canary deployments: every function is invoked through its `live` alias, CodeDeploy shifts the
-alias to each new version as DeploymentPreference says and rolls back on the function's own
-error and duration alarms, and a function's Version changes exactly when the function does."""
+alias to each new version as DeploymentPreference says and rolls back on that version's own
+error and duration alarms, and a function's Version changes exactly when the function does
+(tests/test_aws_rules.py proves the Description's length bound and the exact-change rule)."""
 
 import dataclasses
 import hashlib
@@ -19,8 +20,9 @@ from templates.catalog import FUNCTIONS, ROUTES, FunctionSpec
 from templates.deployments import LIVE, NOT_VERSIONED
 from templates.monitoring import ALARMS_ON
 from templates.naming import logical_id
-from templates.parameters import DEPLOYMENT_PREFERENCES
+from templates.parameters import DEPLOYMENT_PREFERENCES, REPLACING
 from templates.stack_policy import STATEFUL_TYPES
+from tests import test_aws_rules as aws_rules
 from tests.cfn import (
     ROOT,
     Resolver,
@@ -33,8 +35,10 @@ from tests.cfn import (
     stage_values,
 )
 from tests.conftest import REGION
+from tests.test_aws_rules import Deployed, settings_record
 
 VERSION, ALIAS = "AWS::Lambda::Version", "AWS::Lambda::Alias"
+LAYER = "AWS::Lambda::LayerVersion"
 GROUP, APPLICATION = "AWS::CodeDeploy::DeploymentGroup", "AWS::CodeDeploy::Application"
 DESCRIPTION_LIMIT = 256  # characters Lambda allows in a version's Description
 
@@ -167,24 +171,29 @@ def test_every_group_uses_the_parameters_deployment_config(template, preference)
         assert resolver.resolve(config) == f"CodeDeployDefault.Lambda{preference}", group_id
 
 
-def _watches(alarm: dict, fn_id: str, metric: str) -> bool:
-    """The alarm watches `metric` of exactly this function (one metric, no metric math)."""
+def _watches(alarm: dict, fn_id: str, version_id: str, metric: str) -> bool:
+    """The alarm watches `metric` of exactly this version of this function, as invoked through
+    its `live` alias (one metric, no metric math)."""
     props = alarm["Properties"]
     return props.get("MetricName") == metric and props.get("Dimensions") == [
-        {"Name": "FunctionName", "Value": {"Ref": fn_id}}
+        {"Name": "FunctionName", "Value": {"Ref": fn_id}},
+        {"Name": "Resource", "Value": {"Fn::Sub": f"${{{fn_id}}}:{LIVE}"}},
+        {"Name": "ExecutedVersion", "Value": {"Fn::GetAtt": [version_id, "Version"]}},
     ]
 
 
 @pytest.mark.parametrize("enabled", ["true", "false"])
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
-def test_every_group_rolls_back_on_exactly_its_functions_error_and_duration_alarms(
+def test_every_group_rolls_back_on_exactly_its_new_versions_error_and_duration_alarms(
     template, spec, enabled
 ):
     alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
+    version_id, _ = _version(template, spec)
     expected = sorted(
         rid
         for rid, a in alarms.items()
-        if _watches(a, _fn_id(spec), "Errors") or _watches(a, _fn_id(spec), "Duration")
+        if _watches(a, _fn_id(spec), version_id, "Errors")
+        or _watches(a, _fn_id(spec), version_id, "Duration")
     )
     assert len(expected) == 2
     assert {alarms[a]["Condition"] for a in expected} == {ALARMS_ON}
@@ -284,12 +293,19 @@ def _versioned(template: dict, spec: FunctionSpec) -> dict:
 
 
 def _description_inputs(template: dict, spec: FunctionSpec) -> set[str]:
+    """What the Description names, and what the settings record it names names in turn."""
     _, version = _version(template, spec)
-    return set(references(version["Properties"]["Description"]))
+    named = set(references(version["Properties"]["Description"]))
+    for rid in sorted(named & set(resources_of_type(template, LAYER))):
+        if rid not in set(references(template["Resources"][_fn_id(spec)])):  # the record
+            named |= set(references(template["Resources"][rid]["Properties"]["Description"]))
+    return named
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
 def test_the_description_names_every_outside_value_of_the_function(template, spec):
+    """Directly, in the settings record whose version it names, or, for a value that replaces
+    a resource the function names (the table's key names), by that resource's identity."""
     fn_id = _fn_id(spec)
     versioned = _versioned(template, spec)
     reach = parameter_reach(template)
@@ -307,33 +323,31 @@ def test_the_description_names_every_outside_value_of_the_function(template, spe
     create_only = create_only_properties()
     named_resources = {r for r in references(versioned) if r in template["Resources"]}
     in_description = _description_inputs(template, spec)
+    by_identity = set()
     for rid in named_resources:
         type_ = template["Resources"][rid]["Type"]
         replacing = {p for p, props in reach.items() for r, prop in props
                      if r == rid and prop in create_only[type_]}  # fmt: skip
         assert replacing <= used or rid in in_description, (rid, replacing - used)
-    layers = {r for r in named_resources if template["Resources"][r]["Type"] == (
-        "AWS::Lambda::LayerVersion")}  # fmt: skip
+        if rid in in_description and type_ != LAYER:
+            by_identity |= replacing  # recorded by the identity of what they replace
+    assert by_identity == REPLACING  # the table's key names, by its stream label
+    layers = {r for r in named_resources if template["Resources"][r]["Type"] == LAYER}
     assert layers
-    assert in_description == used | layers
+    record = {settings_record(template)}
+    tables = {r for r in named_resources if r in in_description} - layers
+    assert in_description == (used - by_identity) | layers | record | tables
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
-def test_the_description_starts_with_the_code_key(template, spec):
-    _, version = _version(template, spec)
-    text, _ = version["Properties"]["Description"]["Fn::Sub"]
-    assert text.startswith(f"${{{logical_id(spec.name, 'code', 'key')}}}{deployments.SEPARATOR}")
-
-
-def _resolved_description(template: dict, spec: FunctionSpec, values: dict, layer: str) -> str:
-    """The Description as CloudFormation makes it, the layer being version number `layer`."""
-    resolver = Resolver(template, values)
+def test_the_description_starts_with_the_code_keys_sha256(template, spec):
     _, version = _version(template, spec)
     text, local = version["Properties"]["Description"]["Fn::Sub"]
-    scope = {**resolver.values}
-    for name, node in local.items():
-        scope[name] = layer if "Fn::Select" in node else str(resolver.resolve(node))
-    return re.sub(r"\$\{([^}]+)\}", lambda m: str(scope[m[1]]), text)
+    key = logical_id(spec.name, "code", "key")
+    assert text.startswith(f"${{{key}Sha256}}{deployments.SEPARATOR}")
+    stem = f"artifacts/{spec.name}-"  # what precedes the sha256 in the build's key
+    assert local[f"{key}Sha256"] == {"Fn::Select": [0, {"Fn::Split": [".", {"Fn::Select": [
+        1, {"Fn::Split": [stem, {"Ref": key}]}]}]}]}  # fmt: skip
 
 
 SEEDS = sorted(p.stem for p in (ROOT / "docs" / "seeds").glob("*.json"))
@@ -351,27 +365,16 @@ SOURCES = {
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_every_description_fits_lambdas_limit(template, source):
+    """Each stage file's and seed's actual values (tests/test_aws_rules.py bounds any values)."""
     path, changes = SOURCES[source]
     values = {**json.loads(path.read_text()), **changes, **build_keys()}
-    values = {k: str(v) for k, v in values.items()}
+    deployed = Deployed(template, {k: str(v) for k, v in values.items()})
+    deployed.generations = {rid: 9999 for rid in resources_of_type(template, LAYER)}
+    record = template["Resources"][settings_record(template)]["Properties"]["Description"]
+    assert len(str(deployed.resolve(record))) <= DESCRIPTION_LIMIT
     for spec in FUNCTIONS:
-        text = _resolved_description(template, spec, values, layer="9999")
+        text = aws_rules.version_description(template, spec, deployed)
         assert len(text) <= DESCRIPTION_LIMIT, (spec.name, len(text), text)
-
-
-@pytest.mark.parametrize("spec", [FUNCTIONS[0], FUNCTIONS[-1]], ids=lambda s: s.name)
-def test_a_new_value_of_any_input_gives_a_new_description(template, spec):
-    values = {**stage_values(template, "prod"), **build_keys(), **VPC}
-    base = _resolved_description(template, spec, values, layer="1")
-    assert _resolved_description(template, spec, values, layer="2") != base
-    inputs = _description_inputs(template, spec) & set(template["Parameters"])
-    resolved = Resolver(template, values).values
-    for name in sorted(inputs):
-        parameter, value = template["Parameters"][name], resolved[name]
-        allowed = [str(v) for v in parameter.get("AllowedValues", []) if str(v) != value]
-        other = allowed[0] if allowed else str(int(value) + 1) if value.isdigit() else value + "x"
-        changed = _resolved_description(template, spec, {**values, name: other}, layer="1")
-        assert changed != base, name
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS[:1], ids=lambda s: s.name)

@@ -205,15 +205,13 @@ def test_known_edges(template: dict, dot: str, source_type: str, target_type: st
         assert any(s == name and t in targets for s, t in found), f"{name} -> a {target_type}"
 
 
-def test_function_log_groups_name_their_function_through_sub(template: dict, dot: str) -> None:
+def test_functions_point_at_the_log_groups_they_write_to(template: dict, dot: str) -> None:
     found = edges(dot)
     functions = _of_type(template, "AWS::Lambda::Function")
-    for name, group in _of_type(template, "AWS::Logs::LogGroup").items():
-        sub = group["Properties"]["LogGroupName"]
-        if isinstance(sub, dict) and "Fn::Sub" in sub:
-            named = set(diagram.references({"Properties": sub}, names=functions))
-            for function in named:
-                assert (name, function) in found
+    assert functions
+    for name, function in functions.items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert (name, group) in found
 
 
 def test_dependson_edges_are_drawn(template: dict, dot: str) -> None:

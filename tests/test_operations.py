@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from ops import drift
+from ops import logs as ops_logs
+from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
 from tests import moto_server
 from tests.cfn import ROOT
@@ -157,7 +159,7 @@ def test_outputs(env, deployed):
 
 def test_logs_print_a_functions_log_events(env, deployed):
     logs = moto_server.client(env, "logs")
-    group = f"/aws/lambda/{STACK}-get-item"
+    group = ops_logs.log_group(cfn(env), STACK, "get_item")
     logs.create_log_stream(logGroupName=group, logStreamName="s1")
     event = {"timestamp": int(time.time() * 1000), "message": "hello log"}
     logs.put_log_events(logGroupName=group, logStreamName="s1", logEvents=[event])
@@ -200,6 +202,35 @@ def test_destroy_lists_what_it_retained(env, deployed):
     assert dynamodb.describe_table(TableName=table)["Table"]["TableName"] == table  # still there
 
 
+def test_a_stage_deploys_again_after_destroy_and_keeps_the_old_data(env):
+    """make deploy -> make destroy YES=1 -> make deploy reaches CREATE_COMPLETE: nothing the
+    first stack retained has a name the second one needs (it failed with "The specified log
+    group already exists" while the function log groups had fixed names). The first stack's
+    table and log groups are still there afterwards, beside the new ones."""
+    name = "items-api-dev-again"
+    first = moto_server.make(env, "deploy", STAGE, ARTIFACT_BUCKET=BUCKET, STACK_NAME=name)
+    assert first.returncode == 0, first.stdout + first.stderr
+    resources = cfn(env).describe_stack_resources(StackName=name)["StackResources"]
+    stateful = ("AWS::Logs::LogGroup", "AWS::DynamoDB::Table")
+    kept = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources
+            if r.get("ResourceType") in stateful}  # fmt: skip
+    assert len(kept) > len(FUNCTIONS)
+    gone = moto_server.make(env, "destroy", STAGE, YES="1", STACK_NAME=name)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    again = moto_server.make(env, "deploy", STAGE, ARTIFACT_BUCKET=BUCKET, STACK_NAME=name)
+    assert again.returncode == 0, again.stdout + again.stderr
+    stack = cfn(env).describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    resources = cfn(env).describe_stack_resources(StackName=name)["StackResources"]
+    new = {r.get("LogicalResourceId"): r.get("PhysicalResourceId") for r in resources}
+    assert all(new[rid] != old for rid, old in kept.items())
+    groups = moto_server.client(env, "logs").describe_log_groups()["logGroups"]
+    names = {g["logGroupName"] for g in groups}
+    assert {v for k, v in kept.items() if "LogGroup" in k} <= names
+    tables = moto_server.client(env, "dynamodb").list_tables()["TableNames"]
+    assert {v for k, v in kept.items() if k.endswith("Table")} <= set(tables)
+
+
 def test_destroy_with_purge_deletes_the_retained_data(env):
     name = "items-api-dev-purge"
     created = moto_server.make(env, "deploy", STAGE, ARTIFACT_BUCKET=BUCKET, STACK_NAME=name)
@@ -216,9 +247,9 @@ def test_destroy_with_purge_deletes_the_retained_data(env):
     tables = dynamodb.list_tables()["TableNames"]
     assert physical[logical_id("items", "table")] not in tables
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    groups = moto_server.client(env, "logs").describe_log_groups(
-        logGroupNamePrefix=f"/aws/lambda/{name}-"
-    )
-    assert groups["logGroups"] == []
+    groups = {g["logGroupName"] for g in moto_server.client(env, "logs").describe_log_groups()[
+        "logGroups"]}  # fmt: skip
+    own = [physical[logical_id(f.name, "log", "group")] for f in FUNCTIONS]
+    assert own and not groups & set(own)
     key = moto_server.client(env, "kms").describe_key(KeyId=physical[logical_id("data", "key")])
     assert key["KeyMetadata"]["KeyState"] == "PendingDeletion"

@@ -1,8 +1,10 @@
 """Security invariants of the built template that the scanners (cfn-lint, checkov, cfripper, run by
 `make scan`) do not check, and the scanners' suppressions themselves: few, and each explained."""
 
+import fnmatch
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,14 @@ from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
 from templates.stack_policy import STATEFUL_TYPES
 from templates.suppressions import REASONS_KEY
-from tests.cfn import ROOT, Resolver, policy_statements, references, resources_of_type
+from tests.cfn import (
+    ROOT,
+    Resolver,
+    function_policy,
+    policy_statements,
+    references,
+    resources_of_type,
+)
 
 MAX_SUPPRESSIONS = 8
 PROD = "prod"
@@ -43,7 +52,9 @@ def _cfripper_exceptions() -> list[tuple[str, str, str]]:
 def suppressions(template: dict) -> list[tuple[str, str, str, str]]:
     """(tool, where, rule, reason) for every suppression across the three scanners."""
     found = []
-    for rid, r in template["Resources"].items():
+    # The template's own Metadata holds the suppressions that apply to every resource.
+    holders = [("template", template), *template["Resources"].items()]
+    for rid, r in holders:
         metadata = r.get("Metadata", {})
         reasons = metadata.get(REASONS_KEY, {})
         for rule in metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []):
@@ -62,7 +73,7 @@ def test_scanner_suppressions_are_few_and_each_says_why(template):
     assert len(found) <= MAX_SUPPRESSIONS, found
     cfn_lint_reasons = {
         (rid, rule)
-        for rid, r in template["Resources"].items()
+        for rid, r in [("template", template), *template["Resources"].items()]
         for rule in r.get("Metadata", {}).get(REASONS_KEY, {})
     }
     assert cfn_lint_reasons == {(w, r) for t, w, r, _ in found if t == "cfn-lint"}
@@ -91,7 +102,8 @@ def test_every_stateful_resource_is_retained_and_encrypted_with_a_stack_key(temp
     stateful = {k: r for k, r in template["Resources"].items() if r["Type"] in STATEFUL_TYPES}
     assert {r["Type"] for r in stateful.values()} == STATEFUL_TYPES
     for rid, r in stateful.items():
-        assert (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy")) == ("Retain", "Retain"), rid
+        policies = (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy"))
+        assert policies == ("RetainExceptOnCreate", "Retain"), rid
         if r["Type"] in encryption:
             key = encryption[r["Type"]](r["Properties"])
             assert key["Fn::GetAtt"][0] in keys and key["Fn::GetAtt"][1] == "Arn", rid
@@ -155,32 +167,126 @@ def test_the_account_root_administers_every_key_but_decrypts_nothing_directly(te
         assert "kms:Decrypt" not in admin[0]["Action"], rid
 
 
-def test_only_the_function_roles_use_the_data_key_through_lambda(template):
-    """The functions' environment is encrypted with the data key; only their roles may use it
-    through Lambda. The rest of the account reaches the data only through DynamoDB, S3, SQS."""
-    statements = {s["Sid"]: s for r, s in _key_statements(template) if r == "DataKey"}
-    roles = statements["FunctionRolesThroughTheirServices"]
-    named = {p["Fn::GetAtt"][0] for p in roles["Principal"]["AWS"]}
-    fns = resources_of_type(template, "AWS::Lambda::Function").values()
-    assert named == {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in fns}
-    assert len(named) == len(FUNCTIONS)
+def test_no_key_policy_names_a_principal_of_this_stack(template):
+    """KMS refuses a key policy whose principals it cannot see yet: "The principals in the key
+    policy must exist and be visible to KMS. When you create a new AWS principal, you might need
+    to enforce a delay before including the new principal in a key policy"
+    (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html, Policy), and
+    CloudFormation's KMS handler does not retry the MalformedPolicyDocumentException. moto
+    accepts any principal, so the rule is checked here: no key policy refers to a resource of
+    this stack at all (the account root, services and condition patterns only)."""
+    for rid, key in resources_of_type(template, "AWS::KMS::Key").items():
+        assert _stack_resources_in(key["Properties"]["KeyPolicy"], template) == set(), rid
 
-    def services(statement: dict) -> set[str]:
-        via = statement["Condition"]["StringEquals"]["kms:ViaService"]
-        return {v["Fn::Sub"].split(".")[0] for v in via}
 
-    assert services(roles) == {"lambda", "dynamodb", "s3", "sqs"}
-    assert services(statements["AccountThroughDataServices"]) == {"dynamodb", "s3", "sqs"}
-    for f in fns:
+ACCOUNT = "123456789012"
+PSEUDO = {"AWS::StackName": "items-api-dev", "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+          "AWS::Region": "us-west-2"}  # fmt: skip
+
+
+def _matches(operator: str, key: str, expected: object, context: dict[str, str]) -> bool:
+    values = expected if isinstance(expected, list) else [expected]
+    if key not in context:
+        return False
+    if operator == "StringEquals":
+        return context[key] in values
+    if operator == "ArnLike":
+        return any(fnmatch.fnmatchcase(context[key], v) for v in values)
+    raise AssertionError(f"this test does not evaluate {operator}")
+
+
+def _key_policy_allows(policy: dict, principal: str, action: str, service: str) -> bool:
+    """Whether a key policy lets `principal`, a role of this account, do `action` through
+    `service`: the policy language our key policies use (account-root principal, StringEquals
+    and ArnLike conditions); IAM is assumed to allow it."""
+    context = {
+        "kms:ViaService": f"{service}.{PSEUDO['AWS::Region']}.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+        "aws:PrincipalArn": principal,
+    }
+    return any(
+        s["Effect"] == "Allow"
+        and action in s["Action"]
+        and s["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:root"]}
+        and all(
+            _matches(operator, key, expected, context)
+            for operator, checks in s.get("Condition", {}).items()
+            for key, expected in checks.items()
+        )
+        for s in policy["Statement"]
+    )
+
+
+def _role_arn(resolver: Resolver, rid: str) -> str:
+    path = resolver.resolve(resolver.template["Resources"][rid]["Properties"]).get("Path", "/")
+    return f"arn:aws:iam::{ACCOUNT}:role{path}{PSEUDO['AWS::StackName']}-{rid}-ABC123"
+
+
+@pytest.mark.parametrize("service", ["lambda", "dynamodb", "s3", "sqs"])
+def test_only_the_functions_decrypt_their_environment(template, service):
+    """The functions' environment is encrypted with the data key; through Lambda only the
+    function roles may decrypt it (Lambda decrypts with the caller's permissions:
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html). The
+    key policy names no role (see above), so it admits Lambda use by the function roles' IAM
+    path (aws:PrincipalArn includes it). Through DynamoDB, S3 and SQS the account's principals
+    that IAM allows may use it. moto enforces no key policy: evaluated here."""
+    resolver = Resolver(template, {**_values(template, "dev"), **PSEUDO})
+    policy = resolver.resource("DataKey")["Properties"]["KeyPolicy"]
+    roles = resources_of_type(template, "AWS::IAM::Role")
+    function_roles = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for f in resources_of_type(template, "AWS::Lambda::Function").values()
+    }
+    assert len(function_roles) == len(FUNCTIONS)
+    others = [_role_arn(resolver, r) for r in roles if r not in function_roles] + [
+        f"arn:aws:iam::{ACCOUNT}:role/Admin",
+        f"arn:aws:iam::{ACCOUNT}:role/items-api-dev2/items-api-dev2-GetItemRole-ABC123",
+        f"arn:aws:iam::{ACCOUNT}:role/items-api-dev-GetItemRole-ABC123",  # no path
+    ]
+    assert len(others) >= 4  # the stack's other roles are among them
+    for arn in [_role_arn(resolver, r) for r in function_roles]:
+        assert _key_policy_allows(policy, arn, "kms:Decrypt", service), arn
+    for arn in others:
+        assert _key_policy_allows(policy, arn, "kms:Decrypt", service) == (service != "lambda")
+    for f in resources_of_type(template, "AWS::Lambda::Function").values():
         assert f["Properties"]["KmsKeyArn"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
 
 
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_every_function_role_is_granted_the_data_key_in_its_own_policy(template, spec):
+    """With the key policy delegating to the account, a role may use the key only if its IAM
+    policy allows it too (https://docs.aws.amazon.com/kms/latest/developerguide/
+    key-policy-default.html#key-policy-default-allow-root-enable-iam)."""
+    policy_id = function_policy(template, logical_id(spec.name, "function"))
+    uses = [s for rid, s in policy_statements(template) if rid == policy_id
+            and s.get("Sid") == "DataKey"]  # fmt: skip
+    assert uses
+    for use in uses:
+        assert use["Resource"] == [{"Fn::GetAtt": ["DataKey", "Arn"]}]
+        assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(use["Action"])
+        via = use["Condition"]["StringEquals"]["kms:ViaService"]
+        assert {v["Fn::Sub"].split(".")[0] for v in via} == {"lambda", "dynamodb", "s3", "sqs"}
+
+
 def test_cloudwatch_logs_may_use_the_telemetry_key_for_this_stacks_groups_only(template):
-    [logs] = [s for r, s in _key_statements(template) if s["Sid"] == "LogsForThisStacksGroups"]
-    groups = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
-    assert all("${AWS::StackName}" in g["Fn::Sub"] for g in groups)
+    """Each group's name, as CloudFormation (`<stack>-<LogicalId>-<random>`) or API Gateway
+    (`API-Gateway-Execution-Logs_<api id>/<stage>`) makes it, is one the key admits."""
+    resolver = Resolver(template, {**_values(template, "dev"), **PSEUDO})
+    key_policy = resolver.resource("TelemetryKey")["Properties"]["KeyPolicy"]
+    [logs] = [s for s in key_policy["Statement"] if s["Sid"] == "LogsForThisStacksGroups"]
+    patterns = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    prefix = f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:"
     for rid, group in resources_of_type(template, "AWS::Logs::LogGroup").items():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["TelemetryKey", "Arn"]}, rid
+        named = resolver.resolve(group["Properties"].get("LogGroupName"))
+        name = (
+            f"{PSEUDO['AWS::StackName']}-{rid}-ABC123"
+            if named is None
+            else re.sub(r"\$\{[^}]+\}", "a1b2c3d4e5", named)
+        )
+        assert any(fnmatch.fnmatchcase(prefix + name, p) for p in patterns), name
+    other = f"{prefix}items-api-test-GetItemLogGroup-ABC123"
+    assert not any(fnmatch.fnmatchcase(other, p) for p in patterns)
 
 
 def _stack_resources_in(node: object, template: dict) -> set[str]:
@@ -188,34 +294,16 @@ def _stack_resources_in(node: object, template: dict) -> set[str]:
 
 
 def test_every_policy_resource_is_this_stacks_or_the_xray_exception(template):
-    log_groups = {
-        g["Properties"]["LogGroupName"]["Fn::Sub"]: g
-        for g in resources_of_type(template, "AWS::Logs::LogGroup").values()
-    }
-    names = {
-        f"/aws/lambda/${{{rid}}}": f["Properties"]["FunctionName"]["Fn::Sub"]
-        for rid, f in resources_of_type(template, "AWS::Lambda::Function").items()
-    }
-    # A function's log group ARN names the group by the function's name (the group is created
-    # after the function): it must be the ARN of one of this stack's log groups.
-    own_groups = {
-        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/"
-        f"{names[group]}:*"
-        for group in log_groups
-        if group in names
-    }
     for rid, s in policy_statements(template):
         for resource in s["Resource"]:
             if resource == "*":
                 assert all(a.startswith("xray:") for a in s["Action"]), (rid, s)
-            elif _stack_resources_in(resource, template):
-                continue
             elif rid == "ApiGatewayCloudWatchRole":  # account-wide by nature: API Gateway's role
                 assert resource == {
                     "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
                 }
             else:
-                assert resource["Fn::Sub"] in own_groups, (rid, resource)
+                assert _stack_resources_in(resource, template), (rid, resource)
 
 
 def test_every_lambda_permission_names_source_arn_and_account(template):

@@ -39,7 +39,6 @@ def _live_alias(template: dict, spec: FunctionSpec) -> str:
 
 @pytest.mark.parametrize("spec", ROUTES, ids=lambda s: s.name)
 def test_every_function_has_its_own_role_log_group_permission_and_route(template, spec):
-    fn_id = logical_id(spec.name, "function")
     props = _fn(template, spec)["Properties"]
 
     role_id = props["Role"]["Fn::GetAtt"][0]
@@ -47,13 +46,17 @@ def test_every_function_has_its_own_role_log_group_permission_and_route(template
              if r["Properties"]["Role"]["Fn::GetAtt"][0] == role_id]  # fmt: skip
     assert len(users) == 1, f"{role_id} is shared"
 
-    [log_group] = [
-        r["Properties"]
-        for r in resources_of_type(template, "AWS::Logs::LogGroup").values()
-        if r["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{fn_id}}}"}
-    ]
-    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    assert "LoggingConfig" not in props  # Lambda's own group, /aws/lambda/<name>, is that one
+    # cfn-lint-serverless's WS1004 (log group with retention) cannot follow LoggingConfig and is
+    # suppressed: this is its check. Lambda writes to LoggingConfig.LogGroup instead of making
+    # /aws/lambda/<name> itself (https://docs.aws.amazon.com/lambda/latest/dg/
+    # monitoring-cloudwatchlogs-loggroups.html).
+    group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = template["Resources"][group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    writers = [f for f in resources_of_type(template, "AWS::Lambda::Function").values()
+               if f["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": group_id}]  # fmt: skip
+    assert len(writers) == 1, f"{group_id} is shared"
 
     alias = {"Ref": _live_alias(template, spec)}  # an alias's Ref is its ARN
     [permission] = [
@@ -105,6 +108,8 @@ def test_every_role_holds_exactly_its_access_in_each_mode(template, spec, sort_k
             "Idempotency": access.idempotency,
             # Every function's dead letter queue is the failure queue.
             "FailureQueue": {*access.failure_queue, "sqs:SendMessage"},
+            # The data key: its environment (Lambda), the table, bucket and queue.
+            "DataKey": ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
             "OwnLogGroup": ("logs:CreateLogStream", "logs:PutLogEvents"),
             "XRayWrite": ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),
         }.items()
@@ -130,11 +135,64 @@ def test_only_xray_statements_use_resource_star(template):
     assert all(a.startswith("xray:") for _, actions in star for a in actions), star
 
 
-def test_every_stateful_resource_is_retained(template):
+# The property that names each stateful type (none of ours may be fixed, see below).
+NAME_PROPERTIES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::KMS::Key": None,  # keys have no name (the alias is not retained)
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::SQS::Queue": "QueueName",
+}
+
+
+def test_every_stateful_resource_is_retained_except_on_a_failed_create(template):
+    """RetainExceptOnCreate keeps the resource on a stack delete or an update that removes it,
+    but deletes it when the create that made it rolls back, so a failed first deploy leaves
+    nothing behind to block the retry (https://docs.aws.amazon.com/AWSCloudFormation/latest/
+    TemplateReference/aws-attribute-deletionpolicy.html). UpdateReplacePolicy has no such
+    value: a replacement keeps the old resource."""
     stateful = {k: r for k, r in template["Resources"].items() if r["Type"] in STATEFUL_TYPES}
-    assert len(stateful) >= len(FUNCTIONS) + 2  # table, api access logs, function logs
+    assert set(NAME_PROPERTIES) == STATEFUL_TYPES
+    assert len(stateful) >= len(FUNCTIONS) + 3  # tables, api logs, function logs
     for rid, r in stateful.items():
-        assert (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy")) == ("Retain", "Retain"), rid
+        policies = (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy"))
+        assert policies == ("RetainExceptOnCreate", "Retain"), rid
+
+
+def test_no_retained_resource_has_a_name_the_next_stack_would_reuse(template):
+    """A retained resource outlives its stack; had it a fixed name, the next stack of the same
+    name would fail to create it ("already exists"). moto had that failure for the function log
+    groups: so every stateful name is CloudFormation's, or carries the id of a resource new
+    with each stack (the execution log group: the REST API's id)."""
+    for rid, r in template["Resources"].items():
+        if r["Type"] not in STATEFUL_TYPES or not NAME_PROPERTIES[r["Type"]]:
+            continue
+        name = r["Properties"].get(NAME_PROPERTIES[r["Type"]])
+        if name is not None:
+            assert set(references(name)) & set(template["Resources"]), (rid, name)
+
+
+def test_api_gateway_execution_logs_go_to_a_group_of_the_stack_made_before_the_stage(template):
+    """API Gateway creates `API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}` itself when
+    the stage logs (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+    rest-api-execution-logging.html): unencrypted, never expiring, outside the stack. The
+    stack makes it first, with the API log retention and the telemetry key."""
+    [stage_id] = resources_of_type(template, "AWS::ApiGateway::Stage")
+    stage = template["Resources"][stage_id]
+    api = stage["Properties"]["RestApiId"]["Ref"]
+    stage_name = stage["Properties"]["StageName"]["Ref"]
+    wanted = {"Fn::Sub": f"API-Gateway-Execution-Logs_${{{api}}}/${{{stage_name}}}"}
+    [group_id] = [
+        rid
+        for rid, r in resources_of_type(template, "AWS::Logs::LogGroup").items()
+        if r["Properties"].get("LogGroupName") == wanted
+    ]
+    group = template["Resources"][group_id]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "ApiLogRetentionDays"}
+    assert group["KmsKeyId"] == {"Fn::GetAtt": ["TelemetryKey", "Arn"]}
+    assert group_id in stage["DependsOn"]
+    order = list(template["Resources"])
+    assert order.index(group_id) < order.index(stage_id)  # moto creates in document order
 
 
 def test_resources_come_after_everything_they_reference(template):
