@@ -269,8 +269,13 @@ def test_every_function_role_is_granted_the_data_key_in_its_own_policy(template,
 
 
 def test_cloudwatch_logs_may_use_the_telemetry_key_for_this_stacks_groups_only(template):
-    """Each group's name, as CloudFormation (`<stack>-<LogicalId>-<random>`) or API Gateway
-    (`API-Gateway-Execution-Logs_<api id>/<stage>`) makes it, is one the key admits."""
+    """Each group's name, as CloudFormation or API Gateway makes it, is one the key admits
+    (CloudWatch Logs checks the key policy when the group is created with the key). A group
+    without LogGroupName is named `<stack name>-<LogicalId>-<random>` by CloudFormation's
+    AWS::Logs::LogGroup handler (CreateHandler.generateName in
+    github.com/aws-cloudformation/aws-cloudformation-resource-providers-logs); API Gateway's
+    is `API-Gateway-Execution-Logs_<api id>/<stage>` (https://docs.aws.amazon.com/apigateway/
+    latest/developerguide/rest-api-execution-logging.html)."""
     resolver = Resolver(template, {**_values(template, "dev"), **PSEUDO})
     key_policy = resolver.resource("TelemetryKey")["Properties"]["KeyPolicy"]
     [logs] = [s for s in key_policy["Statement"] if s["Sid"] == "LogsForThisStacksGroups"]
