@@ -56,7 +56,6 @@ from troposphere import (
     GetAtt,
     If,
     Join,
-    NoValue,
     Ref,
     Select,
     Split,
@@ -311,13 +310,15 @@ def _group(
             DeploymentStyle=codedeploy.DeploymentStyle(
                 DeploymentType="BLUE_GREEN", DeploymentOption="WITH_TRAFFIC_CONTROL"
             ),
-            # The alarms exist only under AlarmsOn: without them, the group names none.
+            # The alarms exist only under AlarmsOn. Without them the group names none and
+            # says so: a configuration left out keeps the alarms a group already has, which
+            # then no longer exist (aws/aws-cdk#23307, aws/serverless-application-model#2452).
             AlarmConfiguration=If(
                 ALARMS_ON,
                 codedeploy.AlarmConfiguration(
                     Enabled=True, Alarms=[codedeploy.Alarm(Name=Ref(a)) for a in alarms]
                 ),
-                NoValue,
+                codedeploy.AlarmConfiguration(Enabled=False),
             ),
             AutoRollbackConfiguration=codedeploy.AutoRollbackConfiguration(
                 Enabled=True, Events=ROLLBACK_EVENTS

@@ -205,7 +205,8 @@ def test_every_group_rolls_back_on_exactly_its_new_versions_error_and_duration_a
         assert configured["Enabled"] is True
         assert sorted(a["Name"]["Ref"] for a in configured["Alarms"]) == expected
     else:
-        assert "AlarmConfiguration" not in group  # the alarms do not exist: nothing dangles
+        # The alarms do not exist: none is named, and the group says alarms are off.
+        assert group["AlarmConfiguration"] == {"Enabled": False}
 
 
 def test_the_parameter_is_a_choice_of_codedeploys_lambda_configs(template):
