@@ -3,7 +3,8 @@
 
 dist/template.json   the one template, for every stage
 dist/artifacts/      one zip per function plus the layer, named <name>-<sha256>.zip
-dist/params/<s>.json the stage's values plus the artifacts' S3 keys, as ["Key=Value", ...]
+dist/params/<s>.json every parameter but ArtifactBucket, as ["Key=Value", ...]: the stage's
+                     values, the artifacts' S3 keys, and every other parameter's Default
 dist/stack-policy.json  the prod stack's policy: no replacing or deleting stateful resources
 dist/openapi.json    the API's OpenAPI document (default prefix), also in the openapi zip
 dist/manifest.json   the template's, the stack policy's, the OpenAPI document's and every
@@ -174,7 +175,11 @@ def build(out: Path, stages: list[str]) -> dict:
     for stage, stage_values in values.items():
         write_if_changed(
             out / "params" / f"{stage}.json",
-            dump_json(stage_params.overrides({**stage_values, **keys})),
+            dump_json(
+                stage_params.overrides(
+                    stage_params.with_defaults(template_dict, {**stage_values, **keys})
+                )
+            ),
         )
     manifest = {
         "template": {

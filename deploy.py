@@ -61,6 +61,12 @@ class Plan:
     values: dict[str, str]  # stage values + artifact keys
     artifacts: dict[str, dict]  # manifest entries
     params_dir: Path = ROOT / "params"  # where params/<stage>.json lives (drift, ADOPT)
+    stage_file: dict[str, str] | None = None  # what params/<stage>.json itself sets
+
+    @property
+    def file_values(self) -> dict[str, str]:
+        """The stage file's own values (drift tells them from defaults)."""
+        return self.values if self.stage_file is None else self.stage_file
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path)
     built = dict(
         line.split("=", 1) for line in json.loads((dist / "params" / f"{stage}.json").read_text())
     )
-    for key, value in values.items():
+    for key, value in stage_params.with_defaults(template, values).items():
         if built.get(key) != value:
             raise DeployError(
                 f"{dist}/params/{stage}.json is older than params/{stage}.json ({key}); "
@@ -101,7 +107,7 @@ def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path)
     for entry in artifacts.values():
         if not (dist / entry["file"]).is_file():
             raise DeployError(f"{dist / entry['file']}: missing; run `make template` again.")
-    return Plan(stage, stack_name, region, dist, template, built, artifacts, params_dir)
+    return Plan(stage, stack_name, region, dist, template, built, artifacts, params_dir, values)
 
 
 def ensure_bucket(s3, name: str, region: str) -> bool:
@@ -180,8 +186,7 @@ def live_parameters(stack: dict) -> dict[str, str]:
 def full_parameters(p: Plan, values: dict[str, str]) -> dict[str, str]:
     """Every parameter's value as the stack will hold it: the live stack lists defaulted ones
     too."""
-    specs = p.template["Parameters"]
-    return {k: str(v["Default"]) for k, v in specs.items() if "Default" in v} | values
+    return stage_params.with_defaults(p.template, values)
 
 
 def api_shaping_changes(p: Plan, stack: dict | None, values: dict[str, str]) -> list[str]:
@@ -297,7 +302,8 @@ def check_drift(s3: Any, bucket: str, p: Plan, stack: dict, options: Options) ->
     True when the deploy may go on."""
     params_file = p.params_dir / f"{p.stage}.json"
     live = live_parameters(stack)
-    found = drift.compare(p.template, p.values, live, drift.read_record(s3, bucket, p.stack_name))
+    recorded = drift.read_record(s3, bucket, p.stack_name)
+    found = drift.compare(p.template, p.file_values, live, recorded)
     if found.not_in_file or found.differences:
         print(found.report(params_file))
     if not found.differences:
@@ -419,7 +425,7 @@ def plan_only(p: Plan, bucket: str | None, options: Options) -> int:
         return 0
     if stack:
         recorded = drift.read_record(s3, bucket, p.stack_name)
-        found = drift.compare(p.template, p.values, live_parameters(stack), recorded)
+        found = drift.compare(p.template, p.file_values, live_parameters(stack), recorded)
         if found.differences or found.not_in_file:
             print(found.report(p.params_dir / f"{p.stage}.json"))
     gate = replacement_gate(cfn, s3, p, bucket, stack, {**p.values, "ArtifactBucket": bucket})

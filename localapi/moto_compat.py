@@ -19,6 +19,12 @@ moto: the tests and `make local` (never the product in AWS).
   made them rolls back; a completed stack's delete keeps them (`make destroy` lists them).
   `_retain_except_on_create` makes moto's delete keep them too.
 
+- A CommaDelimitedList parameter given a value: moto keeps it as a Python list and
+  DescribeStacks shows that list's repr (`['']` for an empty one), where CloudFormation shows
+  the text given (``). `make deploy` passes every parameter, so the drift check and the
+  no-op deploy would see a change that is not there. `_list_parameters_as_text` answers the
+  text.
+
 - DynamoDB streams with an event source mapping: moto delivers each record to the function itself,
   through Docker (absent here), and then drops the stream's records. `make local` runs the
   mappings itself (localapi.streams), so detach_stream_mappings switches moto's delivery off.
@@ -45,6 +51,7 @@ from moto.apigateway import models
 from moto.awslambda import models as lambda_models
 from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.utils import get_backend
+from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.kms import models as kms_models
@@ -289,6 +296,27 @@ def _lambda_account_settings() -> None:
     LambdaResponse.get_account_settings = _get_account_settings  # type: ignore[attr-defined]
 
 
+def _list_parameters_as_text() -> None:
+    """DescribeStacks (and UsePreviousValue) give a list parameter as its comma-joined text."""
+    model = cfn_models.Stack
+    if getattr(model, "_items_api_lists_patched", False):
+        return
+    by_key, listed = model.stack_parameters.fget, model.parameter_list.fget
+
+    def text(value: Any) -> Any:
+        return ",".join(str(i) for i in value) if isinstance(value, list) else value
+
+    def stack_parameters(self) -> dict[str, Any]:
+        return {k: text(v) for k, v in by_key(self).items()}
+
+    def parameter_list(self) -> list[dict[str, Any]]:
+        return [{**p, "ParameterValue": text(p["ParameterValue"])} for p in listed(self)]
+
+    model.stack_parameters = property(stack_parameters)
+    model.parameter_list = property(parameter_list)
+    model._items_api_lists_patched = True
+
+
 def apply() -> None:
     """Idempotent: patch the moto models named in the module docstring."""
     _patch(models.Method, _mock_integration)
@@ -296,6 +324,7 @@ def apply() -> None:
     _lambda_versions_and_aliases()
     _lambda_account_settings()
     _retain_except_on_create()
+    _list_parameters_as_text()
 
 
 if __name__ == "__main__":

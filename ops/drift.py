@@ -10,8 +10,10 @@ live value that differs from the file is shown, since nothing tells who changed 
 
 Only the stage-file parameters are compared (the artifact keys come from the build and the
 artifact bucket from the deploy, so they change on purpose). A parameter the file lacks is
-compared with the template's Default, which is what a deploy would set; every such parameter
-is listed, so a console edit of one is never invisible. ADOPT=1 writes the live values into the
+compared with the template's Default, which is what a deploy sets: the build writes every
+parameter out (dist/params/<stage>.json), so none is left to UsePreviousValue and FORCE=1
+reverts a console edit of any of them. Every such parameter is listed, so a console edit of
+one is never invisible. ADOPT=1 writes the live values into the
 file (sorted, 2-space JSON, numbers as numbers) and the record; FORCE=1 deploys the file's
 values over the live ones.
 """

@@ -101,14 +101,21 @@ def _holds(node: dict, values: dict[str, str]) -> bool:
 
 def broken_rules(template: dict, values: dict[str, str]) -> list[str]:
     """The template's own Rules, checked before CloudFormation would: same verdict, earlier."""
-    specs = template["Parameters"]
-    merged = {k: str(v["Default"]) for k, v in specs.items() if "Default" in v} | values
+    merged = with_defaults(template, values)
     return [
         f"{name}: {a['AssertDescription']}"
         for name, rule in template.get("Rules", {}).items()
         for a in rule["Assertions"]
         if not _holds(a["Assert"], merged)
     ]
+
+
+def with_defaults(template: dict, values: dict[str, str]) -> dict[str, str]:
+    """Every parameter with a value: `values`, else the template's Default written out. Sent
+    whole, no parameter is left to `aws cloudformation deploy`'s UsePreviousValue, which
+    would keep a console edit of a parameter the stage file does not set."""
+    specs = template["Parameters"]
+    return {k: str(v["Default"]) for k, v in specs.items() if "Default" in v} | values
 
 
 def overrides(values: dict[str, str]) -> list[str]:

@@ -128,7 +128,39 @@ def test_built_params_are_the_deploy_overrides_format(template):
         lines = json.loads((_built_dist() / "params" / f"{stage}.json").read_text())
         assert all(isinstance(x, str) and "=" in x for x in lines)
         pairs = dict(x.split("=", 1) for x in lines)
-        assert set(pairs) <= set(template["Parameters"])
         assert keys == {v for k, v in pairs.items() if k.endswith("CodeKey")}
-        missing = {k for k, p in template["Parameters"].items() if "Default" not in p} - set(pairs)
-        assert missing == {"ArtifactBucket"}  # the one value make deploy adds
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_parameter_is_written_out_so_no_console_edit_survives_a_deploy(template, stage):
+    """`aws cloudformation deploy` keeps the live value of every parameter it is not given
+    ("--parameter-overrides ... If you don't specify a parameter, its existing value is used":
+    https://docs.aws.amazon.com/cli/latest/reference/cloudformation/deploy/index.html), so a
+    console edit of a parameter the stage file does not set would outlive every make deploy.
+    The built file lists every parameter but ArtifactBucket (make deploy adds it): the stage
+    file's value, else the template's Default written out."""
+    pairs = dict(
+        x.split("=", 1)
+        for x in json.loads((_built_dist() / "params" / f"{stage}.json").read_text())
+    )
+    assert set(template["Parameters"]) - set(pairs) == {"ArtifactBucket"}
+    own = json.loads((ROOT / "params" / f"{stage}.json").read_text())
+    defaulted = [k for k in pairs if k not in own and not k.endswith("CodeKey")]
+    assert defaulted  # the stage files leave most parameters to their defaults
+    for key in defaulted:
+        assert pairs[key] == str(template["Parameters"][key]["Default"]), key
+
+
+def test_a_built_file_older_than_a_removed_stage_value_is_refused(tmp_path, capsys):
+    """Removing a key from params/<stage>.json means its Default: a dist/ built before still
+    holds the old value, and would deploy it."""
+    stage_file = json.loads((ROOT / "params" / "dev.json").read_text())
+    removed = "LogLevel"  # DEBUG in dev, INFO by default
+    assert removed in stage_file
+    del stage_file[removed]
+    (tmp_path / "dev.json").write_text(json.dumps(stage_file))
+    code = deploy.main(
+        ["--stage", "dev", "--dist", str(_built_dist()), "--params-dir", str(tmp_path)]
+    )
+    assert code == 2
+    assert f"older than params/dev.json ({removed})" in capsys.readouterr().err
