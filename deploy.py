@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,10 @@ API_SHAPING = (
     "CorsAllowCredentials",
 )
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
-POLICY_STAGES = ("prod",)  # stages whose stack gets the stack policy
+TERMINATION_PROTECTED = ("prod",)  # stages whose stack cannot be deleted by one call
+# The policy ALLOW_REPLACE=1 gives the stack for its one deploy: every update allowed.
+OPEN_POLICY = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "Update:*",
+                              "Resource": "*"}]}  # fmt: skip
 
 
 class DeployError(Exception):
@@ -267,18 +271,34 @@ def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str], cfn: Any
 
 
 def protect(cfn: Any, p: Plan) -> None:
-    """On a POLICY_STAGES stage, set the policy of this template (no replacing or deleting its
-    stateful resources on later updates) and turn termination protection on. Done after every
-    deploy, no-op included, so the live stack always ends protected (and a hand-loosened
-    policy is tightened again)."""
-    if p.stage not in POLICY_STAGES:
-        return
+    """Set the policy of this template (no replacing or deleting its stateful resources on a
+    later update, whoever makes it: a console edit of a key name is refused, in every stage)
+    and, on prod, turn termination protection on. Done after every deploy, no-op included, so
+    the live stack always ends protected (and a hand-loosened policy is tightened again)."""
     body = json.dumps(stack_policy(p.template), indent=2)
     cfn.set_stack_policy(StackName=p.stack_name, StackPolicyBody=body)
     denied = len(stateful_resources(p.template))
     print(f"{p.stack_name}: stack policy set (no replace or delete of {denied} stateful resources)")
-    cfn.update_termination_protection(EnableTerminationProtection=True, StackName=p.stack_name)
-    print(f"{p.stack_name}: termination protection on")
+    if p.stage in TERMINATION_PROTECTED:
+        cfn.update_termination_protection(EnableTerminationProtection=True, StackName=p.stack_name)
+        print(f"{p.stack_name}: termination protection on")
+
+
+@contextlib.contextmanager
+def policy_opened(cfn: Any, p: Plan, stack: dict | None, allow_replace: bool) -> Iterator[None]:
+    """ALLOW_REPLACE=1 on a live stack: its policy allows every update for this one deploy and
+    is set back right after, whatever the deploy did. (UpdateStack takes a policy for one
+    update, StackPolicyDuringUpdateBody; `aws cloudformation deploy` runs a change set, and
+    ExecuteChangeSet takes none.)"""
+    if not (allow_replace and stack):
+        yield
+        return
+    cfn.set_stack_policy(StackName=p.stack_name, StackPolicyBody=json.dumps(OPEN_POLICY))
+    print(f"ALLOW_REPLACE=1: {p.stack_name}'s stack policy allows replacements for this deploy")
+    try:
+        yield
+    finally:
+        protect(cfn, p)
 
 
 def print_outputs(stack: dict) -> None:
@@ -387,7 +407,8 @@ def deploy(p: Plan, bucket: str | None, options: Options) -> None:
         print(f"artifacts: {files} uploaded ({size} bytes), {len(p.artifacts) - files} already "
               f"in s3://{bucket}")  # fmt: skip
         changed = api_shaping_changes(p, stack, values)
-        cloudformation_deploy(p, bucket, values, cfn)
+        with policy_opened(cfn, p, stack, options.allow_replace):
+            cloudformation_deploy(p, bucket, values, cfn)
         if changed:
             client = session.client("apigateway")
             deployment = redeploy_stage(client, cfn, p.stack_name, p.stage, changed)
@@ -406,8 +427,9 @@ def blocked_message(gate: changes.PlanResult) -> str:
     return (
         "stateful resources would be replaced or deleted:\n  "
         + "\n  ".join(gate.blocked())
-        + "\nNothing was changed. If that is really wanted, run again with ALLOW_REPLACE=1 "
-        "(the old resources are retained, not deleted; prod's stack policy still refuses)."
+        + "\nNothing was changed. If that is really wanted, run again with ALLOW_REPLACE=1: "
+        "the stack policy then allows it for that one deploy, and the old resources are "
+        "retained, not deleted."
     )
 
 

@@ -1,12 +1,12 @@
-"""The stack policy `make deploy` sets on the prod stack.
+"""The stack policy `make deploy` sets on every stage's stack.
 
 CloudFormation evaluates a stack policy on every update of the stack (never on its creation):
 an update that would replace or delete a resource the policy denies fails and rolls back before
 touching it. The data lives in the stateful resources (table, bucket, keys, log groups, queue):
 a changed create-only property or a resource dropped from the template must not destroy it on
 the way through a routine deploy. Everything else may be updated, replaced or deleted freely.
-To replace one on purpose, loosen the policy by hand (`aws cloudformation set-stack-policy`);
-the next `make deploy` sets this one again after its update."""
+To replace one on purpose, `make deploy ALLOW_REPLACE=1` allows it for that one deploy and
+sets this policy again right after."""
 
 # Resource types that hold data or keys to it. tests/test_stack_policy.py checks the template's
 # resources of these types against the policy; other tests import this set.

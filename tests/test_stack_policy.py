@@ -1,5 +1,5 @@
-"""The prod stack policy: every stateful resource of the template, and nothing else, is denied
-replacement and deletion; build.py writes exactly that policy; deploy.py sets it on prod only,
+"""The stack policy: every stateful resource of the template, and nothing else, is denied
+replacement and deletion; build.py writes exactly that policy; deploy.py sets it on every stage,
 after a deploy and after a no-op alike."""
 
 import json
@@ -178,7 +178,9 @@ def cloudformation(aws_env, monkeypatch):
     [(None, True), ("another-bucket", True), (BUCKET, False)],
     ids=["new stack", "changed stack", "unchanged stack"],
 )
-def test_deploy_sets_the_stack_policy_on_prod_only(cloudformation, capsys, stage, live, deploys):
+def test_deploy_sets_the_stack_policy_on_every_stage(cloudformation, capsys, stage, live, deploys):
+    """A console edit that would replace data is refused in every stage (the stack policy),
+    and only prod's stack also refuses a delete (termination protection)."""
     cfn, deployed, protected = cloudformation
     name = f"items-api-{stage}"
     if live:
@@ -191,11 +193,41 @@ def test_deploy_sets_the_stack_policy_on_prod_only(cloudformation, capsys, stage
     assert deployed == ([name] if deploys else [])
     body = cfn.get_stack_policy(StackName=name).get("StackPolicyBody")
     out = capsys.readouterr().out
+    assert json.loads(body) == stack_policy(MINI)
+    assert denied(json.loads(body)) == {a: {"Queue"} for a in DENIED}
+    assert f"{name}: stack policy set" in out
     if stage == "prod":
-        assert json.loads(body) == stack_policy(MINI)
-        assert denied(json.loads(body)) == {a: {"Queue"} for a in DENIED}
-        assert f"{name}: stack policy set" in out
         assert protected == [name] and f"{name}: termination protection on" in out
     else:
-        assert body is None and protected == []
-        assert "stack policy" not in out
+        assert protected == [] and "termination protection" not in out
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["deploy succeeds", "deploy fails"])
+def test_allow_replace_opens_the_policy_for_one_deploy_only(cloudformation, monkeypatch, fails):
+    """ALLOW_REPLACE=1: the deploy runs under a policy that allows every update (UpdateStack's
+    StackPolicyDuringUpdateBody has no change-set equivalent: ExecuteChangeSet takes no policy,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ExecuteChangeSet.html),
+    and the stack's own policy is set back right after, even when the deploy fails."""
+    cfn, deployed, _ = cloudformation
+    name = "items-api-dev"
+    parameters = [{"ParameterKey": "ArtifactBucket", "ParameterValue": "old-bucket"}]
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(MINI), Parameters=parameters)
+    cfn.set_stack_policy(StackName=name, StackPolicyBody=json.dumps(stack_policy(MINI)))
+    during = []
+    recorded = deploy.cloudformation_deploy
+
+    def deploy_under_policy(p, bucket, values, client) -> None:
+        during.append(json.loads(cfn.get_stack_policy(StackName=name)["StackPolicyBody"]))
+        recorded(p, bucket, values, client)
+        if fails:
+            raise deploy.DeployError("the update failed")
+
+    monkeypatch.setattr(deploy, "cloudformation_deploy", deploy_under_policy)
+    p = deploy.Plan("dev", name, REGION, build.ROOT / "dist", MINI, {}, {})
+    try:
+        deploy.deploy(p, BUCKET, deploy.Options(allow_replace=True))
+    except deploy.DeployError:
+        assert fails
+    assert deployed == [name] and during == [deploy.OPEN_POLICY]
+    after = json.loads(cfn.get_stack_policy(StackName=name)["StackPolicyBody"])
+    assert after == stack_policy(MINI)
