@@ -99,9 +99,6 @@ class Deployments:
     aliases: dict[str, awslambda.Alias]  # function name -> its `live` alias, what callers invoke
     groups: dict[str, codedeploy.DeploymentGroup]  # function name -> its deployment group
     application: codedeploy.Application
-    settings: awslambda.LayerVersion | None  # the record of the functions' free-text settings
-    rollback_alarms: dict[str, list[cloudwatch.Alarm]]  # function name -> its version's alarms
-    invoke_configs: dict[str, awslambda.EventInvokeConfig]  # function name -> on its alias
 
 
 def versioned_properties(fn: awslambda.Function) -> dict:
@@ -386,8 +383,8 @@ def add(t: Template, params: Params, functions: Functions, monitoring: Monitorin
     # Asynchronous invocations retry as AsyncRetryAttempts says on the alias callers invoke (a
     # setting on $LATEST would govern no caller). The qualifier is the alias's name, not a
     # reference, hence the DependsOn.
-    invoke_configs = {
-        name: t.add_resource(
+    for name, fn in functions.by_name.items():
+        t.add_resource(
             awslambda.EventInvokeConfig(
                 logical_id(name, "invoke", "config"),
                 DependsOn=[aliases[name].title],
@@ -396,14 +393,4 @@ def add(t: Template, params: Params, functions: Functions, monitoring: Monitorin
                 MaximumRetryAttempts=Ref(params.async_retry_attempts),
             )
         )
-        for name, fn in functions.by_name.items()
-    }
-    return Deployments(
-        versions=versions,
-        aliases=aliases,
-        groups=groups,
-        application=application,
-        settings=settings,
-        rollback_alarms=rollback_alarms,
-        invoke_configs=invoke_configs,
-    )
+    return Deployments(versions=versions, aliases=aliases, groups=groups, application=application)
