@@ -5,8 +5,9 @@ Order matters: everything that can be checked without AWS (stage name, params fi
 artifacts) is checked first, so a bad input fails before any AWS call. Then ops.preflight's
 read-only checks (CloudWatch role, concurrency, names taken), then: the artifact bucket
 (created locked-down if absent), the artifacts whose keys are missing, and the deploy itself,
-skipped when the live stack already has this template and these parameters. Last, on prod, the
-stack policy (templates/stack_policy.py), deploy or no deploy."""
+skipped when the live stack already has this template and these parameters. Last, in every
+stage, the stack policy (templates/stack_policy.py), deploy or no deploy. A parameter edit
+reaches the API's stage through the stack itself (templates/api_deployment.py)."""
 
 import argparse
 import contextlib
@@ -22,7 +23,6 @@ from typing import Any
 
 from ops import changes, drift, events, logs, preflight, teardown
 from templates import stage_params
-from templates.naming import logical_id
 from templates.stack_policy import stack_policy, stateful_resources
 from templates.tags import MANAGED_BY
 
@@ -31,17 +31,6 @@ TEMPLATE_PREFIX = "templates"
 PROJECT = "items-api"
 # Settled states: the stack runs the template get_template returns (after a rolled-back update,
 # the previous one).
-# Parameters that shape API Gateway methods or gateway responses. CloudFormation updates the API
-# for them but never redeploys a stage for a parameter change (only a new Deployment resource
-# does), so make deploy redeploys the stage when one of them changed.
-API_SHAPING = (
-    "AuthType",
-    "RoutePrefix",
-    "CorsAllowOrigin",
-    "CorsAllowHeaders",
-    "CorsMaxAge",
-    "CorsAllowCredentials",
-)
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
 TERMINATION_PROTECTED = ("prod",)  # stages whose stack cannot be deleted by one call
 # The policy ALLOW_REPLACE=1 gives the stack for its one deploy: every update allowed.
@@ -191,26 +180,6 @@ def full_parameters(p: Plan, values: dict[str, str]) -> dict[str, str]:
     """Every parameter's value as the stack will hold it: the live stack lists defaulted ones
     too."""
     return stage_params.with_defaults(p.template, values)
-
-
-def api_shaping_changes(p: Plan, stack: dict | None, values: dict[str, str]) -> list[str]:
-    """API_SHAPING parameters whose live value differs (none for a new stack: its first
-    deployment already has them)."""
-    if not stack:
-        return []
-    live, wanted = live_parameters(stack), full_parameters(p, values)
-    return sorted(k for k in API_SHAPING if live.get(k) != wanted.get(k))
-
-
-def redeploy_stage(apigateway, cfn, stack_name: str, stage: str, changed: list[str]) -> str:
-    """A new deployment of the stage, so API changes made by parameters reach it."""
-    api_id = cfn.describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id("api"))[
-        "StackResourceDetail"
-    ]["PhysicalResourceId"]
-    deployment = apigateway.create_deployment(
-        restApiId=api_id, stageName=stage, description=f"make deploy: {', '.join(changed)} changed"
-    )
-    return deployment["id"]
 
 
 def aws_cli() -> str:
@@ -406,13 +375,8 @@ def deploy(p: Plan, bucket: str | None, options: Options) -> None:
         files, size = upload_missing(s3, bucket, p)
         print(f"artifacts: {files} uploaded ({size} bytes), {len(p.artifacts) - files} already "
               f"in s3://{bucket}")  # fmt: skip
-        changed = api_shaping_changes(p, stack, values)
         with policy_opened(cfn, p, stack, options.allow_replace):
             cloudformation_deploy(p, bucket, values, cfn)
-        if changed:
-            client = session.client("apigateway")
-            deployment = redeploy_stage(client, cfn, p.stack_name, p.stage, changed)
-            print(f"API stage {p.stage} redeployed ({deployment}): {', '.join(changed)} changed")
     protect(cfn, p)
     stack = live_stack(cfn, p.stack_name)
     print(f"{p.stack_name}: {stack['StackStatus'] if stack else 'missing'}")

@@ -37,6 +37,7 @@ def build_template() -> Template:
     live = deployments.add(t, params, fns, watch)
     events.add(t, params, table, live.aliases)
     rest = api.add(t, params, live.aliases, logs)
+    parameters.describe_edits(t, rest.redeploying)
     outputs.add(t, params, table, secure, fns, rest, watch)
     tags.add(t, params)
     return t

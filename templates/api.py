@@ -1,10 +1,7 @@
-"""REST API: one method per catalog row, a Deployment named by the API's content, a Stage.
+"""REST API: one method per catalog row, a Stage, and the stage's deployment, which a custom
+resource makes whenever the API's definition or one of its parameters changes
+(templates/api_deployment.py)."""
 
-CloudFormation only redeploys a stage when the Deployment resource is replaced, so the
-Deployment's logical ID is a hash of every Resource and Method: any API change gives a new ID,
-and nothing else does."""
-
-import hashlib
 import json
 from dataclasses import dataclass
 
@@ -12,6 +9,7 @@ from troposphere import (
     And,
     Condition,
     Equals,
+    GetAtt,
     If,
     Not,
     NoValue,
@@ -23,7 +21,7 @@ from troposphere import (
     iam,
 )
 
-from . import cors
+from . import api_deployment, cors
 from .catalog import COLLECTION, ROUTES, FunctionSpec
 from .data import RETAIN_ALWAYS
 from .deployments import LIVE
@@ -64,6 +62,7 @@ class Api:
     stage: apigateway.Stage
     methods: dict[str, apigateway.Method]  # function name -> its method
     api_key: apigateway.ApiKey  # exists only while AuthType is API_KEY (condition API_KEY_AUTH)
+    redeploying: set[str]  # parameters whose change deploys the API again
 
 
 @dataclass(frozen=True)
@@ -72,15 +71,6 @@ class BodyCheck:
 
     validator: apigateway.RequestValidator
     model: apigateway.Model
-
-
-def deployment_id(api_resources: list) -> str:
-    """`ApiDeployment<hash>` of the canonical JSON of every API Resource, Method and
-    GatewayResponse."""
-    canonical = json.dumps(
-        {r.title: r.to_dict() for r in api_resources}, sort_keys=True, separators=(",", ":")
-    )
-    return logical_id("api", "deployment", hashlib.sha256(canonical.encode()).hexdigest()[:12])
 
 
 def _sub_segment(segment: str, parameter: str) -> str:
@@ -254,7 +244,7 @@ def _stage(t, rest_api, deployment, account, params: Params, log_groups: LogGrou
         logical_id("api", "stage"),
         DependsOn=[execution_logs.title],
         RestApiId=Ref(rest_api),
-        DeploymentId=Ref(deployment),
+        DeploymentId=GetAtt(deployment, api_deployment.DEPLOYMENT_ID),
         StageName=Ref(params.stage),
         # The If makes the stage wait for the account's logging role when this stack sets it.
         Description=If(
@@ -389,28 +379,15 @@ def add(
                 SourceAccount=Ref("AWS::AccountId"),
             )
         )
-    preflights = [
-        cors.preflight(
-            t, rest_api, resource_id, path, [f.method for f in ROUTES if f.path == path], params
-        )
-        for path, resource_id in resource_ids.items()
-    ]
+    for path, resource_id in resource_ids.items():
+        methods_here = [f.method for f in ROUTES if f.path == path]
+        cors.preflight(t, rest_api, resource_id, path, methods_here, params)
     cors.add_rules(t, params)
-    responses = cors.gateway_responses(t, rest_api, params)
-    api_resources = [r for r in t.resources.values() if isinstance(r, apigateway.Resource)]
-    every_method = [*methods.values(), *preflights]
-    deployment = t.add_resource(
-        apigateway.Deployment(
-            deployment_id(
-                api_resources + every_method + responses + [check.validator, check.model]
-            ),
-            DependsOn=sorted(r.title for r in every_method + responses),
-            RestApiId=Ref(rest_api),
-            Description="Named by a hash of the API's resources, methods, models and gateway "
-            "responses.",
-        )
-    )
+    cors.gateway_responses(t, rest_api, params)
+    # Last of the API's definition: the deployment hashes it and waits for all of it.
+    deployment = api_deployment.add(t, params, rest_api, log_groups)
     account = _account_logging_role(t, params)
     stage = _stage(t, rest_api, deployment, account, params, log_groups)
     api_key = _api_key(t, rest_api, stage, params)
-    return Api(rest_api=rest_api, stage=stage, methods=methods, api_key=api_key)
+    return Api(rest_api=rest_api, stage=stage, methods=methods, api_key=api_key,
+               redeploying=set(deployment.Parameters))  # fmt: skip

@@ -157,8 +157,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 
 # The shared layer's artifact name, next to the functions' names in the build.
 LAYER = "layer"
+# The custom resource's handler (templates/api_deployment.py): a function of the stack's own
+# machinery, not a catalog row (no route, no version, no alias).
+API_DEPLOYMENT = "api_deployment"
 # Every zip the build makes and the template takes a code key for.
-ARTIFACTS: tuple[str, ...] = (LAYER, *(f.name for f in FUNCTIONS))
+ARTIFACTS: tuple[str, ...] = (LAYER, *(f.name for f in FUNCTIONS), API_DEPLOYMENT)
 
 # The functions that serve an API route (the others are triggered by events).
 ROUTES: tuple[FunctionSpec, ...] = tuple(f for f in FUNCTIONS if f.method)

@@ -49,7 +49,6 @@ every function (or expect that deploy to fail and roll back)."""
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from troposphere import (
@@ -65,13 +64,13 @@ from troposphere import (
     cloudwatch,
     codedeploy,
     dynamodb,
-    encode_to_dict,
     iam,
 )
 from troposphere.policies import CodeDeployLambdaAliasUpdate, UpdatePolicy
 
 from .catalog import ARTIFACTS, FUNCTIONS, LAYER
 from .functions import Functions
+from .intrinsics import Context, inputs
 from .monitoring import ALARMS_ON, Monitoring, add_alarms, version_alarms
 from .naming import logical_id, physical_name
 from .parameters import REPLACING, Params, code_key_parameter, code_key_stem
@@ -115,53 +114,13 @@ def version_id(name: str, fn: awslambda.Function) -> str:
     return logical_id(name, "version", hashlib.sha256(canonical.encode()).hexdigest()[:12])
 
 
-Context = tuple[tuple[str, bool], ...]  # the Fn::If branches a value sits in: (condition, taken)
-
-
-def _inputs(t: Template, node: object, context: Context = ()) -> Iterator[tuple[str, Context]]:
-    """(name, context) for every parameter or resource `node` names (Ref, GetAtt, Sub) and the
-    parameters of the conditions its Fn::If choose by, in order of appearance."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _inputs(t, item, context)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref":
-                yield value, context
-            elif key == "Fn::GetAtt":
-                yield value[0], context
-            elif key == "Fn::Sub":
-                text, local = (value, {}) if isinstance(value, str) else value
-                for name in _sub_names(text):
-                    if name not in local:
-                        yield name.split(".")[0], context
-                yield from _inputs(t, local, context)
-            elif key == "Fn::If":
-                condition, taken, other = value
-                yield from _inputs(t, encode_to_dict(t.conditions[condition]), context)
-                yield from _inputs(t, taken, (*context, (condition, True)))
-                yield from _inputs(t, other, (*context, (condition, False)))
-            elif key == "Condition":  # a condition naming another
-                yield from _inputs(t, encode_to_dict(t.conditions[value]), context)
-            else:
-                yield from _inputs(t, value, context)
-
-
-def _sub_names(text: str) -> Iterator[str]:
-    """The `${Name}` and `${Name.Attr}` variables of a Sub string (not `${!Literal}`)."""
-    for part in text.split("${")[1:]:
-        name = part.split("}")[0]
-        if not name.startswith("!"):
-            yield name
-
-
 def description_inputs(t: Template, fn: awslambda.Function) -> dict[str, Context]:
     """The parameters and layer versions the function's versioned properties take values from,
     in order of appearance (the code key first), each with the Fn::If branches it is used in
     (none when it is used outside any, or in more than one place)."""
     props = versioned_properties(fn)
     found: dict[str, Context] = {}
-    for name, context in [*_inputs(t, props.pop("Code")), *_inputs(t, props)]:
+    for name, context in [*inputs(t, props.pop("Code")), *inputs(t, props)]:
         if name in t.parameters or isinstance(t.resources.get(name), awslambda.LayerVersion):
             found[name] = context if found.get(name, context) == context else ()
     return found

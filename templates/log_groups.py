@@ -29,9 +29,7 @@ class LogGroups:
     key: kms.Key  # the telemetry key every group is encrypted with
 
 
-def _log_group(
-    t: Template, name: str, retention: Parameter, key: kms.Key, **named
-) -> logs.LogGroup:
+def log_group(t: Template, name: str, retention: Parameter, key: kms.Key, **named) -> logs.LogGroup:
     return t.add_resource(
         logs.LogGroup(
             logical_id(name, "log", "group"),
@@ -47,7 +45,7 @@ def api_execution(
     t: Template, params: Params, groups: LogGroups, rest_api: apigateway.RestApi
 ) -> logs.LogGroup:
     """The group API Gateway's execution logging writes to, with the API's log retention."""
-    return _log_group(
+    return log_group(
         t,
         "api_execution",
         params.api_log_retention_days,
@@ -60,9 +58,7 @@ def api_execution(
 
 def add(t: Template, params: Params, key: kms.Key) -> LogGroups:
     return LogGroups(
-        functions={
-            f.name: _log_group(t, f.name, params.log_retention_days, key) for f in FUNCTIONS
-        },
-        api_access=_log_group(t, "api_access", params.api_log_retention_days, key),
+        functions={f.name: log_group(t, f.name, params.log_retention_days, key) for f in FUNCTIONS},
+        api_access=log_group(t, "api_access", params.api_log_retention_days, key),
         key=key,
     )

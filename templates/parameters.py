@@ -30,6 +30,20 @@ FROM_DEPLOY = "deploy"
 # the documented allow-list. tests/test_parameter_reach.py derives the real set from the
 # template and CloudFormation's schemas and checks it equals this; `make plan` blocks on them.
 REPLACING = frozenset({"PartitionKeyName", "SortKeyName"})
+# Parameters whose edit would replace a stateful resource: the key names (the table) and the
+# stage (API Gateway names its execution log group after it, templates/log_groups.py). The
+# stack policy refuses those updates (templates/stack_policy.py).
+REFUSED = REPLACING | {"Stage"}
+# What a console edit (Update stack, current template, one value changed) does, appended to
+# every parameter's Description by describe_edits.
+EDIT_REFUSED = (
+    "Console edit: refused (the stack policy denies replacing stored data; the update rolls "
+    "back). To do it on purpose: make deploy ALLOW_REPLACE=1."
+)
+EDIT_REDEPLOYS = (
+    "Console edit: takes effect in that stack update, which also deploys the API to the stage."
+)
+EDIT_AT_ONCE = "Console edit: takes effect in that stack update."
 
 # Where the build puts each artifact (build.py's S3_PREFIX): `artifacts/<name>-<sha256>.zip`,
 # under `<project>/dist/` when taskcat uploads the project (ops/taskcat.py).
@@ -296,7 +310,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "Default": "id",
             "Description": "Name of the table's partition key (type String). CHANGING IT "
             "REPLACES THE TABLE: a new, empty table takes over and the old one is retained "
-            "(never deleted); prod's stack policy refuses it. Set it before the first deploy.",
+            "(never deleted). Set it before the first deploy.",
             "AllowedPattern": r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$",
             "ConstraintDescription": "must be an attribute name: a letter or _ then up to 254 "
             "letters, digits, _ . or -.",
@@ -312,8 +326,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "Description": "Empty: one row per item. A name (e.g. timestamp): history mode, a "
             "Number sort key holding each version's time; updates add versions, deletes write "
             "tombstones. CHANGING IT REPLACES THE TABLE: a new, empty table takes over and the "
-            "old one is retained (never deleted); prod's stack policy refuses it. Set it "
-            "before the first deploy.",
+            "old one is retained (never deleted). Set it before the first deploy.",
             "AllowedPattern": r"^([A-Za-z_][A-Za-z0-9_.-]{0,254})?$",
             "ConstraintDescription": "must be empty or an attribute name: a letter or _ then up "
             "to 254 letters, digits, _ . or -.",
@@ -538,8 +551,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "Type": "String",
             "Default": "items",
             "Description": "Collection path: /<prefix> and /<prefix>/{id} (items; data in seed "
-            "004). Changes API methods, so it reaches the live stage with the next API deployment: "
-            "make deploy makes one; after a console edit, use Deploy API in API Gateway.",
+            "004).",
             "AllowedPattern": r"^[a-z][a-z0-9-]{0,31}$",
             "ConstraintDescription": "must be 1-32 lower-case letters, digits or hyphens, "
             "starting with a letter.",
@@ -553,8 +565,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "Type": "String",
             "Default": "*",
             "Description": "Access-Control-Allow-Origin: * (any site) or one origin such as "
-            "https://example.com. Never * with credentials (the stack refuses it). Reaches the "
-            "preflight and gateway responses with the next API deployment (make deploy).",
+            "https://example.com. Never * with credentials (the stack refuses it).",
             "AllowedPattern": r"^(\*|https?://[A-Za-z0-9.-]{1,50}(:[0-9]{1,5})?)$",
             "ConstraintDescription": "must be * or an origin: http(s)://host[:port], no path, a "
             "host of at most 50 characters.",
@@ -662,8 +673,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             "API_KEY: callers send an x-api-key header; the key (ID in the ApiKeyId output, its "
             "value only from API Gateway) is limited by a usage plan with the stage's throttling "
             "and the quota below. AWS_IAM: callers sign requests with SigV4 and need "
-            "execute-api:Invoke. Reaches the live stage with the next API deployment "
-            "(make deploy).",
+            "execute-api:Invoke.",
             ("NONE", "API_KEY", "AWS_IAM"),
             "API_KEY",
         ),
@@ -787,6 +797,19 @@ def add(t: Template) -> Params:
         **{_snake(name): made[name] for name in DEFINITIONS},
         code_keys={a: made[code_key_parameter(a)] for a in ARTIFACTS},
     )
+
+
+def describe_edits(t: Template, redeploying: set[str]) -> None:
+    """End every parameter's Description with what a console edit of it does; `redeploying`
+    are the parameters the API's deployment carries (templates/api_deployment.py)."""
+    for name, parameter in t.parameters.items():
+        if name in REFUSED:
+            effect = EDIT_REFUSED
+        elif name in redeploying:
+            effect = EDIT_REDEPLOYS
+        else:
+            effect = EDIT_AT_ONCE
+        parameter.Description = f"{parameter.Description} {effect}"
 
 
 def refuse(t: Template, name: str, *together: tuple[Parameter, str], why: str) -> None:

@@ -12,7 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import templates.api
+import templates.api_deployment
 import templates.functions
+import templates.parameters
 from localapi import moto_compat
 from localapi.routes import invoked_function
 from templates import build_template, deployments
@@ -268,6 +271,34 @@ def test_a_template_change_of_a_function_changes_exactly_its_versions_id(
     before, after = _version_ids(template), _version_ids(changed)
     assert {name for name in before if before[name] != after[name]} == expected
     assert changed["Resources"] != template["Resources"]  # the build did change
+
+
+# Refactors that change no function property: (module, attribute, new value). A new Version
+# logical ID for an unchanged function makes CloudFormation publish again, and Lambda refuses:
+# "A version for this Lambda function exists" (the update fails and rolls back).
+REFACTORS = {
+    "every parameter's console-edit note": (templates.parameters, "EDIT_AT_ONCE", "Applies."),
+    "a route's path (the API, not the function)": (
+        templates.api,
+        "ROUTES",
+        tuple(dataclasses.replace(r, path=("v2", *r.path)) for r in ROUTES),
+    ),
+    "the API deployment function's timeout": (templates.api_deployment, "TIMEOUT", 90),
+    "another access log field": (
+        templates.api,
+        "ACCESS_LOG_FORMAT",
+        {"extra": "$context.domainName"},
+    ),
+}
+
+
+@pytest.mark.parametrize("refactor", REFACTORS)
+def test_a_refactor_that_changes_no_function_keeps_every_version(template, monkeypatch, refactor):
+    module, name, value = REFACTORS[refactor]
+    monkeypatch.setattr(module, name, value)
+    changed = build_template().to_dict()
+    assert changed != template  # the refactor did change the template
+    assert resources_of_type(changed, VERSION) == resources_of_type(template, VERSION)
 
 
 def test_the_same_sources_give_the_same_version_ids(template):

@@ -159,7 +159,8 @@ def test_every_resource_is_a_node_in_its_service_cluster(template: dict, dot: st
     for service, names in found.items():
         for name in names:
             resource_type = template["Resources"][name]["Type"]
-            assert resource_type.split("::")[1] == service, (name, resource_type)
+            kind = resource_type.split("::")  # AWS::<service>::X, or Custom::X
+            assert kind[1 if kind[0] == "AWS" else 0] == service, (name, resource_type)
             assert f"{name}\\n{resource_type.removeprefix('AWS::')}" in dot, "label: id + type"
     assert {"Lambda", "DynamoDB", "ApiGateway", "IAM"} <= set(found)
 

@@ -2,11 +2,10 @@
 parameter change, the replacement gate), the drift stop and ADOPT, outputs, logs, and make
 destroy with and without PURGE. Stage dev, its own moto_server (tests/conftest.py).
 
-moto cannot update this stack (a Ref to a LayerVersion answers 500 on UPDATE; README lists the
-gaps), and reports no Replacement in change sets, so: a console edit is played by making the
-last-deploy record disagree with the live stack (the check compares the two), parameter
-changes are planned from copies of params/ and dist/ and never executed, and the gate's reading
-of AWS's Replacement fields is tested in tests/test_operations_units.py."""
+Parameter changes are planned from copies of params/ and dist/ and not executed here (the
+executed updates, console edits included, are rehearsed in tests/test_operator_paths.py); moto
+reports no Replacement in change sets, so the gate's reading of AWS's Replacement fields is
+tested in tests/test_operations_units.py."""
 
 import json
 import shutil

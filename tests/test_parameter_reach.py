@@ -3,8 +3,9 @@ stateful resource: only the table's key names, whose descriptions and README say
 
 import pytest
 
+from templates.parameters import EDIT_AT_ONCE, EDIT_REDEPLOYS, EDIT_REFUSED, REFUSED
 from templates.parameters import REPLACING as REPLACING_ALLOW_LIST
-from tests.cfn import ROOT, create_only_properties, parameter_reach
+from tests.cfn import ROOT, create_only_properties, parameter_reach, resources_of_type
 from tests.test_template import STATEFUL_TYPES
 
 
@@ -21,23 +22,44 @@ def test_every_parameter_reaches_a_resource_property(template, reach):
         print(f"  {parameter}: {', '.join(sorted(f'{r}.{p}' for r, p in props))}")
 
 
-def test_only_key_names_can_replace_a_stateful_resource(template, reach):
+def _replacing(template: dict, reach: dict) -> set[tuple[str, str, str]]:
+    """(parameter, logical ID, property): a create-only property of a stateful resource."""
     create_only = create_only_properties()
-    replacing = {
+    return {
         (parameter, rid, prop)
         for parameter, props in reach.items()
         for rid, prop in props
         if template["Resources"][rid]["Type"] in STATEFUL_TYPES
         and prop in create_only[template["Resources"][rid]["Type"]]
     }
+
+
+def test_only_key_names_can_replace_a_stateful_resource(template, reach):
+    replacing = _replacing(template, reach)
     # API Gateway names its execution log group after the stage (templates/log_groups.py): a
-    # new Stage value is a new stage logging to a new group; the old group keeps its logs
-    # (UpdateReplacePolicy Retain). Not data of the API: `make plan` still flags it.
+    # new Stage value is a new stage logging to a new group. The stack policy refuses it too.
     follows_the_stage = {("Stage", "ApiExecutionLogGroup", "LogGroupName")}
     assert follows_the_stage <= replacing
     replacing -= follows_the_stage
     assert {p for p, _, _ in replacing} == REPLACING_ALLOW_LIST
     assert {(r, p) for _, r, p in replacing} == {("ItemsTable", "KeySchema")}
+
+
+def test_every_description_says_what_a_console_edit_does(template, reach):
+    """The console shows the Description beside the field: an operator must see there whether
+    an edit is refused (it would replace stored data, and every stage's stack policy denies
+    it), deploys the API (the deployment custom resource carries it), or simply applies."""
+    refused = {p for p, _, _ in _replacing(template, reach)}
+    [deployment] = resources_of_type(template, "Custom::ApiDeployment").values()
+    redeploying = set(deployment["Properties"]["Parameters"])
+    assert refused == REFUSED and refused.isdisjoint(redeploying)
+    for name, spec in template["Parameters"].items():
+        expected = (
+            EDIT_REFUSED if name in refused else EDIT_REDEPLOYS if name in redeploying
+            else EDIT_AT_ONCE
+        )  # fmt: skip
+        assert spec["Description"].endswith(expected), name
+        assert spec["Description"].count("Console edit:") == 1, name
 
 
 @pytest.mark.parametrize("parameter", sorted(REPLACING_ALLOW_LIST))

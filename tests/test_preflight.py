@@ -87,6 +87,17 @@ def functions_of(template: dict, values: dict[str, str]) -> list[str]:
     return [f for f in resources_of_type(template, "AWS::Lambda::Function") if names.created(f)]
 
 
+def reserving(template: dict) -> list[str]:
+    """The dev functions whose reservation follows ReservedConcurrency (the API deployment's
+    function reserves none)."""
+    created = functions_of(template, values_for(template, "dev"))
+    return [
+        f
+        for f in created
+        if "ReservedConcurrentExecutions" in template["Resources"][f]["Properties"]
+    ]
+
+
 # Resolution: the names are the ones CloudFormation gives
 
 
@@ -301,7 +312,7 @@ def test_reserved_concurrency_leaves_100_unreserved(
     whose reservation would go below fails, and the stack rolls back. moto does not apply it to
     CloudFormation: https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"""
     give_role(aws)
-    n = len(functions_of(built, values_for(built, "dev")))
+    n = len(reserving(built))
     others = others_for(n)
     monkeypatch.setenv("MOTO_LAMBDA_CONCURRENCY_QUOTA", str(limit))
     if others:
@@ -326,7 +337,7 @@ def test_this_stacks_own_reservations_are_not_counted_twice(built, aws, monkeypa
     replaced, not added (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
     The same ask for a new stack beside it does not fit."""
     monkeypatch.setenv("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000")
-    n = len(functions_of(built, values_for(built, "dev")))
+    n = len(reserving(built))
     per = 900 // n  # the live stack leaves 1000 - n x per >= 100
     give_role(aws)
     values = values_for(built, "dev", ReservedConcurrency=per)

@@ -233,10 +233,10 @@ def test_only_the_functions_decrypt_their_environment(template, service):
     resolver = Resolver(template, {**_values(template, "dev"), **PSEUDO})
     policy = resolver.resource("DataKey")["Properties"]["KeyPolicy"]
     roles = resources_of_type(template, "AWS::IAM::Role")
-    function_roles = {
-        f["Properties"]["Role"]["Fn::GetAtt"][0]
-        for f in resources_of_type(template, "AWS::Lambda::Function").values()
-    }
+    # The catalog's functions; the API deployment's function has no environment, and its role
+    # is among the others.
+    functions = [template["Resources"][logical_id(f.name, "function")] for f in FUNCTIONS]
+    function_roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions}
     assert len(function_roles) == len(FUNCTIONS)
     others = [_role_arn(resolver, r) for r in roles if r not in function_roles] + [
         f"arn:aws:iam::{ACCOUNT}:role/Admin",
@@ -248,7 +248,7 @@ def test_only_the_functions_decrypt_their_environment(template, service):
         assert _key_policy_allows(policy, arn, "kms:Decrypt", service), arn
     for arn in others:
         assert _key_policy_allows(policy, arn, "kms:Decrypt", service) == (service != "lambda")
-    for f in resources_of_type(template, "AWS::Lambda::Function").values():
+    for f in functions:
         assert f["Properties"]["KmsKeyArn"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
 
 
@@ -321,7 +321,7 @@ def test_every_lambda_permission_names_source_arn_and_account(template):
 @pytest.mark.parametrize(("stage", "reserved"), [("dev", None), (PROD, "50")])
 def test_every_function_reserves_the_stages_concurrency(template, stage, reserved):
     resolver = Resolver(template, _values(template, stage))
-    for rid in resources_of_type(template, "AWS::Lambda::Function"):
+    for rid in (logical_id(f.name, "function") for f in FUNCTIONS):
         props = resolver.resource(rid)["Properties"]
         assert props.get("ReservedConcurrentExecutions") == reserved, rid
         assert props["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}

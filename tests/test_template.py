@@ -204,21 +204,28 @@ def test_resources_come_after_everything_they_reference(template):
         seen.add(rid)
 
 
-def test_deployment_follows_every_method_and_gateway_response(template):
-    methods = set(resources_of_type(template, "AWS::ApiGateway::Method"))
-    responses = set(resources_of_type(template, "AWS::ApiGateway::GatewayResponse"))
-    [(dep_id, dep)] = resources_of_type(template, "AWS::ApiGateway::Deployment").items()
-    assert set(dep["DependsOn"]) == methods | responses
+DEFINITION = ("AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
+              "AWS::ApiGateway::GatewayResponse", "AWS::ApiGateway::Model",
+              "AWS::ApiGateway::RequestValidator", "AWS::ApiGateway::Authorizer")  # fmt: skip
+
+
+def test_deployment_follows_every_part_of_the_api(template):
+    """The custom resource deploys only after every part of the API exists."""
+    parts = {rid for type_ in DEFINITION for rid in resources_of_type(template, type_)}
+    [(dep_id, dep)] = resources_of_type(template, "Custom::ApiDeployment").items()
+    assert set(dep["DependsOn"]) == parts
+    assert not resources_of_type(template, "AWS::ApiGateway::Deployment")
     [stage] = resources_of_type(template, "AWS::ApiGateway::Stage").values()
-    assert stage["Properties"]["DeploymentId"] == {"Ref": dep_id}
+    assert stage["Properties"]["DeploymentId"] == {"Fn::GetAtt": [dep_id, "DeploymentId"]}
     assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
     assert stage["Properties"]["TracingEnabled"] is True
     assert json.loads(stage["Properties"]["AccessLogSetting"]["Format"])["status"]
 
 
 def _deployment_id(t: dict) -> str:
-    [dep_id] = resources_of_type(t, "AWS::ApiGateway::Deployment")
-    return dep_id
+    """What makes CloudFormation deploy the API again for a template change: its hash."""
+    [dep] = resources_of_type(t, "Custom::ApiDeployment").values()
+    return dep["Properties"]["ApiHash"]
 
 
 def _with_functions(monkeypatch, functions) -> dict:
