@@ -148,6 +148,8 @@ BAD_PATCHES = [
     ("too-deep", '{"a": ' + "[" * 32 + "]" * 32 + "}", 400, "INVALID_ITEM"),
     ("nan", '{"a": NaN}', 400, "INVALID_NUMBER"),
     ("inexact", '{"a": 0.12345678901234567890}', 400, "INVALID_NUMBER"),
+    ("exponent-beyond-decimal", '{"n": 1e99999999999999999999}', 400, "INVALID_NUMBER"),
+    ("version-beyond-decimal", '{"version": 0e-99999999999999999999}', 400, "INVALID_NUMBER"),
     ("101-attributes", json.dumps({f"a{i}": None for i in range(101)}), 400, "INVALID_ITEM"),
     ("over-limit", '{"a": "' + "x" * MAX_BODY + '"}', 413, "PAYLOAD_TOO_LARGE"),
 ]
@@ -194,10 +196,23 @@ def test_the_merged_item_must_not_grow_past_a_bodys_size(stack, lambda_context):
     half = "x" * (MAX_BODY // 2)
     before = create(lambda_context, {"id": "big", "a": half})
     reply = patch(lambda_context, "big", json.dumps({"b": half}))
-    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
+    assert (reply.status, reply.error_code) == (413, "PAYLOAD_TOO_LARGE")  # as a PUT of it
     assert get(lambda_context, "big").body == before
     replaced = patch(lambda_context, "big", json.dumps({"a": None, "b": half}))
     assert replaced.status == 200 and attributes(replaced.body) == {"b": half}
+
+
+def test_a_patch_s_file_content_counts_toward_the_size(stack, lambda_context):
+    """60 kB of attributes plus a 60 kB file_content patch was answered 200 (#16 item 12): a
+    PUT of the merged item would be refused, so the PATCH is, and nothing is written."""
+    half = "x" * (MAX_BODY // 2)
+    before = create(lambda_context, {"id": "att", "a": half})
+    reply = patch(lambda_context, "att", json.dumps({"file_content": half}))
+    assert (reply.status, reply.error_code) == (413, "PAYLOAD_TOO_LARGE")
+    assert get(lambda_context, "att").body == before
+    assert "file_key" not in get(lambda_context, "att").body
+    small = patch(lambda_context, "att", json.dumps({"file_content": "small"}))
+    assert small.status == 200 and small.body["file_content"] == "small"
 
 
 def test_a_patch_may_reach_the_deepest_level(stack, lambda_context):

@@ -164,6 +164,10 @@ BAD_BODIES = [
     ("too-large", '{"a": 1e126}', 400, "INVALID_NUMBER"),
     ("too-small", '{"a": 1e-131}', 400, "INVALID_NUMBER"),
     ("huge-exponent", '{"a": 1e999999}', 400, "INVALID_NUMBER"),
+    # Beyond Decimal's own exponent limit: InvalidOperation, not a ValueError (#16 item 10).
+    ("exponent-beyond-decimal", '{"n": 1e99999999999999999999}', 400, "INVALID_NUMBER"),
+    ("zero-exponent-beyond-decimal", '{"n": 0e-99999999999999999999}', 400, "INVALID_NUMBER"),
+    ("version-beyond-decimal", '{"version": 1e99999999999999999999}', 400, "INVALID_NUMBER"),
     ("huge-int", '{"a": ' + "9" * 5000 + "}", 400, "INVALID_NUMBER"),
     ("over-limit", '{"a": "' + "x" * MAX_BODY + '"}', 413, "PAYLOAD_TOO_LARGE"),
     ("over-limit-in-bytes", '{"a": "' + "ü" * (MAX_BODY // 2) + '"}', 413, "PAYLOAD_TOO_LARGE"),

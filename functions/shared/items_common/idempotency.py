@@ -7,7 +7,9 @@ IDEMPOTENCY_TABLE).
   INVALID_IDEMPOTENCY_KEY, validation.idempotency_key). Without the header, POST is not
   idempotent (a repeated id is 409, a body without id creates another item).
 - The record is keyed on the key alone (with the function's name) and remembers a hash of the
-  checked body (as parsed: whitespace and member order do not matter, a number's spelling does),
+  checked body's canonical JSON (jsonify.dumps, sorted keys: whitespace, member order and a
+  number's spelling do not matter, its type does: 1 and "1", 10 and "1E+1", 0.5 and "0.5" are
+  different bodies; Powertools' own hash turns Decimals into strings and would match them),
   taken BEFORE the server draws an id for a body without one. So:
   - the same key with the same body answers the FIRST response again: 201, the same body (the
     same drawn id, the item as it was created, even if it changed since) and its ETag; nothing
@@ -42,6 +44,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from . import settings
 from .aws import CONFIG
 from .errors import Conflict, IdempotencyKeyReused
+from .jsonify import dumps
 
 EXPIRY_SECONDS = 24 * 60 * 60
 
@@ -85,7 +88,7 @@ def once(key: str, body: dict[str, Any], create: Callable[[], str]) -> str:
     body, Conflict while the key's first run is in progress."""
     try:
         return _create_once(settings.idempotency_table())(
-            request={"key": key, "body": body}, create=create
+            request={"key": key, "body": dumps(body, sort_keys=True)}, create=create
         )
     except IdempotencyValidationError:
         raise IdempotencyKeyReused(

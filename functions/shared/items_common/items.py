@@ -68,8 +68,8 @@ def patch(item_id: str, changes: dict[str, Any], expected: int | None = None) ->
     """PATCH: the current attributes with `changes` merged in (merge.merge_patch, so null
     removes). file_content is the attachment: a string sets a new one (a new S3 object, written
     once, before the row that references it), null removes it (the object stays, like one a PUT
-    drops), absent keeps it. The merged item must still be one a PUT could write
-    (validation.check_merged), else InvalidItem and nothing is written.
+    drops), absent keeps it. The merged item, with the patch's file_content, must still be one a
+    PUT could write (validation.check_merged), else the PUT's error and nothing is written.
 
     The answer has file_content only when the patch set one: the current attachment is not
     read (the function may not read S3), so a client GETs it."""
@@ -81,7 +81,7 @@ def patch(item_id: str, changes: dict[str, Any], expected: int | None = None) ->
 
     def attributes_after(current: dict[str, Any]) -> dict[str, Any]:
         attributes = {k: v for k, v in current.items() if k not in SYSTEM_FIELDS}
-        merged = validation.check_merged(merge_patch(attributes, patch_body))
+        merged = validation.check_merged(merge_patch(attributes, patch_body), content)
         if content is not None and not written:  # a retried write reuses the object
             attachments.write(patch_body[FILE_KEY], content)
             written.append(patch_body[FILE_KEY])

@@ -38,6 +38,16 @@ MIN_ADJUSTED_EXPONENT = -130  # 1E-130
 MAX_ADJUSTED_EXPONENT = 125  # 9.9999999999999999999999999999999999999E+125
 
 
+def parse(text: str) -> Decimal:
+    """json parse_int/parse_float hook. Decimal raises InvalidOperation (an ArithmeticError,
+    not a ValueError) for an exponent beyond its own limits, e.g. 1e99999999999999999999: that
+    is a number no table can store, so the answer is 400 INVALID_NUMBER, never a 500."""
+    try:
+        return Decimal(text)
+    except DecimalException:
+        raise InvalidNumber(f"number {text[:40]} is out of range") from None
+
+
 def reject_constant(name: str) -> None:
     """json parse_constant hook: NaN, Infinity and -Infinity are not numbers DynamoDB stores."""
     raise InvalidNumber(f"{name} is not allowed: numbers must be finite")

@@ -61,7 +61,7 @@ from .errors import (
     PayloadTooLarge,
 )
 from .jsonify import dumps
-from .model import ID, MAX_VERSION, SERVER_FIELDS, VERSION, reserved_fields
+from .model import FILE_CONTENT, FILE_KEY, ID, MAX_VERSION, SERVER_FIELDS, VERSION, reserved_fields
 
 # Read once per cold start from the layer (the file sits next to this module).
 ITEM_SCHEMA: dict[str, Any] = json.loads(
@@ -157,13 +157,14 @@ def _body_bytes(event: APIGatewayProxyEvent) -> bytes:
 
 
 def parse_json(data: bytes) -> Any:
-    """JSON with every number a Decimal; NaN/Infinity refused (numbers.reject_constant)."""
+    """JSON with every number a Decimal; NaN/Infinity refused (numbers.reject_constant), and
+    a number whose exponent Decimal cannot hold (1e99999999999999999999) refused as a number."""
     try:
         text = data.decode("utf-8")
         return json.loads(
             text,
-            parse_float=Decimal,
-            parse_int=Decimal,
+            parse_float=numbers.parse,
+            parse_int=numbers.parse,
             parse_constant=numbers.reject_constant,
         )
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -305,12 +306,20 @@ def patch_body(event: APIGatewayProxyEvent, path_item_id: str) -> tuple[dict[str
     return _path_id_only(body, path_item_id), expected
 
 
-def check_merged(attributes: dict[str, Any]) -> dict[str, Any]:
-    """A PATCH's merged attributes, if a PUT could have written them; InvalidItem otherwise."""
+def check_merged(attributes: dict[str, Any], content: str | None = None) -> dict[str, Any]:
+    """A PATCH's merged attributes, if a PUT could have written them with the patch's
+    file_content (`content`): InvalidItem past MAX_ATTRIBUTES, 413 PayloadTooLarge past the
+    body limit, as a PUT of that body would answer. An attachment the patch keeps is not
+    counted: the function may not read S3 to learn its size."""
     if len(attributes) > MAX_ATTRIBUTES:
         raise InvalidItem(f"an item may have at most {MAX_ATTRIBUTES} attributes")
-    if len(dumps(attributes).encode("utf-8")) > MAX_BODY_BYTES:
-        raise InvalidItem(f"the patched item would be larger than {MAX_BODY_BYTES} bytes")
+    as_put = {k: v for k, v in attributes.items() if k != FILE_KEY}
+    if content is not None:
+        as_put[FILE_CONTENT] = content
+    if len(dumps(as_put).encode("utf-8")) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"the patched item would be larger than {MAX_BODY_BYTES} bytes, a PUT body's limit"
+        )
     return attributes
 
 
