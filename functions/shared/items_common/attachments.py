@@ -8,10 +8,13 @@ does not exist. Objects a PUT replaces or drops stay in the bucket (update_item 
 s3:DeleteObject); a plain-mode DELETE removes the current object; history mode keeps them all,
 its versions reference them.
 
-A stored file_key whose object is missing is a data inconsistency, not a client error:
-MissingAttachment propagates and http.handle logs it and answers the generic 500. (Without
-s3:ListBucket, which get_item does not have, S3 answers a missing key with AccessDenied rather
-than NoSuchKey: that ClientError is logged and answered with the same generic 500.)
+A read can race a delete or a replace: the row read, then the row and its object removed
+before the object is read. items.get tells that from a real inconsistency by reading the row
+again (may_be_gone): gone, it is a 404; pointing at another object, that one is read. A row that
+still references a missing object is a data inconsistency, not a client error: MissingAttachment
+propagates and http.handle logs it and answers the generic 500. Without s3:ListBucket, which
+get_item does not have, S3 answers a missing key with AccessDenied rather than NoSuchKey, so an
+AccessDenied is checked the same way (and, the row unchanged, answered with the same 500).
 """
 
 import uuid
@@ -52,6 +55,16 @@ def read(key: str) -> str:
             raise MissingAttachment(f"attachment {key} is missing from the bucket") from error
         raise
     return result["Body"].read().decode("utf-8")
+
+
+def may_be_gone(error: Exception) -> bool:
+    """Whether a read's error may mean the object was deleted meanwhile: NoSuchKey, or the
+    AccessDenied S3 answers a missing key with to a caller without s3:ListBucket."""
+    if isinstance(error, MissingAttachment):
+        return True
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") == "AccessDenied"
+    )
 
 
 def delete(key: str) -> None:

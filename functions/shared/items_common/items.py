@@ -44,13 +44,31 @@ def _shown(item: dict[str, Any], content: str | None) -> dict[str, Any]:
     return shown
 
 
+# Object reads per GET: the first, and one per replace that raced it (then the 500 stands).
+ATTACHMENT_READS = 3
+
+
 def get(item_id: str) -> dict[str, Any]:
-    """The item with its attachment's content, or NotFound."""
+    """The item with its attachment's content, or NotFound. An object that vanished between
+    the two reads sends us back to the row (attachments.may_be_gone): a concurrent delete is a
+    404, a concurrent replace serves the new object, an unchanged row re-raises (a 500)."""
     item = _store().read(item_id)
-    if item is None:
-        raise not_found(item_id)
-    key = item.get(FILE_KEY)
-    return _shown(item, None if key is None else attachments.read(key))
+    for attempt in range(1, ATTACHMENT_READS + 1):
+        if item is None:
+            raise not_found(item_id)
+        key = item.get(FILE_KEY)
+        if key is None:
+            return _shown(item, None)
+        try:
+            return _shown(item, attachments.read(key))
+        except Exception as error:
+            if not attachments.may_be_gone(error) or attempt == ATTACHMENT_READS:
+                raise
+            again = _store().read(item_id)
+            if again is not None and again.get(FILE_KEY) == key:
+                raise  # the row still points at it: not a race
+            item = again
+    raise AssertionError("unreachable")
 
 
 def create(body: dict[str, Any]) -> dict[str, Any]:
