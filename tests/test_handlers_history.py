@@ -235,7 +235,7 @@ def test_list_shows_live_heads_only_across_pages(history, lambda_context, limit)
         {"id": "a", "timestamp": True},
         {"id": "a", "timestamp": -1},
         {"id": "a", "timestamp": 2**64},
-        {"id": "bad id", "timestamp": 0},
+        {"id": "", "timestamp": 0},
         {"id": "a", "timestamp": 0, "x": 1},
     ],
 )
