@@ -5,9 +5,14 @@ credentials. The handlers add the origin headers to their own responses (CORS_* 
 from troposphere import Ref, Sub, Template, apigateway
 
 from .naming import logical_id
+from .openapi import request_headers
 from .parameters import Params, refuse
 
 ANY_ORIGIN_WITH_CREDENTIALS = "CorsAnyOriginWithoutCredentials"
+# Every request header the API reads: always allowed by the preflight, whatever CorsAllowHeaders
+# adds (a browser refuses to send a header the preflight does not list: If-Match on a write,
+# Idempotency-Key on a POST).
+API_HEADERS = ("Content-Type", *request_headers())
 
 
 def _quoted(value: str) -> Sub | str:
@@ -40,7 +45,7 @@ def preflight(
             ",".join([*sorted(methods), "OPTIONS"])
         ),
         "method.response.header.Access-Control-Allow-Headers": _quoted(
-            f"${{{params.cors_allow_headers.title}}}"
+            ",".join(API_HEADERS) + f",${{{params.cors_allow_headers.title}}}"
         ),
         "method.response.header.Access-Control-Max-Age": _quoted(
             f"${{{params.cors_max_age.title}}}"

@@ -178,6 +178,11 @@ def _schemas() -> dict:
     }
 
 
+def request_headers() -> list[str]:
+    """The request headers the API reads (beyond Content-Type), as the document declares them."""
+    return sorted(p["name"] for p in _parameters().values() if p["in"] == "header")
+
+
 def _parameters() -> dict:
     return {
         "Id": {

@@ -577,9 +577,9 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         FROM_STAGE_FILE,
         {
             "Type": "String",
-            "Default": "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token",
-            "Description": "Access-Control-Allow-Headers of the preflight: comma-separated "
-            "header names.",
+            "Default": "X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token",
+            "Description": "Headers the preflight allows besides the API's own (Content-Type, "
+            "If-Match, Idempotency-Key, always allowed): comma-separated header names.",
             "AllowedPattern": r"^[A-Za-z0-9-]+(,[A-Za-z0-9-]+)*$",
             "ConstraintDescription": "must be header names separated by commas, no spaces.",
         },

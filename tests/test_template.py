@@ -291,3 +291,33 @@ def test_every_taggable_resource_has_every_tag(template):
             tagged += 1
     taggable = taggable_types()  # from CloudFormation's resource schemas
     assert tagged == sum(1 for r in template["Resources"].values() if r["Type"] in taggable)
+
+
+def _document_headers() -> set[str]:
+    """The request headers the OpenAPI document says the API reads, and Content-Type."""
+    from templates.openapi import document
+
+    declared = document()["components"]["parameters"].values()
+    return {"Content-Type", *(p["name"] for p in declared if p["in"] == "header")}
+
+
+@pytest.mark.parametrize("stage", ["dev", "test", "prod"])
+def test_every_preflight_allows_every_header_the_api_reads(template, stage):
+    """A browser sends a header only if the preflight lists it: If-Match on PUT, PATCH and
+    DELETE and Idempotency-Key on POST were blocked (#16 item 13). Whatever a stage file sets
+    CorsAllowHeaders to, the API's own headers stay allowed."""
+    from templates import stage_params
+
+    values = stage_params.with_defaults(template, stage_values(template, stage))
+    for edited in (values, {**values, "CorsAllowHeaders": "X-Other"}):
+        resolver = Resolver(template, edited)
+        for rid, method in resources_of_type(template, "AWS::ApiGateway::Method").items():
+            if method["Properties"]["HttpMethod"] != "OPTIONS":
+                continue
+            [response] = resolver.resource(rid)["Properties"]["Integration"]["IntegrationResponses"]
+            allowed = response["ResponseParameters"][
+                "method.response.header.Access-Control-Allow-Headers"
+            ]
+            names = {h.strip() for h in allowed.strip("'").split(",")}
+            assert _document_headers() <= names, (rid, allowed)
+    assert {"If-Match", "Idempotency-Key"} <= _document_headers()
