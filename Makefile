@@ -10,21 +10,25 @@ STACK_NAME ?= items-api-$(STAGE)
 ARTIFACT_BUCKET ?=
 PORT ?= 3000
 LOCAL_DATA ?=
+# make local only: NAME=VALUE parameter values over the stage file's, space-separated.
+LOCAL_PARAMS ?=
 
 # Everything the build reads: a change to any of these rebuilds dist/, nothing else does.
 SOURCES := build.py pyproject.toml $(shell find templates functions params -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench
+.PHONY: help venv template local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench browser
 
 help:
 	@echo "make template            build dist/ (template, zips, params, manifest)"
 	@echo "make local               the API on http://127.0.0.1:3000, in-memory AWS [STAGE=dev PORT=3000 LOCAL_DATA=file]"
+	@echo "                         [LOCAL_PARAMS='CorsAllowOrigin=http://127.0.0.1:8080 ...']"
 	@echo "make test                lint + every test (no AWS account needed)"
 	@echo "make lint                cfn-lint (+ serverless rules) and ruff"
 	@echo "make scan                checkov and cfripper on dist/template.json (own venv)"
 	@echo "make fuzz                the full fuzz run: 1,000 cases per operation, 500 model runs"
 	@echo "make diagram             the stack as a picture: docs/stack.svg and .png (Graphviz)"
+	@echo "make browser             what the browser test needs: Debian's chromium, playwright-core (.browser/)"
 	@echo "make bench               benchmarks: build, artifacts, cold/warm paths, scale, deploy, local (docs/benchmarks.md)"
 	@echo "make deploy STAGE=test   deploy a stage [REGION=us-west-2 STACK_NAME=items-api-<stage> ARTIFACT_BUCKET=...]"
 	@echo "                         [ALLOW_REPLACE=1 ADOPT=1 FORCE=1]"
@@ -65,7 +69,7 @@ scan: template $(SCAN)/.installed
 	$(BIN)/python security/scan.py --bin $(SCAN)/bin
 
 # Line coverage of functions/ is reported, and below 90% fails (pyproject.toml).
-test: lint scan
+test: lint scan browser
 	$(BIN)/pytest --cov --cov-report=term
 
 # make test runs the same fuzz and model tests with a quick profile.
@@ -92,6 +96,35 @@ diagram: template
 	fi
 	$(BIN)/python diagram.py
 
+# The browser end-to-end test (tests/test_browser.py): Debian's Chromium, installed here when
+# missing if apt-get can (root), and playwright-core, exactly as .browser/package-lock.json pins
+# it (npm ci; it downloads no browser of its own). Either missing fails here, with the reason:
+# the test never skips.
+CHROMIUM := /usr/bin/chromium
+BROWSER_DIR := .browser
+browser: $(BROWSER_DIR)/node_modules/.installed
+	@if ! [ -x $(CHROMIUM) ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "make browser: installing chromium (apt-get)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || \
+			{ echo "make browser: installing Debian's chromium failed (apt-get above)" >&2; \
+			  exit 1; }; \
+		else \
+			echo "make browser: $(CHROMIUM) is missing and cannot be installed here (needs root" \
+				"and apt-get): install Debian's chromium package" >&2; \
+			exit 1; \
+		fi; \
+	fi
+	@$(CHROMIUM) --version 2>/dev/null || { echo "make browser: $(CHROMIUM) --version failed" >&2; \
+		exit 1; }
+
+$(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make browser: npm is missing: install Node.js" \
+		"20 or newer with npm (Debian: nodejs, npm)" >&2; exit 1; }
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Benchmarks (bench/): one table, the latest full run kept in docs/benchmarks.md. Not part of test.
 bench: template
 	$(BIN)/python -m bench.run
@@ -99,7 +132,8 @@ bench: template
 # The whole API on loopback: moto in-process, the stack created from dist/, the built handlers.
 local: template
 	$(BIN)/python -m localapi.serve --stage '$(STAGE)' --port '$(PORT)' \
-		$(if $(LOCAL_DATA),--data '$(LOCAL_DATA)')
+		$(if $(LOCAL_DATA),--data '$(LOCAL_DATA)') \
+		$(foreach p,$(LOCAL_PARAMS),--parameter '$(p)')
 
 # Operator switches (1 = on): see README, Deploy.
 ALLOW_REPLACE ?=

@@ -39,6 +39,10 @@ moto: the tests and `make local` (never the product in AWS).
 - DynamoDB streams with an event source mapping: moto delivers each record to the function itself,
   through Docker (absent here), and then drops the stream's records. `make local` runs the
   mappings itself (localapi.streams), so detach_stream_mappings switches moto's delivery off.
+- S3 DeleteObjectTagging of a key that does not exist, or whose current version is a delete
+  marker: moto fails with AttributeError (a 500) where S3 answers an error (NoSuchKey here).
+  The stream consumer commits attachments with it, and may meet one already deleted
+  (`_object_tagging_of_a_missing_key`).
 - Lambda GetAccountSettings (`make preflight`'s concurrency check): moto has neither the route
   nor an answer. It answers here: AccountLimit.ConcurrentExecutions 1000 (or moto's own
   MOTO_LAMBDA_CONCURRENCY_QUOTA, which its PutFunctionConcurrency enforces) and
@@ -402,6 +406,23 @@ def _retain_except_on_create() -> None:
 
     model.delete = delete
     model._items_api_patched = True
+
+
+def _object_tagging_of_a_missing_key() -> None:
+    from moto.s3.exceptions import MissingKey
+    from moto.s3.models import S3Backend
+
+    if getattr(S3Backend, "_items_api_tagging_patched", False):
+        return
+    original = S3Backend.delete_object_tagging
+
+    def delete_object_tagging(self, bucket_name, key_name, version_id=None):
+        if self.get_object(bucket_name, key_name, version_id=version_id) is None:
+            raise MissingKey(key=key_name)
+        return original(self, bucket_name, key_name, version_id=version_id)
+
+    S3Backend.delete_object_tagging = delete_object_tagging
+    S3Backend._items_api_tagging_patched = True
 
 
 def detach_stream_mappings() -> int:
@@ -1363,6 +1384,7 @@ def apply() -> None:
     _previous_parameter_values()
     _failed_operations()
     _change_set_changes()
+    _object_tagging_of_a_missing_key()
 
 
 if __name__ == "__main__":

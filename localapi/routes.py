@@ -11,6 +11,12 @@
 - Gateway responses: AWS::ApiGateway::GatewayResponse headers (DEFAULT_4XX/5XX and specific
   types), for the answers API Gateway gives itself (unknown route, failed integration).
 
+Every value is evaluated as CloudFormation would for the parameter values, by the project's one
+evaluator (templates.intrinsics.Evaluator): Ref to parameters and pseudo parameters, Fn::If over
+the template's Conditions, Fn::Sub, Fn::Join, and AWS::NoValue, whose map key is removed (a
+header mapped under `Fn::If [..., !Ref AWS::NoValue]` is not sent when the condition is false).
+A method or gateway response whose own Condition is false does not exist, as in AWS.
+
 A function's folder under functions/ comes from its FunctionName, `${AWS::StackName}-<slug>`
 (templates/naming.physical_name; the slug is the kebab-case of the snake_case folder name, so
 turning `-` back into `_` is exact). Only when a FunctionName has another shape does the logical
@@ -18,9 +24,9 @@ ID minus `Function`, snake_cased, serve (CamelCase loses where digits and acrony
 is the fallback, as is the `<Name>CodeKey` parameter it would equal). The handler is the
 function's `Handler` property (`app.lambda_handler`: functions/<folder>/app.py, lambda_handler).
 
-Not evaluated: Conditions on API resources (every method is served), authorizers, API keys and
-IAM auth, request validators and models (the handlers check bodies with the same schema), stage
-caching, throttling. Integration types other than AWS_PROXY and MOCK raise Unsupported.
+Not evaluated: authorizers, API keys and IAM auth, request validators and models (the handlers
+check bodies with the same schema), stage caching, throttling. Integration types other than
+AWS_PROXY and MOCK raise Unsupported.
 """
 
 import json
@@ -28,6 +34,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from templates.intrinsics import Evaluator, Unresolvable, text
 
 METHOD = "AWS::ApiGateway::Method"
 RESOURCE = "AWS::ApiGateway::Resource"
@@ -51,10 +59,6 @@ DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
 # API Gateway's default body for its own answers.
 DEFAULT_GATEWAY_BODY = '{"message":$context.error.messageString}'
-
-
-class Unresolvable(ValueError):
-    """An intrinsic that needs more than parameter values (a resource's attribute, a condition)."""
 
 
 class Unsupported(ValueError):
@@ -144,57 +148,18 @@ def parameter_values(template: Mapping, values: Mapping[str, Any] | None) -> dic
     """Every parameter's value: the given one, else the template's Default; plus the pseudo
     parameters (given `AWS::...` values override the local ones)."""
     defaults = {
-        name: _text(spec["Default"])
+        name: text(spec["Default"])
         for name, spec in template.get("Parameters", {}).items()
         if "Default" in spec
     }
-    given = {k: _text(v) for k, v in (values or {}).items()}
+    given = {k: text(v) for k, v in (values or {}).items()}
     return {**PSEUDO_PARAMETERS, **defaults, **given}
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        return ",".join(_text(v) for v in value)
-    return str(value)
-
-
-def resolve(node: Any, values: Mapping[str, str]) -> Any:
-    """Evaluate the intrinsics that depend on parameter values only: Ref (to a parameter),
-    Fn::Sub, Fn::Join. Anything else raises Unresolvable."""
-    if isinstance(node, list):
-        return [resolve(n, values) for n in node]
-    if not isinstance(node, dict):
-        return node
-    if len(node) == 1:
-        ((fn, args),) = node.items()
-        if fn == "Ref":
-            if args not in values:
-                raise Unresolvable(f"Ref {args}: not a parameter with a value")
-            return values[args]
-        if fn == "Fn::Sub":
-            text, local = (args, {}) if isinstance(args, str) else args
-            scope = {**values, **{k: _text(resolve(v, values)) for k, v in local.items()}}
-            return _substitute(text, scope)
-        if fn == "Fn::Join":
-            separator, items = args
-            return separator.join(_text(i) for i in resolve(items, values))
-        if fn.startswith("Fn::") or fn == "Condition":
-            raise Unresolvable(f"{fn} needs more than parameter values")
-    return {k: resolve(v, values) for k, v in node.items()}
-
-
-def _substitute(text: str, scope: Mapping[str, str]) -> str:
-    def one(found: re.Match[str]) -> str:
-        name = found.group(1)
-        if name.startswith("!"):
-            return "${" + name[1:] + "}"
-        if name not in scope:
-            raise Unresolvable(f"${{{name}}}: not a parameter with a value")
-        return scope[name]
-
-    return re.sub(r"\$\{([^}]*)\}", one, text)
+def resolve(node: Any, values: Mapping[str, str], template: Mapping | None = None) -> Any:
+    """A node evaluated for these parameter values (templates.intrinsics.Evaluator; Fn::If needs
+    the template's Conditions). What needs more than parameter values raises Unresolvable."""
+    return Evaluator(template or {}, values).resolve(node)
 
 
 def _rest_api(template: Mapping) -> str:
@@ -204,10 +169,16 @@ def _rest_api(template: Mapping) -> str:
     return apis[0]
 
 
-def _of_type(template: Mapping, type_: str, rest_api: str) -> Iterator[tuple[str, dict]]:
+def _of_type(
+    template: Mapping, type_: str, rest_api: str, ev: Evaluator | None = None
+) -> Iterator[tuple[str, dict]]:
+    """The resources of this type on this API; with `ev`, only those its values create (a
+    resource whose Condition is false does not exist)."""
     for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties", {})
-        if resource["Type"] == type_ and props.get("RestApiId") == {"Ref": rest_api}:
+        if resource["Type"] != type_ or props.get("RestApiId") != {"Ref": rest_api}:
+            continue
+        if ev is None or "Condition" not in resource or ev.condition(resource["Condition"]):
             yield logical_id, props
 
 
@@ -225,9 +196,10 @@ def _resource_key(node: Any, rest_api: str) -> str:
 
 def resource_paths(template: Mapping, values: Mapping[str, str], rest_api: str) -> dict[str, str]:
     """Resource logical ID (ROOT for the root) -> its path, e.g. /items/{id}."""
+    ev = Evaluator(template, values)
     parts = {
-        rid: (_resource_key(p["ParentId"], rest_api), _text(resolve(p["PathPart"], values)))
-        for rid, p in _of_type(template, RESOURCE, rest_api)
+        rid: (_resource_key(p["ParentId"], rest_api), text(ev.resolve(p["PathPart"])))
+        for rid, p in _of_type(template, RESOURCE, rest_api, ev)
     }
     paths: dict[str, str] = {ROOT: "/"}
 
@@ -299,9 +271,9 @@ def function_folder(function_id: str, props: Mapping) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", stem).lower()
 
 
-def _number(node: Any, values: Mapping[str, str], default: int) -> int:
+def _number(node: Any, ev: Evaluator, default: int) -> int:
     try:
-        return int(resolve(node, values)) if node is not None else default
+        return int(ev.resolve(node)) if node is not None else default
     except (Unresolvable, TypeError, ValueError):
         return default
 
@@ -321,8 +293,9 @@ def _lambda_target(
 def function_target(template: Mapping, function_id: str, values: Mapping[str, str]) -> LambdaTarget:
     """The function of this logical ID, as an invocation needs it (routes and stream mappings)."""
     props = template["Resources"][function_id]["Properties"]
+    ev = Evaluator(template, values)
     try:
-        function_name = _text(resolve(props["FunctionName"], values))
+        function_name = text(ev.resolve(props["FunctionName"]))
     except (KeyError, Unresolvable):
         function_name = f"{values['AWS::StackName']}-{function_id}"
     return LambdaTarget(
@@ -330,28 +303,30 @@ def function_target(template: Mapping, function_id: str, values: Mapping[str, st
         folder=function_folder(function_id, props),
         handler=props["Handler"],
         function_name=function_name,
-        timeout_seconds=_number(props.get("Timeout"), values, DEFAULT_TIMEOUT_SECONDS),
-        memory_mb=_number(props.get("MemorySize"), values, DEFAULT_MEMORY_MB),
+        timeout_seconds=_number(props.get("Timeout"), ev, DEFAULT_TIMEOUT_SECONDS),
+        memory_mb=_number(props.get("MemorySize"), ev, DEFAULT_MEMORY_MB),
     )
 
 
-def static_header(name: str, mapping: Any, values: Mapping[str, str]) -> str:
-    """A header mapping's value: a static value is in single quotes (`'*'`)."""
-    value = _text(resolve(mapping, values))
+def static_header(name: str, value: Any) -> str:
+    """A header mapping's evaluated value: a static value is in single quotes (`'*'`)."""
+    value = text(value)
     if len(value) < 2 or value[0] != "'" or value[-1] != "'":
         raise Unsupported(f"header {name}: mapping {value!r} is not a static '...' value")
     return value[1:-1]
 
 
-def _headers(parameters: Mapping, prefix: str, values: Mapping[str, str]) -> dict[str, str]:
+def _headers(parameters: Any, prefix: str, ev: Evaluator) -> dict[str, str]:
+    """The header mappings, evaluated as a whole: a header whose mapping is AWS::NoValue for
+    these values (`Fn::If [..., !Ref AWS::NoValue]`) is not there."""
     return {
-        key.removeprefix(prefix): static_header(key, mapping, values)
-        for key, mapping in parameters.items()
+        key.removeprefix(prefix): static_header(key, value)
+        for key, value in ev.resolve(parameters or {}).items()
         if key.startswith(prefix)
     }
 
 
-def _mock(method_id: str, integration: Mapping, values: Mapping[str, str]) -> MockResponse:
+def _mock(method_id: str, integration: Mapping, ev: Evaluator) -> MockResponse:
     """The integration response the request template's statusCode selects (by SelectionPattern,
     else the default response, the one without a pattern)."""
     template = integration.get("RequestTemplates", {}).get("application/json", "")
@@ -371,8 +346,8 @@ def _mock(method_id: str, integration: Mapping, values: Mapping[str, str]) -> Mo
     if chosen is None:
         raise Unsupported(f"{method_id}: no integration response for status {selected}")
     return MockResponse(
-        status=int(resolve(chosen["StatusCode"], values)),
-        headers=_headers(chosen.get("ResponseParameters", {}), "method.response.header.", values),
+        status=int(ev.resolve(chosen["StatusCode"])),
+        headers=_headers(chosen.get("ResponseParameters", {}), "method.response.header.", ev),
         body=chosen.get("ResponseTemplates", {}).get("application/json", ""),
     )
 
@@ -383,22 +358,23 @@ def read_routes(
     """Every method of the REST API as a Route, sorted by path then method. `values` are the
     parameter values (the template's Defaults fill the rest)."""
     resolved = parameter_values(template, values)
+    ev = Evaluator(template, resolved)
     api = rest_api or _rest_api(template)
     paths = resource_paths(template, resolved, api)
     routes = []
-    for method_id, props in _of_type(template, METHOD, api):
+    for method_id, props in _of_type(template, METHOD, api, ev):
         resource_id = _resource_key(props["ResourceId"], api)
         integration = props.get("Integration", {})
-        kind = resolve(integration.get("Type"), resolved)
+        kind = ev.resolve(integration.get("Type"))
         if kind == "AWS_PROXY":
             target: LambdaTarget | MockResponse = _lambda_target(
                 template, method_id, integration, resolved
             )
         elif kind == "MOCK":
-            target = _mock(method_id, integration, resolved)
+            target = _mock(method_id, integration, ev)
         else:
             raise Unsupported(f"{method_id}: integration type {kind} is not emulated")
-        method = _text(resolve(props["HttpMethod"], resolved)).upper()
+        method = text(ev.resolve(props["HttpMethod"])).upper()
         routes.append(
             Route.of(
                 method, paths[resource_id], target, method_id=method_id, resource_id=resource_id
@@ -431,12 +407,12 @@ def gateway_response(
     """API Gateway's own answer of this type: the template's GatewayResponse for it (else for its
     DEFAULT_4XX/5XX) gives headers, status and body template. Body templates are rendered when
     they use only $context.error.message(String); otherwise API Gateway's default body is used."""
-    resolved = parameter_values(template, values)
+    ev = Evaluator(template, parameter_values(template, values))
     api = rest_api or _rest_api(template)
     default_status, fallback = GATEWAY_DEFAULTS.get(kind, (status or 500, "DEFAULT_5XX"))
     declared = {
-        _text(resolve(p["ResponseType"], resolved)): p
-        for _, p in _of_type(template, GATEWAY_RESPONSE, api)
+        text(ev.resolve(p["ResponseType"])): p
+        for _, p in _of_type(template, GATEWAY_RESPONSE, api, ev)
     }
     props = declared.get(kind) or declared.get(fallback) or {}
     body = props.get("ResponseTemplates", {}).get("application/json") or DEFAULT_GATEWAY_BODY
@@ -448,8 +424,8 @@ def gateway_response(
     code = props.get("StatusCode")
     return GatewayResponse(
         kind=kind,
-        status=int(resolve(code, resolved)) if code else status or default_status,
-        headers=_headers(props.get("ResponseParameters", {}), "gatewayresponse.header.", resolved),
+        status=int(ev.resolve(code)) if code else status or default_status,
+        headers=_headers(props.get("ResponseParameters", {}), "gatewayresponse.header.", ev),
         body=rendered,
     )
 
@@ -458,8 +434,8 @@ def stage_variables(
     template: Mapping, values: Mapping[str, Any] | None, *, rest_api: str | None = None
 ) -> dict[str, str]:
     """The Variables of the RestApi's AWS::ApiGateway::Stage (the event's stageVariables)."""
-    resolved = parameter_values(template, values)
+    ev = Evaluator(template, parameter_values(template, values))
     api = rest_api or _rest_api(template)
-    stages = [p for _, p in _of_type(template, "AWS::ApiGateway::Stage", api)]
-    variables = stages[0].get("Variables", {}) if len(stages) == 1 else {}
-    return {name: _text(resolve(value, resolved)) for name, value in variables.items()}
+    stages = [p for _, p in _of_type(template, "AWS::ApiGateway::Stage", api, ev)]
+    variables = ev.resolve(stages[0].get("Variables", {})) if len(stages) == 1 else {}
+    return {name: text(value) for name, value in variables.items()}

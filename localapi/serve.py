@@ -1,10 +1,12 @@
 """`make local`: the whole API on 127.0.0.1, without Docker or an AWS account.
 
-    python -m localapi.serve [--stage dev] [--port 3000] [--data FILE]
+    python -m localapi.serve [--stage dev] [--port 3000] [--data FILE] [--parameter NAME=VALUE]
 
 1. moto's server starts in this process on a free loopback port: the in-memory AWS.
 2. The stage's stack is created in it from dist/template.json and dist/params/<stage>.json,
-   through the same checks, uploads and CloudFormation create as a deploy (localapi.stack).
+   through the same checks, uploads and CloudFormation create as a deploy (localapi.stack);
+   each --parameter (`make local LOCAL_PARAMS='CorsAllowOrigin=http://127.0.0.1:8080 ...'`)
+   replaces a stage file value for this local stack only, checked as a stage file is.
 3. LocalApi serves the template's routes on 127.0.0.1:PORT, running the built artifacts
    (dist/artifacts, unpacked) with each function's environment from the local stack.
 4. A poller per stream mapping feeds the table's stream to its function (localapi.streams).
@@ -107,12 +109,19 @@ class Local:
     """Everything `make local` runs, started and stopped together (tests use it too)."""
 
     def __init__(self, stage: str, stack_name: str, region: str, dist: Path, data: Path | None,
-                 log: Callable[[str], None] = print) -> None:  # fmt: skip
+                 log: Callable[[str], None] = print,
+                 parameters: dict[str, str] | None = None) -> None:  # fmt: skip
         import boto3
 
         self.log, self.data = log, data
         self.aws = start_aws(region)
-        self.stack = stack.create(stage, stack_name, region, dist, ROOT / "params")
+        try:
+            self.stack = stack.create(
+                stage, stack_name, region, dist, ROOT / "params", overrides=parameters
+            )
+        except BaseException:
+            self.aws.stop()
+            raise
         moto_compat.detach_stream_mappings()  # the StreamPollers below deliver instead
         session = boto3.Session(region_name=region)
         self.dynamodb, self.s3 = session.client("dynamodb"), session.client("s3")
@@ -199,13 +208,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="LOCAL_DATA: keep the data in this JSON file")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="the built dist/")
     parser.add_argument("--region", default=REGION)
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="NAME=VALUE",
+        help="a parameter value over params/<stage>.json for this local stack only "
+        "(repeatable), e.g. CorsAllowOrigin=http://127.0.0.1:8080",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    malformed = [p for p in args.parameter if "=" not in p or not p.split("=", 1)[0]]
+    if malformed:
+        print(f"make local: LOCAL_PARAMS: {', '.join(malformed)}: each is NAME=VALUE",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    parameters = dict(p.split("=", 1) for p in args.parameter)
     started = time.monotonic()
     stack_name = f"items-api-{args.stage}"
     import deploy  # its errors name the file and what is allowed
 
     try:
-        local = Local(args.stage, stack_name, args.region, args.dist, args.data)
+        local = Local(args.stage, stack_name, args.region, args.dist, args.data,
+                      parameters=parameters)  # fmt: skip
     except (deploy.DeployError, ParamsError, snapshot.SnapshotError) as error:
         print(f"make local: {error}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ environment as Lambda holds it (the template's Environment, resolved by CloudFor
 and bucket names, stage, CORS, ...). The functions themselves run in-process (localapi.app).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import boto3
 
 import deploy
 from ops import preflight
+from templates import stage_params
+from templates.parameters import FROM_STAGE_FILE, supplier
 
 ACCOUNT_BUCKET = "items-api-local-artifacts"  # the local artifact bucket (moto's S3)
 
@@ -36,18 +39,43 @@ class LocalStack:
     template: dict[str, Any]
 
 
-def create(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path) -> LocalStack:
+def checked_overrides(template: dict[str, Any], file_values: Mapping[str, str],
+                      overrides: Mapping[str, str]) -> dict[str, str]:  # fmt: skip
+    """`make local LOCAL_PARAMS=...` values over the stage file's, checked as a stage file is
+    (a parameter a stage file may set, its constraints, the template's Rules with the file's
+    values); all problems at once, as stage_params.ParamsError."""
+    specs = template["Parameters"]
+    problems = []
+    for name, value in overrides.items():
+        if name not in specs or supplier(name) != FROM_STAGE_FILE:
+            settable = ", ".join(sorted(n for n in specs if supplier(n) == FROM_STAGE_FILE))
+            problems.append(f"{name}: not a parameter a stage file may set ({settable})")
+        elif name == "Stage":
+            problems.append("Stage: set by STAGE=, not by LOCAL_PARAMS")
+        elif why := stage_params.check_value(name, specs[name], value):
+            problems.append(f"{name}: {why}")
+    if not problems:
+        problems += stage_params.broken_rules(template, {**file_values, **overrides})
+    if problems:
+        raise stage_params.ParamsError("LOCAL_PARAMS:\n  " + "\n  ".join(problems))
+    return dict(overrides)
+
+
+def create(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path,
+           overrides: Mapping[str, str] | None = None) -> LocalStack:  # fmt: skip
     """Create the stage's stack from dist/ in the AWS that boto3 reaches (moto, via
     AWS_ENDPOINT_URL). Raises deploy.DeployError or stage_params.ParamsError before any AWS call
-    when dist/ or the params file is not right."""
+    when dist/ or the params file is not right. `overrides` (parameter -> value) replace the
+    stage file's values for this local stack only (checked_overrides)."""
     p = deploy.plan(stage, stack_name, region, dist, params_dir)
+    given = checked_overrides(p.template, p.values, overrides or {})
     session = boto3.Session(region_name=region)
     s3, cfn = session.client("s3"), session.client("cloudformation")
     deploy.ensure_bucket(s3, ACCOUNT_BUCKET, region)
     deploy.upload_missing(s3, ACCOUNT_BUCKET, p)
     template_key = f"{deploy.TEMPLATE_PREFIX}/{stack_name}.json"
     s3.upload_file(str(dist / "template.json"), ACCOUNT_BUCKET, template_key)
-    values = {**p.values, "ArtifactBucket": ACCOUNT_BUCKET}
+    values = {**p.values, **given, "ArtifactBucket": ACCOUNT_BUCKET}
     cfn.create_stack(
         StackName=stack_name,
         # moto finds a path-style TemplateURL's bucket only when the host is `localhost`.

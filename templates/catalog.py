@@ -33,8 +33,9 @@ class FunctionSpec:
     description: str
     history_access: Access | None = None  # in history mode, when it differs
     business_metric: str | None = None  # the EMF metric it emits per successful write
-    # Every status the route answers with, besides 500 for an AWS failure (templates/openapi.py
-    # documents them; a handler must never answer another).
+    # Every status the route answers with, besides 500 for an unexpected failure (templates/
+    # openapi.py documents them; a handler must never answer another). 503 (with Retry-After):
+    # AWS throttled or was unavailable past the retries, or the request's deadline passed.
     statuses: tuple[int, ...] = ()
 
     @property
@@ -54,6 +55,8 @@ IDEMPOTENCY_RECORDS = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
+# Writing an attachment: the object, tagged pending (items_common.attachments).
+ATTACHMENT_WRITE = ("s3:PutObject", "s3:PutObjectTagging")
 STREAM_READ = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -79,7 +82,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         (COLLECTION,),
         Access(table=("dynamodb:Scan", "dynamodb:Query")),
         "Lists items a page at a time.",
-        statuses=(200, 400),
+        statuses=(200, 400, 503),
     ),
     FunctionSpec(
         "get_item",
@@ -87,7 +90,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ITEM,
         Access(table=("dynamodb:GetItem",), attachments=("s3:GetObject",)),
         "Reads one item and its attachment.",
-        statuses=(200, 400, 404),
+        statuses=(200, 400, 404, 503),
     ),
     FunctionSpec(
         "create_item",
@@ -95,36 +98,36 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         (COLLECTION,),
         Access(
             table=("dynamodb:PutItem",),
-            attachments=("s3:PutObject",),
+            attachments=ATTACHMENT_WRITE,
             idempotency=IDEMPOTENCY_RECORDS,
         ),
         "Creates one item (once per Idempotency-Key).",
         business_metric="ItemsCreated",
-        statuses=(201, 400, 409, 413, 422),
+        statuses=(201, 400, 409, 413, 422, 503),
     ),
     FunctionSpec(
         "update_item",
         "PUT",
         ITEM,
-        Access(table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=("s3:PutObject",)),
+        Access(table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=ATTACHMENT_WRITE),
         "Replaces one item's attributes (history mode: adds a version).",
         history_access=Access(
-            table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=("s3:PutObject",)
+            table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=ATTACHMENT_WRITE
         ),
         business_metric="ItemsUpdated",
-        statuses=(200, 400, 404, 409, 412, 413),
+        statuses=(200, 400, 404, 409, 412, 413, 503),
     ),
     FunctionSpec(
         "patch_item",
         "PATCH",
         ITEM,
-        Access(table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=("s3:PutObject",)),
+        Access(table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=ATTACHMENT_WRITE),
         "Merges attributes into one item (JSON merge patch; history mode: adds a version).",
         history_access=Access(
-            table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=("s3:PutObject",)
+            table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=ATTACHMENT_WRITE
         ),
         business_metric="ItemsUpdated",
-        statuses=(200, 400, 404, 409, 412, 413),
+        statuses=(200, 400, 404, 409, 412, 413, 503),
     ),
     FunctionSpec(
         "delete_item",
@@ -134,7 +137,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Deletes one item (history mode: writes a tombstone).",
         history_access=Access(table=("dynamodb:GetItem", "dynamodb:PutItem")),
         business_metric="ItemsDeleted",
-        statuses=(204, 400, 404, 409, 412),
+        statuses=(204, 400, 404, 409, 412, 503),
     ),
     FunctionSpec(
         "list_versions",
@@ -143,14 +146,30 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         Access(table=("dynamodb:GetItem",)),
         "Lists an item's versions (plain mode: the current one).",
         history_access=Access(table=("dynamodb:Query",)),
-        statuses=(200, 400, 404),
+        statuses=(200, 400, 404, 503),
     ),
     FunctionSpec(
         "stream_audit",
         None,
         (),
-        Access(stream=STREAM_READ, failure_queue=("sqs:SendMessage",), audit=("s3:PutObject",)),
-        "Writes one audit entry per table change, from the table's stream.",
+        # Attachment upkeep (items_common.upkeep): commit new objects, delete dropped ones, and
+        # read a row's file_key when a commit finds its object gone.
+        Access(
+            table=("dynamodb:GetItem",),
+            stream=STREAM_READ,
+            failure_queue=("sqs:SendMessage",),
+            audit=("s3:PutObject",),
+            attachments=("s3:DeleteObject", "s3:DeleteObjectTagging"),
+        ),
+        "Writes one audit entry per table change, from the table's stream, and commits or "
+        "deletes the attachments it references.",
+        # History mode only commits: its versions reference every object.
+        history_access=Access(
+            stream=STREAM_READ,
+            failure_queue=("sqs:SendMessage",),
+            audit=("s3:PutObject",),
+            attachments=("s3:DeleteObjectTagging",),
+        ),
     ),
 )
 

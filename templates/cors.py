@@ -1,14 +1,28 @@
 """CORS: the preflight (OPTIONS, MOCK, no auth) on every API resource, the same headers on API
 Gateway's own 4XX/5XX answers so browsers can read errors, and the rule that refuses `*` with
-credentials. The handlers add the origin headers to their own responses (CORS_* variables)."""
+credentials. The handlers add the origin headers to their own responses (CORS_* variables).
 
-from troposphere import Ref, Sub, Template, apigateway
+Access-Control-Allow-Credentials is sent only when CorsAllowCredentials is true: `true` is its
+one valid value (Fetch's CORS check admits a credentialed request's answer only on `true` and
+ignores the header otherwise), so `false` tells a browser nothing. Each map that names it (the
+integration response's and the gateway response's mappings, and the method response's declared
+headers) holds it under `Fn::If [CorsCredentials, ..., !Ref AWS::NoValue]`: CloudFormation
+removes a map key whose value is AWS::NoValue ("Removes the corresponding resource property
+when specified as a return value in the Fn::If intrinsic function", pseudo parameter reference:
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html
+#cfn-pseudo-param-novalue), so with credentials false the header is neither declared nor
+mapped, and the deployed API never sends it. The handlers do the same (items_common.http)."""
+
+from troposphere import Equals, If, Ref, Sub, Template, apigateway
 
 from .naming import logical_id
 from .openapi import request_headers
 from .parameters import Params, refuse
 
 ANY_ORIGIN_WITH_CREDENTIALS = "CorsAnyOriginWithoutCredentials"
+# The condition under which Access-Control-Allow-Credentials exists at all.
+CREDENTIALS = "CorsCredentials"
+CREDENTIALS_HEADER = "Access-Control-Allow-Credentials"
 # Every request header the API reads: always allowed by the preflight, whatever CorsAllowHeaders
 # adds (a browser refuses to send a header the preflight does not list: If-Match on a write,
 # Idempotency-Key on a POST).
@@ -20,13 +34,23 @@ def _quoted(value: str) -> Sub | str:
     return Sub(f"'{value}'") if "${" in value else f"'{value}'"
 
 
-def response_headers(params: Params, prefix: str) -> dict[str, Sub | str]:
-    """The headers every answer carries, keyed `<prefix>.Access-Control-...`."""
+def only_with_credentials(value: object) -> If:
+    """`value` when CorsAllowCredentials is true; otherwise the map key holding it is removed."""
+    return If(CREDENTIALS, value, Ref("AWS::NoValue"))
+
+
+def add_credentials_condition(t: Template, params: Params) -> None:
+    """The CorsCredentials condition (once per template)."""
+    if CREDENTIALS not in t.conditions:
+        t.add_condition(CREDENTIALS, Equals(Ref(params.cors_allow_credentials), "true"))
+
+
+def response_headers(params: Params, prefix: str) -> dict[str, If | Sub | str]:
+    """The headers every answer carries, keyed `<prefix>.Access-Control-...`: the origin, and
+    `Access-Control-Allow-Credentials: true` only under the CorsCredentials condition."""
     return {
         f"{prefix}.Access-Control-Allow-Origin": _quoted(f"${{{params.cors_allow_origin.title}}}"),
-        f"{prefix}.Access-Control-Allow-Credentials": _quoted(
-            f"${{{params.cors_allow_credentials.title}}}"
-        ),
+        f"{prefix}.{CREDENTIALS_HEADER}": only_with_credentials("'true'"),
     }
 
 
@@ -39,6 +63,7 @@ def preflight(
     params: Params,
 ) -> apigateway.Method:
     """OPTIONS answered by API Gateway itself (MOCK): no Lambda runs, no auth applies."""
+    add_credentials_condition(t, params)
     headers = {
         **response_headers(params, "method.response.header"),
         "method.response.header.Access-Control-Allow-Methods": _quoted(
@@ -71,7 +96,13 @@ def preflight(
             ),
             MethodResponses=[
                 apigateway.MethodResponse(
-                    StatusCode="204", ResponseParameters=dict.fromkeys(headers, False)
+                    StatusCode="204",
+                    # Declared as the integration response maps it: the credentials header
+                    # only under the same condition.
+                    ResponseParameters={
+                        k: only_with_credentials(False) if k.endswith(CREDENTIALS_HEADER) else False
+                        for k in headers
+                    },
                 )
             ],
         )
@@ -91,6 +122,7 @@ def gateway_responses(
 ) -> list[apigateway.GatewayResponse]:
     """API Gateway's own errors (throttled, unknown route, refused body...) carry the CORS
     headers."""
+    add_credentials_condition(t, params)
     return [
         t.add_resource(
             apigateway.GatewayResponse(

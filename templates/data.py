@@ -39,6 +39,17 @@ DELETION_PROTECTED = "TableDeletionProtected"
 PROD_KEEPS_TABLE = "ProdTableDeletionProtection"  # rule
 ATTACHMENTS_PREFIX = "items/"
 AUDIT_PREFIX = "audit/"
+# An attachment no committed row references yet carries this tag (items_common.attachments
+# TAG_KEY=PENDING: the layer is not importable here, a test holds the two equal). The stream
+# consumer removes it once the row is in the table (items_common.upkeep).
+PENDING_TAG = ("attachment", "pending")
+# Days after which a current version still tagged pending expires (then the noncurrent rule
+# removes it after NONCURRENT_DAYS): the object of a write that failed or was refused. Longer
+# than the stream's 24 h retention (a record is committed within it, or parked in the failure
+# queue with the alarms firing) plus a week-end for an operator to react: sooner, and a commit
+# delayed by an incident would expire a live item's attachment; later only keeps orphans longer.
+PENDING_DAYS = 7
+NONCURRENT_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -129,7 +140,8 @@ def _idempotency_table(t: Template, params: Params, key: kms.Key) -> dynamodb.Ta
 
 def _bucket(t: Template, key: kms.Key) -> s3.Bucket:
     """Attachments (items/) and the stream's audit trail (audit/): private, encrypted with the
-    data key, versioned; old versions and abandoned uploads expire so storage does not grow
+    data key, versioned; old versions, attachments never committed (items_common.attachments),
+    the delete markers left alone and abandoned uploads expire so storage does not grow
     unseen."""
     bucket = suppress(
         s3.Bucket(
@@ -161,8 +173,17 @@ def _bucket(t: Template, key: kms.Key) -> s3.Bucket:
                         Id="expire-noncurrent-versions",
                         Status="Enabled",
                         NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
-                            NoncurrentDays=90
+                            NoncurrentDays=NONCURRENT_DAYS
                         ),
+                        # A delete marker whose versions are all gone (a deleted attachment's).
+                        ExpiredObjectDeleteMarker=True,
+                    ),
+                    s3.LifecycleRule(
+                        Id="expire-uncommitted-attachments",
+                        Status="Enabled",
+                        Prefix=ATTACHMENTS_PREFIX,
+                        TagFilters=[s3.TagFilter(Key=PENDING_TAG[0], Value=PENDING_TAG[1])],
+                        ExpirationInDays=PENDING_DAYS,
                     ),
                     s3.LifecycleRule(
                         Id="abort-incomplete-uploads",

@@ -19,6 +19,7 @@ ID_PATTERN: str = ITEM_SCHEMA["properties"]["id"]["pattern"]
 IDEMPOTENCY_KEY_PATTERN = "^[A-Za-z0-9._:-]{1,128}$"
 MAX_LIMIT = 100  # items_common.validation.MAX_LIMIT (the layer is not importable here)
 INTERNAL = 500  # every operation may fail this way, so it is not in the catalog's rows
+UNAVAILABLE = 503  # answered with a Retry-After header
 
 # Headers a request may carry, by method: preconditions on writes to an existing item, and a
 # once-only key on creation.
@@ -55,6 +56,9 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     413: "Body larger than 64 KiB.",
     422: "Idempotency-Key already used with a different body.",
     500: "Internal error (details are logged, never returned).",
+    503: "AWS throttled (THROTTLED), failed past the retries (UNAVAILABLE) or the request ran out "
+    "of time (TIMEOUT); a write's outcome is then unknown. Retry after Retry-After seconds, with "
+    "the same If-Match or Idempotency-Key.",
 }
 
 
@@ -235,6 +239,8 @@ def _response(spec: FunctionSpec, status: int) -> dict:
     """One status of one route: the error body for 4xx/5xx, nothing for 204, else the success
     body (with the item's ETag when the body is an item)."""
     description = STATUS_DESCRIPTIONS[status]
+    if status == UNAVAILABLE:
+        return _json_response(description, "Error", {"Retry-After": _ref("headers", "RetryAfter")})
     if status >= 400:
         return _json_response(description, "Error")
     if status == 204:
@@ -295,7 +301,11 @@ def document(prefix: str = COLLECTION) -> dict:
                     "description": "The item's version as an entity tag; send it back in "
                     "If-Match to write only over that version.",
                     "schema": {"type": "string"},
-                }
+                },
+                "RetryAfter": {
+                    "description": "Seconds to wait before retrying.",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
             },
         },
     }

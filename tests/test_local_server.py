@@ -225,6 +225,39 @@ def test_the_stream_consumer_writes_the_audit_trail(server, aws):
     assert found[0]["new_image"]["n"] == 1
 
 
+def test_the_stream_consumer_commits_attachments_and_deletes_replaced_ones(server, aws):
+    """Attachment upkeep runs locally too (items_common.upkeep): the object a POST wrote loses
+    its pending tag, and the one a PUT replaced is deleted (the stage is in plain mode)."""
+    s3, bucket = aws["s3"], aws["physical"][logical_id("items", "bucket")]
+
+    def objects() -> dict[str, list]:
+        """Each object with its tags; one deleted between the listing and its tags is left out
+        (the consumer works meanwhile)."""
+        found = {}
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="items/upkept/").get("Contents", []):
+            try:
+                found[o["Key"]] = s3.get_object_tagging(Bucket=bucket, Key=o["Key"])["TagSet"]
+            except s3.exceptions.NoSuchKey:
+                continue
+        return found
+
+    def settled(expected: int) -> dict[str, list]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = objects()
+            if len(found) == expected and all(tags == [] for tags in found.values()):
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"{objects()}\n{server.output()[-3000:]}")
+
+    request(server, "POST", "/items", {"id": "upkept", "file_content": "one"})
+    [first] = settled(1)
+    request(server, "PUT", "/items/upkept", {"file_content": "two"})
+    [second] = settled(1)
+    assert second != first
+    assert request(server, "GET", "/items/upkept")[2]["file_content"] == "two"
+
+
 def test_every_request_is_logged_on_the_console(server):
     request(server, "GET", "/items/logged-id")
     time.sleep(0.2)

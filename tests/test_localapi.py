@@ -41,11 +41,14 @@ def route(template: dict, method: str, path: str, values: dict | None = None):
     return found
 
 
-def resolved(template: dict, values: dict, node: Any) -> str:
-    """A header mapping's value, resolved by the tests' own resolver, quotes stripped."""
-    value = cfn.Resolver(template, values).resolve(node)
-    assert value.startswith("'") and value.endswith("'"), value
-    return value[1:-1]
+def resolved(template: dict, values: dict, mappings: dict, prefix: str) -> dict[str, str]:
+    """Header mappings resolved by the tests' own resolver as one map (a header under
+    `Fn::If [..., AWS::NoValue]` is gone when its condition is false), quotes stripped."""
+    headers = {}
+    for key, value in cfn.Resolver(template, values).resolve(mappings).items():
+        assert value.startswith("'") and value.endswith("'"), value
+        headers[key.removeprefix(prefix)] = value[1:-1]
+    return headers
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -272,10 +275,7 @@ def test_unknown_routes_answer_like_api_gateway(template, method, path):
         for r in cfn.resources_of_type(template, "AWS::ApiGateway::GatewayResponse").values()
         if r["Properties"]["ResponseType"] == "DEFAULT_4XX"
     ]
-    expected = {
-        k.removeprefix("gatewayresponse.header."): resolved(template, values, v)
-        for k, v in declared.items()
-    }
+    expected = resolved(template, values, declared, "gatewayresponse.header.")
     assert expected["Access-Control-Allow-Origin"] == ORIGIN
     assert {k: response.headers[k] for k in expected} == expected
     assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
@@ -300,10 +300,9 @@ def test_options_preflight_headers_equal_the_templates(template, path):
     assert api.events == []  # no function ran
     method = template["Resources"][PREFLIGHTS[path]]["Properties"]
     [integration_response] = method["Integration"]["IntegrationResponses"]
-    expected = {
-        k.removeprefix("method.response.header."): resolved(template, values, v)
-        for k, v in integration_response["ResponseParameters"].items()
-    }
+    expected = resolved(
+        template, values, integration_response["ResponseParameters"], "method.response.header."
+    )
     assert (expected["Access-Control-Allow-Origin"], expected["Access-Control-Max-Age"]) == (
         ORIGIN,
         "600",

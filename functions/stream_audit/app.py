@@ -1,10 +1,15 @@
 """The table's DynamoDB stream -> one audit object per record in the bucket (items_common.audit
-documents the shape and key). No route: an event source mapping invokes it with batches.
+documents the shape and key), then the record's attachment upkeep (items_common.upkeep: commit
+the object a row newly references; in plain mode, delete the one it no longer does). No route:
+an event source mapping invokes it with batches.
 
 Powertools' BatchProcessor gives a partial batch response (ReportBatchItemFailures): a record
-that raises is reported by its sequence number and the others are written; Lambda then retries
-from the first failure, which is harmless since writing a record again writes the same object.
-A batch in which every record fails raises (BatchProcessingError), so Lambda retries it whole.
+that raises (its audit object or its upkeep) is reported by its sequence number and the others
+are handled; Lambda then retries from the first failure, which is harmless since handling a
+record again writes the same object and repeats idempotent S3 calls. A batch in which every
+record fails raises (BatchProcessingError), so Lambda retries it whole. After the mapping's
+retries the batch's description goes to the failure queue; an attachment left uncommitted then
+expires after the pending days (items_common.attachments: the alarms fire long before).
 """
 
 from typing import Any
@@ -18,7 +23,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from items_common import audit
+from items_common import audit, upkeep
 
 logger = Logger()
 tracer = Tracer()
@@ -26,12 +31,18 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def audit_record(record: DynamoDBRecord) -> None:
-    """Write one record's audit object; log a failure (with its traceback) before the batch
-    reports it, so the operator sees why."""
+    """Write one record's audit object, then do its attachment upkeep; log a failure (with its
+    traceback) before the batch reports it, so the operator sees why."""
+    event_id = record.raw_event.get("eventID")
     try:
         audit.write(record.raw_event)
     except Exception:
-        logger.exception("audit record failed", extra={"event_id": record.raw_event.get("eventID")})
+        logger.exception("audit record failed", extra={"event_id": event_id})
+        raise
+    try:
+        upkeep.keep(audit.entry(record.raw_event))
+    except Exception:
+        logger.exception("attachment upkeep failed", extra={"event_id": event_id})
         raise
 
 

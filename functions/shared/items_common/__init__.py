@@ -15,7 +15,8 @@ could need lives here, one small module per concern:
 - rows: API items <-> table rows (the one place that knows the key attribute names)
 - plain: the plain-mode store (conditional writes, never an upsert on PUT)
 - history: the history-mode store (heads, versions, tombstones; transactions of two Puts)
-- attachments: file_content in S3 under items/<id>/<uuid>, referenced by file_key
+- attachments: file_content in S3 under items/<id>/<uuid>, referenced by file_key; written
+  tagged pending, committed or deleted by the stream consumer
 - merge: JSON merge patch (RFC 7386), the body of PATCH
 - items: the operations the routes call (mode choice + attachments)
 - idempotency: POST with an Idempotency-Key, once per key (Powertools idempotency)
@@ -23,4 +24,5 @@ could need lives here, one small module per concern:
 - http: proxy responses with CORS headers, and the one map from domain error to HTTP status
 - observability: the one log line per request and the business metrics (EMF) of the writes
 - audit: DynamoDB stream records -> the audit objects of the stream_audit function
+- upkeep: the stream consumer's attachment upkeep (commit new objects, delete dropped ones)
 """

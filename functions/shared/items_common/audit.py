@@ -24,6 +24,10 @@ writes the same object with the same bytes again.
 A record that cannot be audited raises (BadRecord, or the deserialiser's own error): no or an
 unsafe eventID, an unknown eventName, no dynamodb.Keys or SequenceNumber, an image DynamoDB could
 not have written. The batch then reports exactly that record (ReportBatchItemFailures).
+
+The audit objects are not attachments: written untagged under audit/, never committed, deleted
+or expired. After a record's audit object, the consumer does the record's attachment upkeep
+from the same entry (upkeep.py).
 """
 
 import base64

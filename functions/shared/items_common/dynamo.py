@@ -17,6 +17,12 @@ Versions and preconditions (the contract of every write to an existing item, in 
   other version (412). `If-Match: *` means "any existing version": the same as no precondition.
 - Without a precondition (or with `*`) the write applies to whatever is current: a lost race is
   retried from a fresh read, UPDATE_ATTEMPTS times in all, then answered 409 CONFLICT.
+- A history-mode write is a transaction, which DynamoDB may cancel for TransactionConflict
+  (another request was writing the item at that moment) or ThrottlingError: that is retried
+  the same way, after a jittered backoff (`pause`). If the item's version moved meanwhile,
+  someone else's write won: the fresh read makes it a 412 (If-Match) or the next attempt, and
+  409 after the last one. If it never moved (contention with no winner, or throttling), the
+  answer after the last attempt is 503 THROTTLED with Retry-After.
 - So 409 CONFLICT means the id already exists (POST) or the write kept losing races without a
   precondition (retrying is safe); 412 PRECONDITION_FAILED means the client's version is stale
   (re-read the item before deciding again). A missing item is 404 either way: never an upsert.
@@ -26,6 +32,8 @@ of the same id (or a re-creation after a history-mode tombstone) starts again at
 holding a version from a previous life can match the new one.
 """
 
+import random
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
@@ -34,12 +42,14 @@ import boto3
 from botocore.exceptions import ClientError
 
 from . import rows, settings
-from .aws import CONFIG
-from .errors import Conflict, NotFound, PreconditionFailed
+from .aws import CONFIG, CONTENTION_REASONS, cancellation_reasons, contended
+from .errors import Conflict, NotFound, PreconditionFailed, Throttled
 from .model import VERSION, version_number
 
 # An optimistic write retries a lost race this many times in all before answering 409.
 UPDATE_ATTEMPTS = 3
+# The jittered backoff before retrying a contended transaction: up to BACKOFF_S * 2**n.
+BACKOFF_S = 0.05
 
 T = TypeVar("T")
 
@@ -74,11 +84,13 @@ def condition_failed(error: ClientError) -> bool:
         return True
     if code != "TransactionCanceledException":
         return False
-    reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+    reasons = cancellation_reasons(error)
     if reasons:
+        # a condition that failed decides, whatever else was contended in the same transaction
         return "ConditionalCheckFailed" in reasons and set(reasons) <= {
             "ConditionalCheckFailed",
             "None",
+            *CONTENTION_REASONS,
         }
     return "ConditionalCheckFailed" in error.response.get("Error", {}).get("Message", "")
 
@@ -110,6 +122,11 @@ def check_precondition(item_id: str, current: dict[str, Any], expected: int | No
         )
 
 
+def pause(attempt: int) -> None:
+    """Full-jitter backoff before retry `attempt` (1, 2, ...): contending writers spread out."""
+    time.sleep(random.uniform(0, BACKOFF_S * 2**attempt))
+
+
 def optimistic(
     item_id: str,
     read: Callable[[str], dict[str, Any] | None],
@@ -117,17 +134,32 @@ def optimistic(
     expected: int | None = None,
 ) -> T:
     """read -> write(current) with a condition on `current`'s version (`unchanged`), retried from
-    a fresh read when the condition fails (a concurrent writer won): NotFound once the item is
-    gone, PreconditionFailed once its version is not `expected` (when given), Conflict after
-    UPDATE_ATTEMPTS lost races. Never an upsert: write only ever sees an item that exists."""
-    for _ in range(UPDATE_ATTEMPTS):
+    a fresh read when the condition fails (a concurrent writer won) or the transaction was
+    contended (aws.contended, after `pause`): NotFound once the item is gone,
+    PreconditionFailed once its version is not `expected` (when given), and after
+    UPDATE_ATTEMPTS: Conflict if the version ever moved (others' writes won), Throttled if it
+    never did. Never an upsert: write only ever sees an item that exists."""
+    versions: set[Any] = set()
+    for attempt in range(UPDATE_ATTEMPTS):
         current = read(item_id)
         if current is None:
             raise not_found(item_id)
+        versions.add(current.get(VERSION))
         check_precondition(item_id, current, expected)
         try:
             return write(current)
         except ClientError as error:
+            if contended(error):
+                if attempt + 1 < UPDATE_ATTEMPTS:
+                    pause(attempt + 1)
+                continue
             if not condition_failed(error):
                 raise
+            versions.add(_LOST)
+    if len(versions) == 1:
+        raise Throttled(f"item {item_id} is busy: its writes keep being cancelled; retry later")
     raise Conflict(f"item {item_id} was modified concurrently; retry")
+
+
+# Stands for "a condition failed": the row changed after we read it, whatever we read next.
+_LOST = object()

@@ -76,3 +76,25 @@ class IdempotencyKeyReused(DomainError):
 
 class PayloadTooLarge(DomainError):
     code = "PAYLOAD_TOO_LARGE"
+
+
+class Unavailable(DomainError):
+    """AWS could not do it in time: retried within the request's deadline, then answered 503
+    with Retry-After. The outcome of a write is then unknown: retry it (If-Match or the same
+    Idempotency-Key make the retry safe)."""
+
+    code = "UNAVAILABLE"
+    retry_after = 1  # seconds: what the Retry-After header says
+
+
+class Throttled(Unavailable):
+    """DynamoDB or S3 refused for capacity (throttling, or a transaction that kept meeting
+    another with no winner)."""
+
+    code = "THROTTLED"
+
+
+class Timeout(Unavailable):
+    """The request's deadline passed before AWS answered (deadline.py)."""
+
+    code = "TIMEOUT"

@@ -25,17 +25,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import rows, settings
+from .aws import contended
 from .dynamo import (
+    UPDATE_ATTEMPTS,
     condition_failed,
     head_row,
     next_version,
     not_found,
     optimistic,
     paged,
+    pause,
     table,
     unchanged,
 )
-from .errors import Conflict
+from .errors import Conflict, Throttled
 from .model import (
     CREATED_AT,
     DELETED_AT,
@@ -80,18 +83,26 @@ def create(item: dict[str, Any]) -> dict[str, Any]:
     create_item may not read, so the condition alone decides: no head, or a tombstone older
     than this write (keeping versions increasing; a tombstone from a clock ahead of ours gives
     409 until ours catches up, never a version out of order).
+
+    A transaction cancelled for contention (aws.contended) is tried again with a new stamp after
+    a jittered pause, UPDATE_ATTEMPTS times in all, then Throttled.
     """
-    stamp = now()
-    item = {**item, CREATED_AT: stamp, UPDATED_AT: stamp, VERSION: FIRST_VERSION}
     names = {"#pk": settings.partition_key(), "#deleted": DELETED_AT, "#updated": UPDATED_AT}
     condition = "attribute_not_exists(#pk) OR (attribute_exists(#deleted) AND #updated < :stamp)"
-    try:
-        _write(item, condition, names, {":stamp": stamp})
-    except ClientError as error:
-        if condition_failed(error):
-            raise Conflict(f"item {item[ID]} already exists") from None
-        raise
-    return item
+    for attempt in range(UPDATE_ATTEMPTS):
+        if attempt:
+            pause(attempt)
+        stamp = now()
+        new = {**item, CREATED_AT: stamp, UPDATED_AT: stamp, VERSION: FIRST_VERSION}
+        try:
+            _write(new, condition, names, {":stamp": stamp})
+            return new
+        except ClientError as error:
+            if condition_failed(error):
+                raise Conflict(f"item {item[ID]} already exists") from None
+            if not contended(error):
+                raise
+    raise Throttled(f"item {item[ID]} is busy: its creation keeps being cancelled; retry later")
 
 
 def _advance(

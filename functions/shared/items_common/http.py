@@ -8,6 +8,12 @@ and anything unexpected is logged with its traceback and answered with a generic
 exception text, class name or AWS error ever reaches a client. Every request also logs one
 line and, for a successful write, counts one metric (observability). A response carrying one
 item (item_response) also has `ETag: "<version>"`.
+
+AWS being unavailable is not a bug: a throttle or a retryable fault that outlasts botocore's
+retries (aws.unavailable), or the request's deadline (deadline.py), is a 503 with Retry-After
+and the code THROTTLED, UNAVAILABLE or TIMEOUT, logged as a WARNING with the AWS error code;
+a THROTTLED answer also counts one RequestsThrottled metric, which the throttling alarm watches
+(the 5XX alarm leaves those out).
 """
 
 import time
@@ -19,7 +25,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import observability, settings
+from . import aws, deadline, observability, settings
 from .errors import (
     BadRequest,
     Conflict,
@@ -28,6 +34,9 @@ from .errors import (
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
+    Throttled,
+    Timeout,
+    Unavailable,
 )
 from .jsonify import dumps
 from .model import VERSION, version_number
@@ -42,6 +51,7 @@ STATUS: dict[type[DomainError], int] = {
     PreconditionFailed: 412,
     PayloadTooLarge: 413,
     IdempotencyKeyReused: 422,
+    Unavailable: 503,
 }
 INTERNAL = {"error": {"code": "INTERNAL", "message": "internal error"}}
 
@@ -91,27 +101,53 @@ def status_of(error: DomainError) -> int:
 
 
 def error_response(error: DomainError) -> dict[str, Any]:
-    return response(status_of(error), {"error": {"code": error.code, "message": error.message}})
+    result = response(status_of(error), {"error": {"code": error.code, "message": error.message}})
+    if isinstance(error, Unavailable):
+        result["headers"]["Retry-After"] = str(error.retry_after)
+        result["headers"]["Access-Control-Expose-Headers"] = "Retry-After"
+    return result
 
 
 def outcome(
-    route: Route, event: dict[str, Any], logger: Logger
+    route: Route, event: dict[str, Any], logger: Logger, context: Any = None
 ) -> tuple[dict[str, Any], str | None]:
-    """Run one route: its response, a 4xx for a DomainError (with the error's code), or a generic
-    500 for the rest (logged with its traceback)."""
+    """Run one route within the request's deadline: its response, the status of a DomainError
+    (with the error's code), a 503 when AWS was unavailable or time ran out, or a generic 500
+    for the rest (logged with its traceback)."""
     try:
-        return route(APIGatewayProxyEvent(event)), None
+        with deadline.watch(deadline.seconds_left(context, event)):
+            return route(APIGatewayProxyEvent(event)), None
     except DomainError as error:
+        if isinstance(error, Unavailable):
+            logger.warning("aws unavailable", extra={"error_code": error.code})
         return error_response(error), error.code
-    except Exception:
-        logger.exception("unhandled error")
-        return response(500, INTERNAL), None
+    except deadline.DeadlineExceeded as error:
+        logger.warning("deadline exceeded", extra={"detail": str(error)})
+        return error_response(Timeout("the request ran out of time; retry")), Timeout.code
+    except Exception as error:
+        busy = aws.unavailable(error)
+        if busy is None:
+            logger.exception("unhandled error")
+            return response(500, INTERNAL), None
+        logger.warning("aws unavailable", extra={"error_code": busy.code, "aws": _code(error)})
+        return error_response(busy), busy.code
 
 
-def handle(route: Route, event: dict[str, Any], logger: Logger) -> dict[str, Any]:
+def _code(error: BaseException) -> str:
+    """The AWS error code (or exception class) of an AWS failure, for the log: never its
+    message, which may name resources."""
+    cause = error.__cause__ or error
+    return aws.error_code(cause) if hasattr(cause, "response") else type(cause).__name__
+
+
+def handle(
+    route: Route, event: dict[str, Any], logger: Logger, context: Any = None
+) -> dict[str, Any]:
     """`outcome`, and the request's one INFO line (observability.request_fields)."""
     started = time.perf_counter()
-    result, error_code = outcome(route, event, logger)
+    result, error_code = outcome(route, event, logger, context)
+    if error_code == Throttled.code:
+        observability.count_throttled(logger)
     fields = observability.request_fields(event, result["statusCode"], error_code, started)
     logger.info(observability.REQUEST, extra=fields)
     return result
@@ -133,7 +169,7 @@ def entrypoint(
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        result = handle(route, event, logger)
+        result = handle(route, event, logger, context)
         if metrics is not None and metric is not None and 200 <= result["statusCode"] < 300:
             observability.count(metrics, metric, logger)
         return result

@@ -109,10 +109,13 @@ def patch(item_id: str, changes: dict[str, Any], expected: int | None = None) ->
 
 
 def delete(item_id: str, expected: int | None = None) -> None:
-    """Delete the item, and the attachment object when the store removed the row for good."""
+    """Delete the item. When the store removed the row for good (plain mode), its attachment
+    goes at once, best effort (attachments.discard): the item is gone whatever S3 answers, so a
+    failure is logged and the DELETE still succeeds; the stream consumer deletes that object
+    when it handles the row's REMOVE (upkeep.py). History mode keeps every object."""
     removed = _store().delete(item_id, expected)
     if removed is not None and FILE_KEY in removed:
-        attachments.delete(removed[FILE_KEY])
+        attachments.discard(removed[FILE_KEY])
 
 
 def page(limit: int, token: str | None) -> dict[str, Any]:

@@ -7,16 +7,20 @@ service, ...):
     {"message": "request", "route": "PUT /items/{id}", "status": 404,
      "error_code": "NOT_FOUND", "duration_ms": 12.345}
 
-error_code only for a 4xx (a 500 has its own logger.exception line with the traceback). Nothing
+error_code for a 4xx and a 503 (a 500 has its own logger.exception line with the traceback). Nothing
 from the request body or an item is logged: items may hold personal data, and the route is the
 resource template ("/items/{id}"), not the path with the id in it.
 
 Metrics are CloudWatch EMF documents printed by Powertools Metrics: one Count of 1 per successful
 write (ItemsCreated, ItemsUpdated, ItemsDeleted), in POWERTOOLS_METRICS_NAMESPACE with the
-dimension service = POWERTOOLS_SERVICE_NAME. It is published right away rather than by
-@metrics.log_metrics, which would print a warning on every failed write (no metric to publish).
+dimension service = POWERTOOLS_SERVICE_NAME; and RequestsThrottled, one per 503 THROTTLED
+answer of any function, with the one dimension scope = api (count_throttled). It is published
+right away rather than by @metrics.log_metrics, which would print a warning on every failed
+write (no metric to publish).
 """
 
+import json
+import os
 import time
 from typing import Any
 
@@ -28,6 +32,9 @@ ITEMS_UPDATED = "ItemsUpdated"
 ITEMS_DELETED = "ItemsDeleted"
 
 REQUEST = "request"  # the message of the request line
+# A request answered 503 THROTTLED; one dimension for all functions, so one alarm watches it.
+REQUESTS_THROTTLED = "RequestsThrottled"
+THROTTLED_DIMENSIONS = {"scope": "api"}
 
 
 def route_of(event: dict[str, Any]) -> str:
@@ -40,7 +47,7 @@ def request_fields(
 ) -> dict[str, Any]:
     """The request line's keys; `started` is the time.perf_counter() of the request's start."""
     fields: dict[str, Any] = {"route": route_of(event), "status": status}
-    if error_code is not None and 400 <= status < 500:
+    if error_code is not None and status != 500:
         fields["error_code"] = error_code
     fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return fields
@@ -59,3 +66,26 @@ def count(metrics: Metrics, name: str, logger: Logger) -> None:
         # Nothing may carry over into a later request's document: neither a metric that failed
         # to publish nor one that flush keeps when POWERTOOLS_METRICS_DISABLED is set.
         metrics.clear_metrics()
+
+
+def count_throttled(logger: Logger) -> None:
+    """Publish one RequestsThrottled now: an EMF document of its own, written here because
+    Powertools adds the function's service dimension to every metric, and an alarm cannot sum a
+    metric over dimension values (no SEARCH in alarms)."""
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+    if not namespace:
+        logger.warning("metric not published: no namespace", extra={"metric": REQUESTS_THROTTLED})
+        return
+    document = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [sorted(THROTTLED_DIMENSIONS)],
+                "Metrics": [{"Name": REQUESTS_THROTTLED, "Unit": "Count"}],
+            }],
+        },
+        **THROTTLED_DIMENSIONS,
+        REQUESTS_THROTTLED: 1,
+    }  # fmt: skip
+    print(json.dumps(document, separators=(",", ":")), flush=True)
