@@ -96,8 +96,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "create_item",
         "POST",
         (COLLECTION,),
+        # GetItem: a retried creation finds the item its Idempotency-Key made (idempotency.py).
         Access(
-            table=("dynamodb:PutItem",),
+            table=("dynamodb:GetItem", "dynamodb:PutItem"),
             attachments=ATTACHMENT_WRITE,
             idempotency=IDEMPOTENCY_RECORDS,
         ),

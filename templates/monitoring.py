@@ -12,7 +12,11 @@ version that ran (dimensions FunctionName, Resource `<function>:<alias>` and Exe
 https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-view.html), and the
 ExecutedVersion is the current Version resource's number, which a new version replaces. So
 during a canary they judge the new version alone, and CodeDeploy rolls back on them
-(templates/deployments.py adds them, after the versions they name)."""
+(templates/deployments.py adds them, after the versions they name).
+
+A 503 THROTTLED answer (DynamoDB or S3 throttled beyond the handlers' retries) pages as
+`api-throttled`, from the handlers' own RequestsThrottled metric, and the `5xx-rate` alarm leaves
+those answers out: a throttle is a matter of capacity, not a fault of the code."""
 
 import json
 from dataclasses import dataclass, field
@@ -35,6 +39,9 @@ EMAIL_SET = "AlarmEmailSet"
 # DynamoDB operations the functions call (TransactWriteItems: history-mode writes).
 TABLE_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan", "Query",
                     "TransactWriteItems")  # fmt: skip
+# One per 503 THROTTLED answer, as items_common.observability publishes it (a test compares).
+THROTTLED_METRIC = "RequestsThrottled"
+THROTTLED_DIMENSIONS = {"scope": "api"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,17 @@ def _math(expression: str, label: str, *queries) -> dict:
     result = cloudwatch.MetricDataQuery(Id="result", Expression=expression, Label=label,
                                         ReturnData=True)  # fmt: skip
     return {"Metrics": [*queries, result]}
+
+
+def metrics_namespace(functions: Functions) -> Sub:
+    """The POWERTOOLS_METRICS_NAMESPACE the functions are given (one for all), read off their
+    environment: the alarms and the dashboard watch where the handlers publish, by construction."""
+    given = [
+        f.Environment.Variables["POWERTOOLS_METRICS_NAMESPACE"] for f in functions.by_name.values()
+    ]
+    if len({json.dumps(n.to_dict(), sort_keys=True) for n in given}) != 1:
+        raise ValueError("the functions publish metrics in more than one namespace")
+    return given[0]
 
 
 def _judged(
@@ -134,6 +152,7 @@ def version_alarms(
 def stack_alarms(params: Params, data: Data, functions: Functions) -> list[AlarmSpec]:
     """The stack as a whole: concurrency, the API, the table, the stream."""
     api = {"ApiName": Sub("${AWS::StackName}"), "Stage": Ref(params.stage)}
+    namespace = metrics_namespace(functions)
     table = data.table.ref()
     consumer = Ref(functions.by_name[STREAM_CONSUMER])
     # A metric-math alarm takes at most MAX_ALARM_METRICS metrics in all: the sum covers the
@@ -155,10 +174,24 @@ def stack_alarms(params: Params, data: Data, functions: Functions) -> list[Alarm
                   "GreaterThanThreshold", Ref(params.concurrency_alarm_threshold),
                   _math(f"SUM([{','.join(q.Id for q in concurrency)}])", "concurrent executions",
                         *concurrency)),
-        AlarmSpec("api", "5xx-rate", "share of requests answered 5XX (percent)",
+        # Throttled answers are 5XX too: the rate leaves them out (FILL: no throttle, no data).
+        AlarmSpec("api", "5xx-rate", "share of requests answered 5XX, 503 THROTTLED left out "
+                  "(percent): a fault of the code or of a service, not of capacity",
                   "GreaterThanThreshold", Ref(params.api5xx_alarm_percent),
-                  _math("100 * rate", "5XX %",
-                        _query("rate", "AWS/ApiGateway", "5XXError", "Average", **api))),
+                  _math("IF(requests > 0, 100 * (errors - FILL(throttled, 0)) / requests, 0)",
+                        "5XX % (not throttled)",
+                        _query("errors", "AWS/ApiGateway", "5XXError", "Sum", **api),
+                        _query("throttled", namespace, THROTTLED_METRIC, "Sum",
+                               **THROTTLED_DIMENSIONS),
+                        _query("requests", "AWS/ApiGateway", "Count", "Sum", **api))),
+        AlarmSpec("api", "throttled", "requests answered 503 THROTTLED with Retry-After: "
+                  "DynamoDB or S3 throttled beyond the retries (capacity or contention, not a "
+                  "code fault). Check the table's consumed capacity against its provisioned or "
+                  "on-demand limits (table and account), hot keys (one item read or written very "
+                  "often) and S3 SlowDown on the bucket",
+                  "GreaterThanThreshold", 0,
+                  {"Namespace": namespace, "MetricName": THROTTLED_METRIC, "Statistic": "Sum",
+                   "Dimensions": _dims(**THROTTLED_DIMENSIONS)}),
         AlarmSpec("api", "4xx-rate", "share of requests answered 4XX (percent)",
                   "GreaterThanThreshold", Ref(params.api4xx_alarm_percent),
                   _math("100 * rate", "4XX %",
@@ -220,14 +253,17 @@ def _alarm(t: Template, spec: AlarmSpec, topic: sns.Topic) -> cloudwatch.Alarm:
 
 def dashboard_body(functions: Functions) -> Sub:
     """One dashboard: the functions, the API, the table, the stream. Names are Sub variables
-    (`${GetItemFunction}` is that function's name), filled in by CloudFormation."""
+    (`${GetItemFunction}` is that function's name), filled in by CloudFormation; the handlers'
+    metrics are in their namespace's Sub text (`${Project}-${Stage}`), filled in likewise."""
 
     def name(function: str) -> str:
         return f"${{{functions.by_name[function].title}}}"
 
     names = [name(f.name) for f in FUNCTIONS]
+    namespace = metrics_namespace(functions).data["Fn::Sub"]  # its text, in this Sub
     region = "${AWS::Region}"
     api = ["ApiName", "${AWS::StackName}", "Stage", "${Stage}"]
+    throttled = [v for pair in THROTTLED_DIMENSIONS.items() for v in pair]
 
     def widget(title: str, metrics: list, stat: str = "Sum") -> dict:
         return {"type": "metric", "width": 12, "height": 6,
@@ -241,15 +277,16 @@ def dashboard_body(functions: Functions) -> Sub:
         widget("Invocations per function", per_function("Invocations")),
         widget("Errors per function", per_function("Errors")),
         widget("Duration p99 per function (ms)", per_function("Duration"), "p99"),
-        widget("API requests, 4XX, 5XX",
-               [["AWS/ApiGateway", m, *api] for m in ("Count", "4XXError", "5XXError")]),
+        widget("API requests, 4XX, 5XX, 503 THROTTLED",
+               [*(["AWS/ApiGateway", m, *api] for m in ("Count", "4XXError", "5XXError")),
+                [namespace, THROTTLED_METRIC, *throttled]]),
         widget("API latency p99 (ms)", [["AWS/ApiGateway", "Latency", *api]], "p99"),
         widget("Table consumed capacity and throttles",
                [["AWS/DynamoDB", m, "TableName", "${ItemsTable}"]
                 for m in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits",
                           "ReadThrottleEvents", "WriteThrottleEvents")]),
         widget("Items created, updated, deleted",
-               [["${Project}-${Stage}", f.business_metric, "service",
+               [[namespace, f.business_metric, "service",
                  name(f.name)]
                 for f in FUNCTIONS if f.business_metric]),
         widget("Stream iterator age (ms)",

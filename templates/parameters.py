@@ -436,7 +436,13 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         "API 5XX rate that alarms (%)",
         FROM_STAGE_FILE,
         {
-            **_number("Share of API requests answered 5XX over 5 minutes.", 1, 100, "percent"),
+            **_number(
+                "Share of API requests answered 5XX over 5 minutes (503 THROTTLED aside: the "
+                "throttled alarm watches those).",
+                1,
+                100,
+                "percent",
+            ),
             "Default": 1,
         },
     ),

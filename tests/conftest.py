@@ -4,9 +4,10 @@ import base64
 import importlib.util
 import json
 import sys
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -155,6 +156,13 @@ class FakeContext:
     memory_limit_in_mb: int = 128
     invoked_function_arn: str = "arn:aws:lambda:us-west-2:123456789012:function:items-api-test-fn"
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    # The function's Timeout, counted from the context's creation: Lambda's maximum by default,
+    # as fixtures share one context across many requests; a test of the deadline sets its own.
+    timeout_s: float = 900.0
+    started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
 
 
 @pytest.fixture

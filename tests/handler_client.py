@@ -106,8 +106,21 @@ SECRET = "arn:aws:dynamodb:us-west-2:123456789012:table/secret-table-name"
 
 
 def raise_client_error(**kwargs: Any) -> None:
+    """An AWS error that no retry cures (the deployment is wrong): a 500 that pages as a bug.
+    (Throttles and 5xx are 503s: tests/test_faults.py.)"""
     raise ClientError(
-        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": SECRET}},
+        {"Error": {"Code": "AccessDeniedException", "Message": SECRET}},
+        kwargs["model"].name,
+    )
+
+
+def raise_throttle(**kwargs: Any) -> None:
+    """DynamoDB refusing for capacity, as botocore raises it once its retries are spent."""
+    raise ClientError(
+        {
+            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
         kwargs["model"].name,
     )
 

@@ -16,9 +16,12 @@ from tests.handler_client import (
     all_items,
     create,
     delete,
+    get,
     invoke,
     post,
+    put,
     raise_client_error,
+    raise_throttle,
 )
 
 DAY = 24 * 60 * 60
@@ -206,3 +209,115 @@ def test_a_direct_invocation_is_held_to_the_same_rules(stack, lambda_context):
     event = api_event("POST", "/items", body='{"n": 1}', headers={"Idempotency-Key": "d"})
     first = invoke("create_item", event, lambda_context)
     assert invoke("create_item", json.loads(json.dumps(event)), lambda_context).raw == first.raw
+
+
+def throttle_on(table: str, operation: str, times: int | None = None) -> Any:
+    """A hook failing `operation` on `table` with a throttle (the first `times` calls, or all),
+    as DynamoDB does once botocore's retries are spent; the list of calls it saw."""
+    calls: list[int] = []
+
+    def hook(**kwargs: Any) -> None:
+        if kwargs["params"].get("TableName") != table:
+            return
+        calls.append(len(calls))
+        if times is None or len(calls) <= times:
+            raise_throttle(**kwargs)
+
+    hook.calls = calls  # type: ignore[attr-defined]
+    return hook
+
+
+def expire_in_progress(key_record: dict) -> None:
+    """Move a record's in-progress expiry into the past: the invocation that wrote it is over.
+    (A session of its own: the handlers' session carries the test's fault hooks.)"""
+    table = boto3.Session().resource("dynamodb").Table(os.environ["IDEMPOTENCY_TABLE"])
+    table.update_item(
+        Key={"id": key_record["id"]},
+        UpdateExpression="SET in_progress_expiration = :past",
+        ExpressionAttributeValues={":past": int(time.time() * 1000) - 1},
+    )
+
+
+@pytest.mark.parametrize("body", ['{"name": "no id"}', '{"id": "given", "name": "x"}'])
+@pytest.mark.parametrize("retry_after", ["in-progress", "invocation-ended"])
+def test_one_item_per_key_when_the_record_never_completed(
+    stack, lambda_context, dynamodb_hooks, body, retry_after
+):
+    """#16 item 4. The item is written, then Powertools' update that marks the record COMPLETED
+    is throttled: the record stays INPROGRESS. The request still answers its 201 (the item
+    exists), and a retry, while the record is in progress or after its invocation ended,
+    answers that same 201: the token on the item ties it to the key. Never a second item, never
+    a 409."""
+    hook = throttle_on(os.environ["IDEMPOTENCY_TABLE"], "UpdateItem")
+    dynamodb_hooks("before-parameter-build.dynamodb.UpdateItem", hook)
+    first = keyed(lambda_context, body, "k")
+    assert first.status == 201 and hook.calls  # the record's update was tried, and failed
+    (record,) = records()
+    assert record["status"] == "INPROGRESS"
+    if retry_after == "invocation-ended":
+        expire_in_progress(record)
+    again = keyed(lambda_context, body, "k")
+    assert (again.status, again.raw) == (201, first.raw)
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert [i["id"] for i in items(stack)] == [first.body["id"]]
+
+
+def test_the_first_201_even_after_the_item_changed_and_the_record_was_lost(
+    stack, lambda_context, dynamodb_hooks
+):
+    """The token survives later writes (PUT keeps it, never shows it), so the retry still finds
+    the first creation and answers it as it was."""
+    hook = throttle_on(os.environ["IDEMPOTENCY_TABLE"], "UpdateItem")
+    dynamodb_hooks("before-parameter-build.dynamodb.UpdateItem", hook)
+    first = keyed(lambda_context, '{"n": 1}', "k")
+    item_id = first.body["id"]
+    changed = put(lambda_context, item_id, '{"n": 2}')
+    assert changed.status == 200 and "idempotency_token" not in changed.body
+    expire_in_progress(records()[0])
+    again = keyed(lambda_context, '{"n": 1}', "k")
+    assert (again.status, again.raw) == (201, first.raw)
+    assert get(lambda_context, item_id).body["n"] == 2  # nothing written again
+
+
+@pytest.mark.parametrize("other", ["another key", "no key"])
+def test_an_id_made_by_another_creation_is_still_409(stack, lambda_context, other):
+    """Only the creation the token names is replayed: the same body under another key (or an
+    item made without one) is someone else's item."""
+    first = keyed(lambda_context, '{"id": "mine"}', "k1")
+    assert first.status == 201
+    retry = (
+        keyed(lambda_context, '{"id": "mine"}', "k2")
+        if other == "another key"
+        else post(lambda_context, '{"id": "mine"}')
+    )
+    assert (retry.status, retry.error_code) == (409, "CONFLICT")
+
+
+def test_clients_cannot_see_or_write_the_token(stack, lambda_context):
+    first = keyed(lambda_context, '{"n": 1}', "k")
+    assert "idempotency_token" not in first.body
+    (row,) = items(stack)
+    assert "idempotency_token" in row
+    forged = post(lambda_context, '{"idempotency_token": "x"}')
+    assert (forged.status, forged.error_code) == (400, "INVALID_ITEM")
+
+
+@pytest.mark.parametrize(("failures", "freed"), [(1, True), (None, False)])
+def test_a_409_stands_when_its_record_cannot_be_dropped(
+    stack, lambda_context, dynamodb_hooks, failures, freed
+):
+    """#16 item 6. The run is refused (409: the id exists) and Powertools' delete of the
+    in-progress record is throttled. The client still gets the 409, not a 5xx. The record is
+    deleted again here, so the key is usable at once; if that fails too, the record stays only
+    until its invocation ends."""
+    create(lambda_context, {"id": "taken"})
+    hook = throttle_on(os.environ["IDEMPOTENCY_TABLE"], "DeleteItem", failures)
+    dynamodb_hooks("before-parameter-build.dynamodb.DeleteItem", hook)
+    conflict = keyed(lambda_context, '{"id": "taken", "v": 2}', "k")
+    assert (conflict.status, conflict.error_code) == (409, "CONFLICT")
+    assert len(hook.calls) >= 2  # Powertools' delete, then ours
+    assert (records() == []) is freed
+    if not freed:
+        (record,) = records()
+        assert record["status"] == "INPROGRESS"
+        assert int(record["in_progress_expiration"]) <= (time.time() + 900) * 1000

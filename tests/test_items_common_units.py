@@ -91,9 +91,11 @@ def _domain_errors(cls: type = errors.DomainError) -> list[type]:
 
 
 @pytest.mark.parametrize("cls", _domain_errors(), ids=lambda c: c.__name__)
-def test_every_domain_error_has_a_4xx_status_and_a_code(cls):
+def test_every_domain_error_has_a_4xx_or_503_status_and_a_code(cls):
+    """A client's mistake is a 4xx; AWS being unavailable (errors.Unavailable) is a 503, never a
+    500, which means a bug of ours."""
     status = http.status_of(cls("message"))
-    assert 400 <= status < 500
+    assert 400 <= status < 500 or (status == 503 and issubclass(cls, errors.Unavailable))
     assert cls.code.isupper()
 
 
@@ -109,6 +111,9 @@ def test_status_map():
             errors.PreconditionFailed,
             errors.PayloadTooLarge,
             errors.IdempotencyKeyReused,
+            errors.Unavailable,
+            errors.Throttled,
+            errors.Timeout,
         )
     }
     assert statuses == {
@@ -120,6 +125,9 @@ def test_status_map():
         "PreconditionFailed": 412,
         "PayloadTooLarge": 413,
         "IdempotencyKeyReused": 422,
+        "Unavailable": 503,
+        "Throttled": 503,
+        "Timeout": 503,
     }
 
 
@@ -264,6 +272,7 @@ def test_reserved_fields_follow_the_table(monkeypatch, history_mode):
         "created_at",
         "updated_at",
         "file_key",
+        "idempotency_token",
         "deleted_at",
         "itemId",
         "timestamp",

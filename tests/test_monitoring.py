@@ -2,6 +2,8 @@
 switchable per stage without dangling references; the dashboard; the access log format."""
 
 import json
+import re
+from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
 
 import pytest
 
@@ -12,13 +14,31 @@ from templates.naming import logical_id, slug
 from tests.cfn import Resolver, references, resources_of_type, stage_values
 
 FUNCTION_ALARMS = ("errors", "error-rate", "throttles", "duration")
-STACK_ALARMS = {("functions", "concurrency"), ("api", "5xx-rate"), ("api", "4xx-rate"),
-                ("api", "latency"), ("table", "throttles"), ("table", "system-errors"),
-                ("stream", "iterator-age"), ("failures", "queued")}  # fmt: skip
+STACK_ALARMS = {("functions", "concurrency"), ("api", "5xx-rate"), ("api", "throttled"),
+                ("api", "4xx-rate"), ("api", "latency"), ("table", "throttles"),
+                ("table", "system-errors"), ("stream", "iterator-age"),
+                ("failures", "queued")}  # fmt: skip
+THROTTLED_ALARM = logical_id("api", "throttled", "alarm")
+API_5XX_ALARM = logical_id("api", "5xx-rate", "alarm")
 
 
 def _alarms(template: dict) -> dict[str, dict]:
     return resources_of_type(template, "AWS::CloudWatch::Alarm")
+
+
+def _resolved(template: dict) -> Resolver:
+    return Resolver(template, {**stage_values(template, "prod"), "AlarmsEnabled": "true"})
+
+
+def _functions_namespace(resolver: Resolver) -> str:
+    """The POWERTOOLS_METRICS_NAMESPACE every function is given, as deployed: the one place
+    the handlers publish their metrics (items_common.observability)."""
+    functions = [resolver.resource(logical_id(f.name, "function")) for f in FUNCTIONS]
+    [namespace] = {
+        f["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+        for f in functions
+    }
+    return namespace
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
@@ -131,4 +151,93 @@ def test_business_metrics_are_named_as_the_handlers_emit_them(template):
     [dashboard] = resources_of_type(template, "AWS::CloudWatch::Dashboard").values()
     body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     assert all(f'"{m}"' in body for m in emitted)
-    assert '"${Project}-${Stage}"' in body  # the namespace the functions are given
+
+
+def test_the_dashboard_shows_the_handlers_metrics_in_their_namespace(template):
+    resolver = _resolved(template)
+    [dashboard] = resources_of_type(template, "AWS::CloudWatch::Dashboard")
+    body = json.loads(resolver.resource(dashboard)["Properties"]["DashboardBody"])
+    rows = [row for w in body["widgets"] for row in w["properties"]["metrics"]]
+    handlers = {row[1]: row[0] for row in rows if not row[0].startswith("AWS/")}
+    assert set(handlers) == {"ItemsCreated", "ItemsUpdated", "ItemsDeleted", "RequestsThrottled"}
+    assert set(handlers.values()) == {_functions_namespace(resolver)}
+    assert ["items-api-prod", "RequestsThrottled", "scope", "api"] in rows
+
+
+def test_the_throttled_metric_is_named_as_the_handlers_publish_it():
+    from items_common import observability  # the layer package (tests put it on sys.path)
+
+    assert monitoring.THROTTLED_METRIC == observability.REQUESTS_THROTTLED
+    assert monitoring.THROTTLED_DIMENSIONS == observability.THROTTLED_DIMENSIONS
+
+
+# The alarm that pages on throttled answers watches the metric alone; the 5XX rate subtracts it
+# (its query `throttled`). Both must read it where the handlers publish it, or neither works.
+@pytest.mark.parametrize(("alarm_id", "query_id"), [(THROTTLED_ALARM, None),
+                                                    (API_5XX_ALARM, "throttled")])  # fmt: skip
+def test_throttled_answers_are_watched_in_the_functions_namespace(template, alarm_id, query_id):
+    resolver = _resolved(template)
+    props = resolver.resource(alarm_id)["Properties"]
+    if query_id is None:
+        metric, stat = props, props["Statistic"]
+        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert props["Period"] == monitoring.PERIOD
+    else:
+        [query] = [m for m in props["Metrics"] if m["Id"] == query_id]
+        metric, stat = query["MetricStat"]["Metric"], query["MetricStat"]["Stat"]
+    assert metric["Namespace"] == _functions_namespace(resolver) == "items-api-prod"
+    assert metric["MetricName"] == "RequestsThrottled"
+    assert metric["Dimensions"] == [{"Name": "scope", "Value": "api"}]
+    assert stat == "Sum"
+
+
+def _datapoint(expression: str, **series: int | None) -> Decimal:
+    """One datapoint of a metric-math expression as CloudWatch computes it: None is a missing
+    datapoint, FILL fills it, IF picks a branch (a division by zero in the other is no error)."""
+    functions = {"IF": lambda c, yes, no: yes if c else no,
+                 "FILL": lambda value, fill: fill if value is None else value}  # fmt: skip
+    values = {k: None if v is None else Decimal(v) for k, v in series.items()}
+    with localcontext() as context:
+        context.traps[DivisionByZero] = context.traps[InvalidOperation] = False
+        return Decimal(eval(expression, {"__builtins__": {}, **functions}, values))
+
+
+@pytest.mark.parametrize(
+    ("errors", "throttled", "requests", "percent"),
+    [
+        (6, 1, 100, 5),  # the one throttled answer is not a fault
+        (3, 3, 10, 0),  # throttling alone pages as api-throttled, never as 5xx-rate
+        (2, None, 50, 4),  # no throttle publishes no datapoint: nothing to subtract
+        (0, None, 0, 0),  # no requests, no rate (not a division by zero)
+    ],
+)
+def test_the_5xx_rate_leaves_throttled_answers_out(template, errors, throttled, requests, percent):
+    [result] = [m for m in _alarms(template)[API_5XX_ALARM]["Properties"]["Metrics"]
+                if m["ReturnData"]]  # fmt: skip
+    found = _datapoint(result["Expression"], errors=errors, throttled=throttled, requests=requests)
+    assert found == percent
+
+
+def test_the_5xx_rate_counts_the_api_s_answers(template):
+    """Sums, not API Gateway's Average: the throttled count can only be subtracted from a count."""
+    metrics = _alarms(template)[API_5XX_ALARM]["Properties"]["Metrics"]
+    watched = {m["Id"]: (m["MetricStat"]["Metric"]["Namespace"],
+                         m["MetricStat"]["Metric"]["MetricName"], m["MetricStat"]["Stat"])
+               for m in metrics if "MetricStat" in m}  # fmt: skip
+    assert watched["errors"] == ("AWS/ApiGateway", "5XXError", "Sum")
+    assert watched["requests"] == ("AWS/ApiGateway", "Count", "Sum")
+    assert [m["ReturnData"] for m in metrics] == [False, False, False, True]
+
+
+def test_every_metric_math_expression_uses_exactly_its_alarms_queries(template):
+    """CloudWatch refuses an alarm whose expression names an unknown id; a query no expression
+    uses would be fetched for nothing. Ids start lowercase, functions (IF, SUM, ...) do not."""
+    for rid, alarm in _alarms(template).items():
+        metrics = alarm["Properties"].get("Metrics", [])
+        queries = {m["Id"] for m in metrics if "MetricStat" in m}
+        named = {
+            name
+            for m in metrics if "Expression" in m
+            for name in re.findall(r"\b[a-z][A-Za-z0-9_]*\b", m["Expression"])
+        }  # fmt: skip
+        assert named == queries, rid

@@ -1,6 +1,7 @@
 """POST /items: create an item (conditional put, 409 if the id exists); 201 with the item and its
 ETag. With an Idempotency-Key header, at most once per key (items_common.idempotency: a retry
-with the same body answers the first 201 again, another body is 422). Each creation counts one
+with the same body answers the first 201 again, another body is 422; the item is tied to the key,
+so a retry finds it even when the key's record was never completed). Each creation counts one
 ItemsCreated (observability); so does an answer replayed for a retry."""
 
 from typing import Any
@@ -10,7 +11,6 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from items_common import http, idempotency, items, observability, validation
-from items_common.jsonify import dumps
 from items_common.validation import parse_json
 
 logger = Logger()
@@ -23,7 +23,11 @@ def create_item(event: APIGatewayProxyEvent) -> dict:
     body = validation.creation(event)
     if key is None:
         return http.item_response(201, items.create(validation.with_id(body)))
-    encoded = idempotency.once(key, body, lambda: dumps(items.create(validation.with_id(body))))
+    token = idempotency.token(key, body)
+    item = validation.with_id(body, token)
+    encoded = idempotency.once(
+        key, body, lambda: items.create(item, token), lambda: items.created_by(item, token)
+    )
     return http.item_response(201, parse_json(encoded.encode("utf-8")), encoded=encoded)
 
 

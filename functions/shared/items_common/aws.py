@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from .errors import Throttled, Unavailable
+from .errors import Throttled, Unavailable, chain
 
 CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard"})
 
@@ -59,10 +59,7 @@ def contended(error: ClientError) -> bool:
 def unavailable(error: BaseException) -> Unavailable | None:
     """The 503 that an AWS failure (or one it caused, e.g. inside Powertools) stands for, or
     None for an error that is not AWS being unavailable."""
-    seen: set[int] = set()
-    cause: BaseException | None = error
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
+    for cause in chain(error):
         if isinstance(cause, ClientError):
             if error_code(cause) in THROTTLE_CODES or contended(cause):
                 return Throttled("AWS is throttling requests; retry after the Retry-After delay")
@@ -71,5 +68,4 @@ def unavailable(error: BaseException) -> Unavailable | None:
                 return Unavailable("AWS is unavailable; retry after the Retry-After delay")
         elif isinstance(cause, ConnectionError | HTTPClientError):
             return Unavailable("AWS did not answer in time; retry after the Retry-After delay")
-        cause = cause.__cause__ or cause.__context__
     return None

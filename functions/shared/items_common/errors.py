@@ -1,6 +1,19 @@
 """Domain errors. Each carries a short `code` and a human message that is safe to show a client;
 http.STATUS maps the classes to HTTP statuses (the only place that knows about HTTP)."""
 
+from collections.abc import Iterator
+
+
+def chain(error: BaseException) -> Iterator[BaseException]:
+    """`error` and what caused it, outermost first (__cause__, else __context__: Powertools and
+    botocore wrap the error that matters)."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        yield cause
+        cause = cause.__cause__ or cause.__context__
+
 
 class DomainError(Exception):
     """Base of every error a client may see. Never built from exception or AWS text."""

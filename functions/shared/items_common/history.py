@@ -44,6 +44,7 @@ from .model import (
     DELETED_AT,
     FIRST_VERSION,
     ID,
+    IDEMPOTENCY_TOKEN,
     UPDATED_AT,
     VERSION,
     later_than,
@@ -80,7 +81,7 @@ def _write(item: dict[str, Any], condition: str, names: dict, values: dict) -> N
 def create(item: dict[str, Any]) -> dict[str, Any]:
     """A new item, or a new life of a deleted id; Conflict if a live head exists.
 
-    create_item may not read, so the condition alone decides: no head, or a tombstone older
+    The condition alone decides, with no read first: no head, or a tombstone older
     than this write (keeping versions increasing; a tombstone from a clock ahead of ours gives
     409 until ours catches up, never a version out of order).
 
@@ -114,12 +115,13 @@ def _advance(
 ) -> dict:
     """Read the live head and write what follows it (head + version), locked on the head's
     version and its being live, and retried on a lost race (dynamo.optimistic, which also checks
-    `expected`): `attributes_after(current)` with created_at kept, an updated_at strictly after
-    the head's and the next version; a tombstone also gets deleted_at."""
+    `expected`): `attributes_after(current)` with created_at and the idempotency token kept, an
+    updated_at strictly after the head's and the next version; a tombstone also gets
+    deleted_at."""
 
     def write(current: dict[str, Any]) -> dict[str, Any]:
         stamp = later_than(current.get(UPDATED_AT))
-        kept = {k: current[k] for k in (CREATED_AT,) if k in current}
+        kept = {k: current[k] for k in (CREATED_AT, IDEMPOTENCY_TOKEN) if k in current}
         item = {ID: item_id, **attributes_after(current), **kept, UPDATED_AT: stamp}
         item[VERSION] = next_version(current)
         if tombstone:

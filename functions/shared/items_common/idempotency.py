@@ -21,11 +21,22 @@ IDEMPOTENCY_TABLE).
   refuses before the record is written (a 4xx of validation: bad key, bad body) leaves no record;
   one that fails inside (409 for an existing id, a 500) has its in-progress record deleted by
   Powertools, so a corrected retry with the same key runs afresh instead of replaying an error.
+  If that delete fails too, the client still gets the 409 (or whatever the run raised): the
+  record is deleted again here (FORGET_ATTEMPTS), and if that fails as well the key frees when
+  its in-progress record expires, with the invocation.
 - A run that dies without either (a timeout) leaves an in-progress record that blocks the key
   only until the invocation's remaining time has passed (register: Powertools takes it from the
-  Lambda context); then a retry runs again.
+  Lambda context).
+- At most one item per key, whatever fails: the item is tied to the key (`token`, a hash of the
+  key and the checked body, stored on the item and kept by every write; a body without id gets
+  an id derived from it, validation.with_id). So when the record never reached COMPLETED (its
+  update was throttled, the function timed out after the write), a retry finds the item:
+  its creation conflicts with an item carrying the same token, or the record is still in
+  progress and that item exists, and the retry answers the first 201 again (items.created_by).
+  When the write succeeded and only the record's update failed, this request answers 201 too.
 """
 
+import hashlib
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -38,15 +49,21 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 
 from . import settings
 from .aws import CONFIG
-from .errors import Conflict, IdempotencyKeyReused
+from .errors import Conflict, DomainError, IdempotencyKeyReused, chain
 from .jsonify import dumps
 
 EXPIRY_SECONDS = 24 * 60 * 60
+# Deletes of a failed run's record tried here after Powertools' own failed (each with botocore's
+# retries).
+FORGET_ATTEMPTS = 2
+
+Item = dict[str, Any]
 
 # One config per cold start: register() gives it each invocation's context.
 _config = IdempotencyConfig(
@@ -64,11 +81,16 @@ def register(context: Any) -> None:
         _config.register_lambda_context(context)
 
 
+def token(key: str, body: dict[str, Any]) -> str:
+    """The creation a key and a checked body stand for, as stored on its item."""
+    return hashlib.sha256(f"{key}\n{dumps(body, sort_keys=True)}".encode()).hexdigest()
+
+
 @cache
-def _create_once(table_name: str) -> Callable[..., str]:
-    """The idempotent runner for this table: made on first use (the table name is read at call
-    time; under moto the client is made inside the mock), with the shared boto3 configuration
-    and the default session (so the tests' botocore hooks reach it too)."""
+def _store(table_name: str) -> tuple[DynamoDBPersistenceLayer, Callable[..., str]]:
+    """The record store and the idempotent runner for this table: made on first use (the table
+    name is read at call time; under moto the client is made inside the mock), with the shared
+    boto3 configuration and the default session (so the tests' botocore hooks reach it too)."""
     persistence = DynamoDBPersistenceLayer(
         table_name=table_name, boto3_client=boto3.client("dynamodb", config=CONFIG)
     )
@@ -79,20 +101,56 @@ def _create_once(table_name: str) -> Callable[..., str]:
     def create_once(*, request: dict[str, Any], create: Callable[[], str]) -> str:
         return create()
 
-    return create_once
+    return persistence, create_once
 
 
-def once(key: str, body: dict[str, Any], create: Callable[[], str]) -> str:
-    """`create()` (which returns the response body as JSON text) run at most once per `key` and
-    `body`; a repeat returns the first run's text. IdempotencyKeyReused for the key with another
-    body, Conflict while the key's first run is in progress."""
+def once(
+    key: str, body: dict[str, Any], create: Callable[[], Item], first: Callable[[], Item | None]
+) -> str:
+    """`create()` run at most once per `key` and `body`, as JSON text; a repeat returns the first
+    run's text, or `first()` (the first answer rebuilt from the item) when the record cannot
+    say. IdempotencyKeyReused for the key with another body, Conflict while the key's first run
+    is in progress and has no item yet."""
+    persistence, create_once = _store(settings.idempotency_table())
+    request = {"key": key, "body": dumps(body, sort_keys=True)}
+    made: list[str] = []
+
+    def run() -> str:
+        made.append(dumps(create()))
+        return made[-1]
+
     try:
-        return _create_once(settings.idempotency_table())(
-            request={"key": key, "body": dumps(body, sort_keys=True)}, create=create
-        )
+        return create_once(request=request, create=run)
     except IdempotencyValidationError:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used with a different body"
         ) from None
     except IdempotencyAlreadyInProgressError:
-        raise Conflict("a request with this Idempotency-Key is in progress; retry") from None
+        found = first()
+        if found is None:
+            raise Conflict("a request with this Idempotency-Key is in progress; retry") from None
+        return dumps(found)
+    except IdempotencyPersistenceLayerError as error:
+        if made:  # the item is written; only the record's update failed, and the token finds it
+            return made[-1]
+        refused = _domain_error(error)
+        if refused is None:
+            raise
+        _forget(persistence, request, refused)
+        raise refused from None
+
+
+def _domain_error(error: BaseException) -> DomainError | None:
+    """The run's own refusal behind Powertools' failure to delete its record, if any."""
+    return next((e for e in chain(error) if isinstance(e, DomainError)), None)
+
+
+def _forget(persistence: DynamoDBPersistenceLayer, request: dict, error: DomainError) -> None:
+    """Delete a refused run's in-progress record, so the key is usable again at once; if it
+    cannot be, the record expires with the invocation."""
+    for _ in range(FORGET_ATTEMPTS):
+        try:
+            persistence.delete_record(data=request, exception=error)
+            return
+        except Exception:  # the answer stands; the record expires with the invocation
+            continue

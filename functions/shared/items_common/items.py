@@ -14,12 +14,23 @@ from typing import Any
 
 from . import attachments, history, pagination, plain, rows, settings, validation
 from .dynamo import not_found
+from .errors import Conflict
 from .merge import merge_patch
-from .model import CREATED_AT, DELETED_AT, FILE_CONTENT, FILE_KEY, ID, UPDATED_AT, VERSION
+from .model import (
+    CREATED_AT,
+    DELETED_AT,
+    FILE_CONTENT,
+    FILE_KEY,
+    FIRST_VERSION,
+    ID,
+    IDEMPOTENCY_TOKEN,
+    UPDATED_AT,
+    VERSION,
+)
 
 # What a store keeps beside the attributes a client writes (file_key is an attribute here: the
 # attachment's reference, which file_content sets and removes).
-SYSTEM_FIELDS = frozenset({ID, CREATED_AT, UPDATED_AT, VERSION, DELETED_AT})
+SYSTEM_FIELDS = frozenset({ID, CREATED_AT, UPDATED_AT, VERSION, DELETED_AT, IDEMPOTENCY_TOKEN})
 
 
 def _store() -> ModuleType:
@@ -71,9 +82,33 @@ def get(item_id: str) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
-def create(body: dict[str, Any]) -> dict[str, Any]:
+def create(body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    """POST: a new item (Conflict if its id exists). With an idempotency token the row keeps
+    it, and an item that already has the same token is this creation retried: its first answer
+    again (created_by), not a 409."""
     attributes, content = _stored(body[ID], body)
-    return _shown(_store().create(attributes), content)
+    if token is not None:
+        attributes[IDEMPOTENCY_TOKEN] = token
+    try:
+        return _shown(_store().create(attributes), content)
+    except Conflict:
+        first = None if token is None else created_by(body, token)
+        if first is None:
+            raise
+        return first
+
+
+def created_by(body: dict[str, Any], token: str) -> dict[str, Any] | None:
+    """The first answer of the creation `token` names, if its item exists: `body` as that
+    creation stored it, with the item's created_at and version 1, whatever happened to the item
+    since (Powertools replays that answer too); None when the item has another token or none."""
+    current = _store().read(body[ID])
+    if current is None or current.get(IDEMPOTENCY_TOKEN) != token:
+        return None
+    stamp = current.get(CREATED_AT)
+    attributes = {k: v for k, v in body.items() if k != FILE_CONTENT}
+    first = {**attributes, CREATED_AT: stamp, UPDATED_AT: stamp, VERSION: FIRST_VERSION}
+    return _shown(first, body.get(FILE_CONTENT))
 
 
 def replace(item_id: str, body: dict[str, Any], expected: int | None = None) -> dict[str, Any]:
@@ -85,9 +120,10 @@ def replace(item_id: str, body: dict[str, Any], expected: int | None = None) -> 
 def patch(item_id: str, changes: dict[str, Any], expected: int | None = None) -> dict[str, Any]:
     """PATCH: the current attributes with `changes` merged in (merge.merge_patch, so null
     removes). file_content is the attachment: a string sets a new one (a new S3 object, written
-    once, before the row that references it), null removes it (the object stays, like one a PUT
-    drops), absent keeps it. The merged item, with the patch's file_content, must still be one a
-    PUT could write (validation.check_merged), else the PUT's error and nothing is written.
+    once, before the row that references it), null removes it (in plain mode the stream consumer
+    then deletes the object, as for one a PUT drops: upkeep.py), absent keeps it. The merged
+    item, with the patch's file_content, must still be one a PUT could write
+    (validation.check_merged), else the PUT's error and nothing is written.
 
     The answer has file_content only when the patch set one: the current attachment is not
     read (the function may not read S3), so a client GETs it."""

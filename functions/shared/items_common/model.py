@@ -16,8 +16,14 @@ FILE_KEY = "file_key"
 DELETED_AT = "deleted_at"
 # The request/response field carrying the attachment itself; stored in S3, never in the table.
 FILE_CONTENT = "file_content"
+# The creation an Idempotency-Key made (idempotency.token: a hash of the key and the body); set
+# on POST, kept by every write, never in a response. It lets a retry find its item when the
+# key's idempotency record was never completed (items.create).
+IDEMPOTENCY_TOKEN = "idempotency_token"
 # Set only by the server, in every mode: a request body that contains one is refused.
-SERVER_FIELDS = frozenset({CREATED_AT, UPDATED_AT, FILE_KEY})
+SERVER_FIELDS = frozenset({CREATED_AT, UPDATED_AT, FILE_KEY, IDEMPOTENCY_TOKEN})
+# Stored, but never shown to a client (rows.public).
+HIDDEN_FIELDS = frozenset({FILE_KEY, IDEMPOTENCY_TOKEN})
 # The item's integer version: 1 on creation, one more per write (PUT, PATCH, a history-mode
 # tombstone); the optimistic-locking token and the ETag. Also server-owned, but not in
 # SERVER_FIELDS: a PUT/PATCH body may carry it as a precondition (validation.precondition);

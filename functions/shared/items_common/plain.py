@@ -22,7 +22,16 @@ from .dynamo import (
     unchanged,
 )
 from .errors import Conflict, InvalidToken
-from .model import CREATED_AT, FIRST_VERSION, ID, UPDATED_AT, VERSION, later_than, now
+from .model import (
+    CREATED_AT,
+    FIRST_VERSION,
+    ID,
+    IDEMPOTENCY_TOKEN,
+    UPDATED_AT,
+    VERSION,
+    later_than,
+    now,
+)
 
 
 def read(item_id: str) -> dict[str, Any] | None:
@@ -137,7 +146,7 @@ def _update(item_id: str, current: dict[str, Any], attributes: dict[str, Any]) -
     for i, (name, value) in enumerate(attributes.items()):
         names[f"#s{i}"], values[f":s{i}"] = name, value
         sets.append(f"#s{i} = :s{i}")
-    kept = {ID, CREATED_AT, UPDATED_AT, VERSION, *attributes}
+    kept = {ID, CREATED_AT, UPDATED_AT, VERSION, IDEMPOTENCY_TOKEN, *attributes}
     removes = []
     for i, name in enumerate(sorted(current.keys() - kept)):
         names[f"#r{i}"] = name

@@ -9,7 +9,7 @@ API items (with the system fields file_key/deleted_at); only this module builds 
 from typing import Any
 
 from . import settings
-from .model import DELETED_AT, FILE_KEY, ID, VERSION, version_number
+from .model import DELETED_AT, HIDDEN_FIELDS, ID, VERSION, version_number
 
 HEAD = 0
 
@@ -41,9 +41,10 @@ def to_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:
-    """An item as a client sees it: without the internal S3 key of its attachment, and with its
-    integer `version` (0 for a row written before versions existed, or outside the API)."""
-    shown = {k: v for k, v in item.items() if k != FILE_KEY}
+    """An item as a client sees it: without the internal S3 key of its attachment and its
+    creation's idempotency token, and with its integer `version` (0 for a row written before
+    versions existed, or outside the API)."""
+    shown = {k: v for k, v in item.items() if k not in HIDDEN_FIELDS}
     shown[VERSION] = version_number(item.get(VERSION))
     return shown
 

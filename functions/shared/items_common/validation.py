@@ -38,6 +38,7 @@ INVALID_IDEMPOTENCY_KEY (idempotency.py has the rest).
 import base64
 import binascii
 import copy
+import hashlib
 import json
 import re
 import uuid
@@ -270,9 +271,15 @@ def creation(event: APIGatewayProxyEvent) -> dict[str, Any]:
     return item_body(event)
 
 
-def with_id(body: dict[str, Any]) -> dict[str, Any]:
-    """The item to create: `body` with a random uuid4 `id` when it has none."""
-    return body if ID in body else {**body, ID: str(uuid.uuid4())}
+def with_id(body: dict[str, Any], seed: str | None = None) -> dict[str, Any]:
+    """The item to create: `body` with an `id` when it has none: a random uuid4, or one derived
+    from `seed` (an idempotency token: a retry of the same creation names the same item)."""
+    if ID in body:
+        return body
+    if seed is None:
+        return {**body, ID: str(uuid.uuid4())}
+    digest = hashlib.sha256(seed.encode("utf-8")).digest()
+    return {**body, ID: str(uuid.UUID(bytes=digest[:16], version=4))}
 
 
 def new_item(event: APIGatewayProxyEvent) -> dict[str, Any]:
