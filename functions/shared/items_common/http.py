@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 from . import aws, deadline, observability, settings
 from .errors import (
@@ -137,7 +138,7 @@ def _code(error: BaseException) -> str:
     """The AWS error code (or exception class) of an AWS failure, for the log: never its
     message, which may name resources."""
     cause = error.__cause__ or error
-    return aws.error_code(cause) if hasattr(cause, "response") else type(cause).__name__
+    return aws.error_code(cause) if isinstance(cause, ClientError) else type(cause).__name__
 
 
 def handle(
