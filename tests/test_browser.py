@@ -16,8 +16,6 @@ names that target, never a skip. About 10 s per run on this machine."""
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -31,12 +29,12 @@ from typing import Any
 import pytest
 
 from tests.cfn import ROOT
+from tests.local_process import LocalApi, free_port
 
 PAGE_DIR = ROOT / "tests" / "browser"
 SCRIPT = PAGE_DIR / "e2e.mjs"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 PLAYWRIGHT = ROOT / ".browser" / "node_modules" / "playwright-core" / "package.json"
-START_SECONDS = 120  # a bound for a hung start, not a speed check
 RUN_SECONDS = 240
 
 # step -> the status the contract gives it (README, The API)
@@ -70,12 +68,6 @@ ERROR_CODES = {
     "get-deleted": "NOT_FOUND",
 }
 ETAGS = {"create": '"1"', "create-retry": '"1"', "get": '"1"', "put": '"2"', "patch": '"3"'}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def require_browser() -> str:
@@ -118,48 +110,6 @@ def page_origin() -> Iterator[str]:
     server.server_close()
 
 
-class LocalApi:
-    """`make local` with LOCAL_PARAMS, as a child process in its own session (stopped with
-    Ctrl-C, as a user stops it); its output drained by a thread."""
-
-    def __init__(self, parameters: dict[str, str]) -> None:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE"))}
-        local_params = " ".join(f"{k}={v}" for k, v in parameters.items())
-        self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "local", "STAGE=dev", f"PORT={port}",
-             f"LOCAL_PARAMS={local_params}"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        self.base = f"http://127.0.0.1:{port}"
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if any(line.startswith("items-api local") for line in self.lines):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail("make local did not start:\n" + "\n".join(self.lines))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-        self.process.wait(timeout=60)
-        self._reader.join(timeout=10)
-
-
 def preflight(base: str, origin: str, path: str) -> tuple[int, dict[str, str]]:
     """The OPTIONS a browser sends before a PUT with If-Match, read without a browser."""
     request = urllib.request.Request(
@@ -191,7 +141,7 @@ def run_browser(node: str, page: str, api: str, credentials: bool) -> tuple[int,
 def test_a_page_on_another_origin_uses_every_route(page_origin, credentials):
     node = require_browser()
     values = {"CorsAllowOrigin": page_origin, "CorsAllowCredentials": str(credentials).lower()}
-    api = LocalApi(values)
+    api = LocalApi("dev", LOCAL_PARAMS=" ".join(f"{k}={v}" for k, v in values.items()))
     api.wait_ready()
     try:
         status, head = preflight(api.base, page_origin, "/items/x")

@@ -3,11 +3,6 @@ LOCAL_DATA file) and talks to it as a user with curl would; the local AWS it pri
 boto3 to see the stream consumer's and the attachments' effects."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,70 +13,14 @@ import boto3
 import pytest
 
 from templates.naming import logical_id
-from tests.cfn import ROOT
+from tests.local_process import LocalApi
 
 STAGE = "dev"
 STACK = f"items-api-{STAGE}"
-START_SECONDS = 120  # a bound for a hung start, not a speed check (that is `make bench`)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`make local` as a child process; its output collected line by line (drained by a thread,
-    so the function logs can never fill the pipe)."""
-
-    def __init__(self, port: int, data: Path, stage: str = STAGE) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE"))}
-        self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "local", f"STAGE={stage}", f"PORT={port}",
-             f"LOCAL_DATA={data}"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self.base = f"http://127.0.0.1:{port}"
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if any(line.startswith("items-api local") for line in self.lines):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"make local did not start:\n{self.output()}")
-
-    def aws_endpoint(self) -> str:
-        [line] = [x for x in self.lines if "local AWS (moto): " in x]
-        return line.split("local AWS (moto): ")[1].split(",")[0]
-
-    def stop(self) -> int:
-        """Ctrl-C, as a user stops it (the whole process group, as a terminal sends it)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-        code = self.process.wait(timeout=60)
-        self._reader.join(timeout=10)
-        return code
 
 
 def request(
-    server: Server, method: str, path: str, body: Any = None, headers: dict | None = None
+    server: LocalApi, method: str, path: str, body: Any = None, headers: dict | None = None
 ) -> tuple[int, dict[str, str], Any]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(
@@ -103,7 +42,7 @@ def data_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(data_file):
-    running = Server(free_port(), data_file)
+    running = LocalApi(STAGE, LOCAL_DATA=str(data_file))
     running.wait_ready()
     yield running
     running.stop()
@@ -272,7 +211,7 @@ def test_local_data_survives_a_restart(server, data_file):
     assert "stopped" in server.lines and "Traceback" not in server.output()
     saved = json.loads(data_file.read_text())
     assert saved["format"] == "items-api-local/1"
-    again = Server(free_port(), data_file)
+    again = LocalApi(STAGE, LOCAL_DATA=str(data_file))
     again.wait_ready()
     try:
         status, _, item = request(again, "GET", "/items/kept")
@@ -283,7 +222,7 @@ def test_local_data_survives_a_restart(server, data_file):
 
 
 def test_a_bad_stage_is_refused_before_anything_starts(tmp_path):
-    bad = Server(free_port(), tmp_path / "unused.json", stage="staging")
+    bad = LocalApi("staging", LOCAL_DATA=str(tmp_path / "unused.json"))
     code = bad.process.wait(timeout=120)
     bad._reader.join(timeout=10)
     assert code != 0
@@ -294,7 +233,7 @@ def test_a_bad_stage_is_refused_before_anything_starts(tmp_path):
 def test_a_local_data_file_that_is_not_ours_is_refused_and_kept(tmp_path):
     foreign = tmp_path / "notes.json"
     foreign.write_text('{"todo": ["keep me"]}')
-    bad = Server(free_port(), foreign)
+    bad = LocalApi(STAGE, LOCAL_DATA=str(foreign))
     code = bad.process.wait(timeout=120)
     bad._reader.join(timeout=10)
     assert code != 0
