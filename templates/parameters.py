@@ -14,7 +14,9 @@ from .naming import logical_id
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)  # fmt: skip
-PYTHON_RUNTIMES = ("python3.12", "python3.13", "python3.14")
+# The runtimes build.py compiles bytecode for, each with its own CPython (pyenv or uv): a runtime
+# added here makes the build need that interpreter.
+PYTHON_RUNTIMES = ("python3.12", "python3.13")
 # CodeDeploy's predefined Lambda configurations, CodeDeployDefault.Lambda<preference>.
 DEPLOYMENT_PREFERENCES = ("AllAtOnce", "Canary10Percent5Minutes", "Linear10PercentEvery1Minute")
 
@@ -239,7 +241,10 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         "Python runtime",
         FROM_STAGE_FILE,
         _choice(
-            "Lambda Python runtime of every function (supported runtimes only).",
+            "Lambda Python runtime of every function, among the runtimes the build compiles "
+            "bytecode for: every zip holds the .pyc files of CPython "
+            + " and ".join(r.removeprefix("python") for r in PYTHON_RUNTIMES)
+            + ".",
             PYTHON_RUNTIMES,
             "python3.13",
         ),
