@@ -47,7 +47,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from . import settings
-from .aws import s3
+from .aws import error_code, s3
 
 PREFIX = "items"
 CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -89,7 +89,7 @@ def commit(key: str) -> None:
     try:
         s3().delete_object_tagging(Bucket=settings.bucket_name(), Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _ABSENT:
+        if error_code(error) in _ABSENT:
             raise MissingAttachment(f"attachment {key} cannot be committed") from error
         raise
 
@@ -109,7 +109,7 @@ def read(key: str) -> str:
     try:
         result = s3().get_object(Bucket=settings.bucket_name(), Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if error_code(error) in ("NoSuchKey", "404"):
             raise MissingAttachment(f"attachment {key} is missing from the bucket") from error
         raise
     return result["Body"].read().decode("utf-8")
@@ -120,9 +120,7 @@ def may_be_gone(error: Exception) -> bool:
     AccessDenied S3 answers a missing key with to a caller without s3:ListBucket."""
     if isinstance(error, MissingAttachment):
         return True
-    return isinstance(error, ClientError) and (
-        error.response.get("Error", {}).get("Code") == "AccessDenied"
-    )
+    return isinstance(error, ClientError) and error_code(error) == "AccessDenied"
 
 
 def delete(key: str) -> None:

@@ -42,7 +42,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from . import rows, settings
-from .aws import CONFIG, CONTENTION_REASONS, cancellation_reasons, contended
+from .aws import CONFIG, CONTENTION_REASONS, cancellation_reasons, contended, error_code
 from .errors import Conflict, NotFound, PreconditionFailed, Throttled
 from .model import VERSION, version_number
 
@@ -79,7 +79,7 @@ def paged(
 def condition_failed(error: ClientError) -> bool:
     """A write's condition did not hold: a plain ConditionalCheckFailed, or a transaction that
     was cancelled for one (any other cancellation reason, e.g. throttling, is not a race)."""
-    code = error.response.get("Error", {}).get("Code")
+    code = error_code(error)
     if code == "ConditionalCheckFailedException":
         return True
     if code != "TransactionCanceledException":
