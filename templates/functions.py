@@ -90,6 +90,9 @@ def add(
                 Code=awslambda.Code(**_code(params, f.name)),
                 Layers=[Ref(layer)],
                 TracingConfig=awslambda.TracingConfig(Mode="Active"),
+                # Applies to the versions published from now on: the Version's Description
+                # records the value, so an edit publishes a new one (deployments.py).
+                SnapStart=awslambda.SnapStart(ApplyOn=Ref(params.snap_start)),
                 # The stack's own group: Lambda would otherwise create /aws/lambda/<name>.
                 LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_groups.functions[f.name])),
                 Environment=awslambda.Environment(

@@ -131,6 +131,7 @@ class Params:
     api_quota_limit: Parameter
     api_quota_period: Parameter
     reserved_concurrency: Parameter
+    snap_start: Parameter
     deployment_preference: Parameter
     table_deletion_protection: Parameter
     vpc_subnet_ids: Parameter
@@ -726,6 +727,20 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
             ),
             "Default": 0,
         },
+    ),
+    "SnapStart": (
+        "Functions",
+        "SnapStart",
+        FROM_STAGE_FILE,
+        _choice(
+            "PublishedVersions: Lambda initializes each function when its version is published "
+            "and resumes new execution environments from that snapshot, cutting cold starts. It "
+            "costs a snapshot cache per published version and a charge per restore (Python), "
+            "and cannot be combined with provisioned concurrency, EFS or over 512 MB of "
+            "ephemeral storage. None: every cold start initializes.",
+            ("None", "PublishedVersions"),
+            "None",
+        ),
     ),
     "DeploymentPreference": (
         "Functions",

@@ -1,19 +1,23 @@
 """What the handlers print besides their answer, as CloudWatch would receive it: one JSON request
-line per request (Powertools Logger) and, for each successful write, one EMF metric document
-(Powertools Metrics). items_common.observability documents both shapes.
+line per request (Powertools Logger), with the time and count of the request's own DynamoDB and
+S3 calls, and, for each successful write, one EMF metric document (Powertools Metrics).
+items_common.observability documents both shapes.
 
 Everything is read from the captured stdout, line by line, as JSON: the Lambda runtime ships
 stdout to CloudWatch Logs, which extracts the EMF documents into metrics.
 """
 
+import io
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
+from botocore.awsrequest import AWSResponse
 
 from items_common import http
 from tests.conftest import api_event, load_handler
@@ -239,9 +243,9 @@ def test_a_metric_that_cannot_be_published_leaves_the_answer_and_the_next_reques
 def test_entrypoint_wants_both_metrics_and_a_metric_name_or_neither(aws_env):
     """A metric name without its Metrics (or the reverse) would silently count nothing."""
     with pytest.raises(TypeError):
-        http.entrypoint(lambda event: {}, Logger(), Tracer(), Metrics())
+        http.entrypoint(lambda event: {}, Logger(), Metrics())
     with pytest.raises(TypeError):
-        http.entrypoint(lambda event: {}, Logger(), Tracer(), metric="ItemsCreated")
+        http.entrypoint(lambda event: {}, Logger(), metric="ItemsCreated")
 
 
 # -- the request line --------------------------------------------------------------------------
@@ -301,6 +305,11 @@ def test_every_request_logs_one_line_with_route_status_and_duration(
     assert line.get("error_code") == error_code  # present exactly for a 4xx
     duration = line["duration_ms"]
     assert isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0
+    for service in ("dynamodb", "s3"):
+        spent, calls = line[f"{service}_ms"], line[f"{service}_calls"]
+        assert type(calls) is int and calls >= 0
+        assert isinstance(spent, int | float) and not isinstance(spent, bool)
+        assert 0 <= spent <= duration and (spent > 0) == (calls > 0)
     assert [r["message"] for r in printed.logs] == ["request"]  # nothing else was logged
     # No attribute name or value of the item, nor its id, in any line or metric.
     for secret in (SECRET_VALUE, SECRET_NAME, ITEM_ID):
@@ -328,3 +337,101 @@ def test_the_correlation_id_is_each_requests_own(items_table, run):
     _, printed = run("list_items", event)
     [line] = printed.requests
     assert line["correlation_id"] == "another-request-id-42"
+
+
+# -- the AWS calls in the request line ---------------------------------------------------------
+
+AWS_FIELDS = ("dynamodb_ms", "dynamodb_calls", "s3_ms", "s3_calls")
+
+
+def _aws(line: dict[str, Any]) -> dict[str, Any]:
+    return {key: line[key] for key in AWS_FIELDS}
+
+
+def _attached(run: Callable) -> None:
+    """ITEM_ID exists with an attachment (file_content in S3)."""
+    body = json.dumps({"id": ITEM_ID, "file_content": "attached " + SECRET_VALUE})
+    status, _ = run("create_item", _post(body))
+    assert status == 201
+
+
+def test_a_request_without_aws_calls_logs_none(items_table, run):
+    _, printed = run("health", _event("health"))
+    [line] = printed.requests
+    assert _aws(line) == {"dynamodb_ms": 0, "dynamodb_calls": 0, "s3_ms": 0, "s3_calls": 0}
+
+
+def test_a_read_of_an_item_with_an_attachment_logs_its_dynamodb_and_s3_calls(any_mode_stack, run):
+    _attached(run)
+    status, printed = run("get_item", _event("get_item"))
+    assert status == 200
+    [line] = printed.requests
+    assert line["dynamodb_calls"] >= 1 and line["s3_calls"] >= 1
+    assert line["dynamodb_ms"] > 0 and line["s3_ms"] > 0
+    assert line["dynamodb_ms"] + line["s3_ms"] <= line["duration_ms"]
+
+
+def test_a_write_with_an_attachment_logs_both_services(any_mode_stack, run):
+    body = json.dumps({"id": ITEM_ID, "file_content": "attached"})
+    status, printed = run("create_item", _post(body))
+    assert status == 201
+    [line] = printed.requests
+    assert line["dynamodb_calls"] >= 1 and line["s3_calls"] == 1  # the object's one PutObject
+
+
+def test_each_request_logs_its_own_calls(items_table, run, lambda_context, capsys):
+    """The totals start again with every request of a warm container: the second identical
+    request logs what the first did, not twice as much."""
+    _attached(run)
+    handler = load_handler("get_item").lambda_handler
+    capsys.readouterr()
+    for _ in range(2):
+        assert handler(_event("get_item"), lambda_context)["statusCode"] == 200
+    first, second = Printed.parse(capsys.readouterr().out).requests
+    assert first["dynamodb_calls"] == second["dynamodb_calls"] >= 1
+    assert first["s3_calls"] == second["s3_calls"] >= 1
+
+
+class _Body(io.BytesIO):
+    def stream(self, **_: Any) -> Any:
+        yield self.getvalue()
+
+
+def test_one_call_is_timed_whole_with_its_retries_beside_the_sessions_own_hooks(
+    items_table, run, dynamodb_hooks
+):
+    """A call botocore retried counts once, and its time covers every attempt and the backoff
+    between them; hooks registered on the default session (here, a throttle for the first
+    attempt of GetItem and a slow answer for the second) still run on the handlers' clients."""
+    _existing(run)
+    attempts: list[float] = []
+
+    def throttle_once_then_slow(request: Any, **_: Any) -> AWSResponse | None:
+        attempts.append(time.perf_counter())
+        if len(attempts) > 1:
+            time.sleep(0.05)  # then moto answers
+            return None
+        request.url = "https://fault.invalid/"  # so moto's own before-send hook lets it pass
+        body = {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException"}
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "fault"}
+        return AWSResponse(request.url, 400, headers, _Body(json.dumps(body).encode()))
+
+    dynamodb_hooks("before-send.dynamodb.GetItem", throttle_once_then_slow)
+    started = time.perf_counter()
+    status, printed = run("get_item", _event("get_item"))
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    assert status == 200 and len(attempts) == 2
+    [line] = printed.requests
+    assert line["dynamodb_calls"] == 1  # plain mode, no attachment: one GetItem, two attempts
+    spanned_ms = (attempts[1] - attempts[0]) * 1000 + 50  # the backoff, then the slow answer
+    assert spanned_ms <= line["dynamodb_ms"] <= line["duration_ms"] <= elapsed_ms
+    assert line["s3_calls"] == 0
+
+
+def test_a_call_that_fails_is_counted_too(items_table, run):
+    _existing(run)
+    drop_table(items_table)  # every DynamoDB call now fails (ResourceNotFoundException)
+    status, printed = run("get_item", _event("get_item"))
+    assert status == 500
+    [line] = printed.requests
+    assert line["dynamodb_calls"] >= 1 and line["dynamodb_ms"] > 0

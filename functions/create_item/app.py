@@ -6,19 +6,18 @@ ItemsCreated (observability); so does an answer replayed for a retry."""
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from items_common import http, idempotency, items, observability, validation
+from items_common.event import ProxyEvent
 from items_common.validation import parse_json
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
-def create_item(event: APIGatewayProxyEvent) -> dict:
+def create_item(event: ProxyEvent) -> dict:
     key = validation.idempotency_key(event)
     body = validation.creation(event)
     if key is None:
@@ -31,7 +30,7 @@ def create_item(event: APIGatewayProxyEvent) -> dict:
     return http.item_response(201, parse_json(encoded.encode("utf-8")), encoded=encoded)
 
 
-_handler = http.entrypoint(create_item, logger, tracer, metrics, observability.ITEMS_CREATED)
+_handler = http.entrypoint(create_item, logger, metrics, observability.ITEMS_CREATED)
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -2,20 +2,19 @@
 conditional (412 when stale; items_common.dynamo). Each deletion counts one ItemsDeleted
 (observability)."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools import Logger, Metrics
 
 from items_common import http, items, observability, validation
+from items_common.event import ProxyEvent
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
-def delete_item(event: APIGatewayProxyEvent) -> dict:
+def delete_item(event: ProxyEvent) -> dict:
     item_id = validation.path_id(event)
     items.delete(item_id, validation.precondition(event))
     return http.response(204)
 
 
-lambda_handler = http.entrypoint(delete_item, logger, tracer, metrics, observability.ITEMS_DELETED)
+lambda_handler = http.entrypoint(delete_item, logger, metrics, observability.ITEMS_DELETED)

@@ -2,17 +2,16 @@
 
 import os
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools import Logger
 
 from items_common import http
+from items_common.event import ProxyEvent
 
 logger = Logger()
-tracer = Tracer()
 
 
-def health(event: APIGatewayProxyEvent) -> dict:
+def health(event: ProxyEvent) -> dict:
     return http.response(200, {"status": "ok", "stage": os.environ["STAGE"]})
 
 
-lambda_handler = http.entrypoint(health, logger, tracer)
+lambda_handler = http.entrypoint(health, logger)

@@ -5,13 +5,12 @@ import json
 import os
 from pathlib import Path
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools import Logger
 
 from items_common import http
+from items_common.event import ProxyEvent
 
 logger = Logger()
-tracer = Tracer()
 
 # The build writes the document for the default collection segment; read it once per container.
 DEFAULT_PREFIX = "items"
@@ -34,8 +33,8 @@ def with_prefix(document: dict, prefix: str) -> dict:
 _SERVED = with_prefix(_DOCUMENT, os.environ.get("ROUTE_PREFIX", DEFAULT_PREFIX))
 
 
-def openapi(event: APIGatewayProxyEvent) -> dict:
+def openapi(event: ProxyEvent) -> dict:
     return http.response(200, _SERVED)
 
 
-lambda_handler = http.entrypoint(openapi, logger, tracer)
+lambda_handler = http.entrypoint(openapi, logger)

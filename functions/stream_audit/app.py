@@ -10,11 +10,16 @@ record again writes the same object and repeats idempotent S3 calls. A batch in 
 record fails raises (BatchProcessingError), so Lambda retries it whole. After the mapping's
 retries the batch's description goes to the failure queue; an attachment left uncommitted then
 expires after the pending days (items_common.attachments: the alarms fire long before).
+
+Each batch logs one INFO line, "batch": its records, how many failed (absent when all did and the
+batch raised), its duration and its AWS calls as the API's request line has them (dynamodb_ms,
+dynamodb_calls, s3_ms, s3_calls; items_common.observability).
 """
 
+import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -23,10 +28,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from items_common import audit, upkeep
+from items_common import audit, observability, upkeep
 
 logger = Logger()
-tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
@@ -47,8 +51,16 @@ def audit_record(record: DynamoDBRecord) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=audit_record, processor=processor, context=context
-    )
+    started = time.perf_counter()
+    observability.AWS_CALLS.reset()
+    fields: dict[str, Any] = {"records": len(event.get("Records") or [])}
+    try:
+        result = process_partial_response(
+            event=event, record_handler=audit_record, processor=processor, context=context
+        )
+        fields["failed"] = len(result.get("batchItemFailures") or [])
+        return result
+    finally:
+        fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        logger.info("batch", extra=fields | observability.AWS_CALLS.fields())

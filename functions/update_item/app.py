@@ -2,20 +2,19 @@
 its ETag. If-Match or a body `version` make it conditional (412 when stale; items_common.dynamo).
 Each replacement counts one ItemsUpdated (observability)."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools import Logger, Metrics
 
 from items_common import http, items, observability, validation
+from items_common.event import ProxyEvent
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
-def update_item(event: APIGatewayProxyEvent) -> dict:
+def update_item(event: ProxyEvent) -> dict:
     item_id = validation.path_id(event)
     attributes, expected = validation.replacement(event, item_id)
     return http.item_response(200, items.replace(item_id, attributes, expected))
 
 
-lambda_handler = http.entrypoint(update_item, logger, tracer, metrics, observability.ITEMS_UPDATED)
+lambda_handler = http.entrypoint(update_item, logger, metrics, observability.ITEMS_UPDATED)

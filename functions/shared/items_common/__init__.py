@@ -9,7 +9,9 @@ could need lives here, one small module per concern:
 - numbers: the one policy for numbers, so whatever we store we can return exactly
 - validation: ids, query parameters and request bodies -> clean values or a 4xx error
 - pagination: the opaque next_token
-- aws: the boto3 client configuration (and the S3 client) every module shares
+- event: the API Gateway proxy event as the routes read it
+- aws: the boto3 clients every module shares (their calls timed for the request line), and
+  which AWS failures are a 503
 - dynamo: the table object, lost-race detection, the optimistic retry loop, and the contract of
   versions and preconditions (409 vs 412)
 - rows: API items <-> table rows (the one place that knows the key attribute names)
@@ -22,7 +24,16 @@ could need lives here, one small module per concern:
 - idempotency: POST with an Idempotency-Key, once per key (Powertools idempotency)
 - jsonify: JSON out of DynamoDB values (Decimal, sets, Binary), deterministic when asked
 - http: proxy responses with CORS headers, and the one map from domain error to HTTP status
-- observability: the one log line per request and the business metrics (EMF) of the writes
+- observability: the one log line per request (with its AWS calls) and the business metrics
+  (EMF) of the writes
 - audit: DynamoDB stream records -> the audit objects of the stream_audit function
 - upkeep: the stream consumer's attachment upkeep (commit new objects, delete dropped ones)
+- snapstart: what SnapStart needs (nothing unique at init; `random` reseeded after a restore)
+
+Importing the package registers the SnapStart hook, so every function has it, whatever it
+imports from here (Lambda runs only the hooks its handler's imports register).
 """
+
+from . import snapstart
+
+snapstart.register()

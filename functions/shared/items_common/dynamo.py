@@ -38,11 +38,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
-import boto3
 from botocore.exceptions import ClientError
 
-from . import rows, settings
-from .aws import CONFIG, CONTENTION_REASONS, cancellation_reasons, contended, error_code
+from . import aws, rows, settings
+from .aws import CONTENTION_REASONS, cancellation_reasons, contended, error_code
 from .errors import Conflict, NotFound, PreconditionFailed, Throttled
 from .model import VERSION, version_number
 
@@ -57,7 +56,7 @@ T = TypeVar("T")
 @cache
 def table() -> Any:
     """The table, made on first use (cheap import; under moto, made inside the mock)."""
-    return boto3.resource("dynamodb", config=CONFIG).Table(settings.table_name())
+    return aws.resource("dynamodb").Table(settings.table_name())
 
 
 def head_row(item_id: str) -> dict[str, Any] | None:
@@ -122,9 +121,14 @@ def check_precondition(item_id: str, current: dict[str, Any], expected: int | No
         )
 
 
+# os.urandom on every draw: environments restored from one SnapStart snapshot share `random`'s
+# state, and would pause in step (snapstart.py).
+_JITTER = random.SystemRandom()
+
+
 def pause(attempt: int) -> None:
     """Full-jitter backoff before retry `attempt` (1, 2, ...): contending writers spread out."""
-    time.sleep(random.uniform(0, BACKOFF_S * 2**attempt))
+    time.sleep(_JITTER.uniform(0, BACKOFF_S * 2**attempt))
 
 
 def optimistic(

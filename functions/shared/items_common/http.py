@@ -6,8 +6,12 @@ configured), whatever its status, so a browser can read errors as well. Errors a
 {"error": {"code": ..., "message": ...}}; the message of a 4xx comes from our own DomainError,
 and anything unexpected is logged with its traceback and answered with a generic 500, so no
 exception text, class name or AWS error ever reaches a client. Every request also logs one
-line and, for a successful write, counts one metric (observability). A response carrying one
-item (item_response) also has `ETag: "<version>"`.
+line (with the time its AWS calls took) and, for a successful write, counts one metric
+(observability). A response carrying one item (item_response) also has `ETag: "<version>"`.
+
+No tracing code: the functions run with Lambda's Active tracing, so X-Ray shows each request
+from API Gateway to the function (its Init and Invocation) without an SDK in the function; the
+request line says where the invocation's time went (AWS calls by service versus the rest).
 
 AWS being unavailable is not a bug: a throttle or a retryable fault that outlasts botocore's
 retries (aws.unavailable), or the request's deadline (deadline.py), is a 503 with Retry-After
@@ -20,13 +24,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
-from . import aws, deadline, observability, settings
+from . import deadline, observability, settings
 from .errors import (
     BadRequest,
     Conflict,
@@ -39,6 +41,7 @@ from .errors import (
     Timeout,
     Unavailable,
 )
+from .event import ProxyEvent
 from .jsonify import dumps
 from .model import VERSION, version_number
 
@@ -56,7 +59,7 @@ STATUS: dict[type[DomainError], int] = {
 }
 INTERNAL = {"error": {"code": "INTERNAL", "message": "internal error"}}
 
-Route = Callable[[APIGatewayProxyEvent], dict[str, Any]]
+Route = Callable[[ProxyEvent], dict[str, Any]]
 
 
 def headers() -> dict[str, str]:
@@ -117,7 +120,7 @@ def outcome(
     for the rest (logged with its traceback)."""
     try:
         with deadline.watch(deadline.seconds_left(context, event)):
-            return route(APIGatewayProxyEvent(event)), None
+            return route(ProxyEvent(event)), None
     except DomainError as error:
         if isinstance(error, Unavailable):
             logger.warning("aws unavailable", extra={"error_code": error.code})
@@ -126,26 +129,26 @@ def outcome(
         logger.warning("deadline exceeded", extra={"detail": str(error)})
         return error_response(Timeout("the request ran out of time; retry")), Timeout.code
     except Exception as error:
+        # Imported here, not at the top: aws loads boto3, which the routes that call no AWS
+        # service (health, openapi) need not load at their cold start.
+        from . import aws
+
         busy = aws.unavailable(error)
         if busy is None:
             logger.exception("unhandled error")
             return response(500, INTERNAL), None
-        logger.warning("aws unavailable", extra={"error_code": busy.code, "aws": _code(error)})
+        code = aws.failure_code(error)
+        logger.warning("aws unavailable", extra={"error_code": busy.code, "aws": code})
         return error_response(busy), busy.code
-
-
-def _code(error: BaseException) -> str:
-    """The AWS error code (or exception class) of an AWS failure, for the log: never its
-    message, which may name resources."""
-    cause = error.__cause__ or error
-    return aws.error_code(cause) if isinstance(cause, ClientError) else type(cause).__name__
 
 
 def handle(
     route: Route, event: dict[str, Any], logger: Logger, context: Any = None
 ) -> dict[str, Any]:
-    """`outcome`, and the request's one INFO line (observability.request_fields)."""
+    """`outcome`, and the request's one INFO line (observability.request_fields), with the AWS
+    calls of this request only."""
     started = time.perf_counter()
+    observability.AWS_CALLS.reset()
     result, error_code = outcome(route, event, logger, context)
     if error_code == Throttled.code:
         observability.count_throttled(logger)
@@ -157,18 +160,16 @@ def handle(
 def entrypoint(
     route: Route,
     logger: Logger,
-    tracer: Tracer,
     metrics: Metrics | None = None,
     metric: str | None = None,
 ) -> Callable[..., dict[str, Any]]:
-    """The function's `lambda_handler`: the request id as correlation id in every log line, an
-    X-Ray segment (without the response, so items stay out of trace metadata), `handle`, and,
-    for a write, a Count of `metric` in `metrics` when it succeeded (2xx) and only then."""
+    """The function's `lambda_handler`: the request id as correlation id in every log line,
+    `handle`, and, for a write, a Count of `metric` in `metrics` when it succeeded (2xx) and
+    only then."""
     if (metrics is None) != (metric is None):
         raise TypeError("metrics and metric go together")
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         result = handle(route, event, logger, context)
         if metrics is not None and metric is not None and 200 <= result["statusCode"] < 300:

@@ -39,24 +39,14 @@ IDEMPOTENCY_TABLE).
 import hashlib
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-
-from . import settings
-from .aws import CONFIG
+from . import aws, settings
 from .errors import Conflict, DomainError, IdempotencyKeyReused, chain
 from .jsonify import dumps
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 EXPIRY_SECONDS = 24 * 60 * 60
 # Deletes of a failed run's record tried here after Powertools' own failed (each with botocore's
@@ -65,20 +55,15 @@ FORGET_ATTEMPTS = 2
 
 Item = dict[str, Any]
 
-# One config per cold start: register() gives it each invocation's context.
-_config = IdempotencyConfig(
-    event_key_jmespath="key",
-    payload_validation_jmespath="body",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=EXPIRY_SECONDS,
-)
+# The invocation's Lambda context (register), given to Powertools before each idempotent run.
+_context: Any = None
 
 
 def register(context: Any) -> None:
-    """Give Powertools the invocation's context, so an in-progress record expires with the
-    invocation (a context without the remaining time, e.g. a test double, is skipped)."""
-    if callable(getattr(context, "get_remaining_time_in_millis", None)):
-        _config.register_lambda_context(context)
+    """Remember the invocation's context, so an in-progress record expires with the invocation
+    (a context without the remaining time, e.g. a test double, is not given to Powertools)."""
+    global _context
+    _context = context
 
 
 def token(key: str, body: dict[str, Any]) -> str:
@@ -87,21 +72,35 @@ def token(key: str, body: dict[str, Any]) -> str:
 
 
 @cache
-def _store(table_name: str) -> tuple[DynamoDBPersistenceLayer, Callable[..., str]]:
-    """The record store and the idempotent runner for this table: made on first use (the table
-    name is read at call time; under moto the client is made inside the mock), with the shared
-    boto3 configuration and the default session (so the tests' botocore hooks reach it too)."""
+def _store(table_name: str) -> tuple["DynamoDBPersistenceLayer", Callable[..., str], Any]:
+    """The record store, the idempotent runner and its config for this table: made on first use
+    (the table name is read at call time; under moto the client is made inside the mock), with
+    the shared boto3 configuration and the default session (so the tests' botocore hooks reach it
+    too). Powertools' idempotency utility is imported here, by the first request that carries
+    an Idempotency-Key: a cold start without one does not load it (a large import)."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=EXPIRY_SECONDS,
+    )
     persistence = DynamoDBPersistenceLayer(
-        table_name=table_name, boto3_client=boto3.client("dynamodb", config=CONFIG)
+        table_name=table_name, boto3_client=aws.client("dynamodb")
     )
 
     @idempotent_function(
-        data_keyword_argument="request", persistence_store=persistence, config=_config
+        data_keyword_argument="request", persistence_store=persistence, config=config
     )
     def create_once(*, request: dict[str, Any], create: Callable[[], str]) -> str:
         return create()
 
-    return persistence, create_once
+    return persistence, create_once, config
 
 
 def once(
@@ -111,7 +110,15 @@ def once(
     run's text, or `first()` (the first answer rebuilt from the item) when the record cannot
     say. IdempotencyKeyReused for the key with another body, Conflict while the key's first run
     is in progress and has no item yet."""
-    persistence, create_once = _store(settings.idempotency_table())
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (  # loaded by _store
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
+    persistence, create_once, config = _store(settings.idempotency_table())
+    if callable(getattr(_context, "get_remaining_time_in_millis", None)):
+        config.register_lambda_context(_context)
     request = {"key": key, "body": dumps(body, sort_keys=True)}
     made: list[str] = []
 
@@ -145,7 +152,7 @@ def _domain_error(error: BaseException) -> DomainError | None:
     return next((e for e in chain(error) if isinstance(e, DomainError)), None)
 
 
-def _forget(persistence: DynamoDBPersistenceLayer, request: dict, error: DomainError) -> None:
+def _forget(persistence: "DynamoDBPersistenceLayer", request: dict, error: DomainError) -> None:
     """Delete a refused run's in-progress record, so the key is usable again at once; if it
     cannot be, the record expires with the invocation."""
     for _ in range(FORGET_ATTEMPTS):

@@ -44,11 +44,9 @@ import re
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from functools import cache
 from importlib import resources
-from typing import Any
-
-import fastjsonschema
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from typing import TYPE_CHECKING, Any
 
 from . import numbers
 from .errors import (
@@ -61,15 +59,17 @@ from .errors import (
     InvalidVersion,
     PayloadTooLarge,
 )
+from .event import ProxyEvent
 from .jsonify import dumps
 from .model import FILE_CONTENT, FILE_KEY, ID, MAX_VERSION, SERVER_FIELDS, VERSION, reserved_fields
+
+if TYPE_CHECKING:
+    from fastjsonschema import JsonSchemaValueException
 
 # Read once per cold start from the layer (the file sits next to this module).
 ITEM_SCHEMA: dict[str, Any] = json.loads(
     resources.files(__package__).joinpath("item_schema.json").read_text(encoding="utf-8")
 )
-# use_default=False: the validator must never change the body it checks.
-_validate_shape: Callable[[Any], Any] = fastjsonschema.compile(ITEM_SCHEMA, use_default=False)
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -83,9 +83,18 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 PATCH_SCHEMA: dict[str, Any] = _nullable(ITEM_SCHEMA)
-_validate_patch_shape: Callable[[Any], Any] = fastjsonschema.compile(
-    PATCH_SCHEMA, use_default=False
-)
+
+
+@cache
+def _validator(patch: bool = False) -> Callable[[Any], Any]:
+    """The compiled check of ITEM_SCHEMA (or PATCH_SCHEMA), made by the first body it checks:
+    fastjsonschema and its generated code are a large part of a cold start, and the routes
+    without a body (GET, DELETE) never need them. use_default=False: the validator must never
+    change the body it checks."""
+    import fastjsonschema
+
+    return fastjsonschema.compile(PATCH_SCHEMA if patch else ITEM_SCHEMA, use_default=False)
+
 
 # Path ids, body ids and token ids follow the schema's one pattern (anchored: use fullmatch).
 ID_PATTERN = re.compile(ITEM_SCHEMA["properties"][ID]["pattern"])
@@ -108,12 +117,12 @@ def item_id(value: object) -> str:
     return value
 
 
-def path_id(event: APIGatewayProxyEvent) -> str:
+def path_id(event: ProxyEvent) -> str:
     """The {id} path parameter, validated."""
     return item_id((event.path_parameters or {}).get(ID))
 
 
-def header(event: APIGatewayProxyEvent, name: str) -> str | None:
+def header(event: ProxyEvent, name: str) -> str | None:
     """A request header, its name matched in any case (API Gateway passes names as sent)."""
     wanted = name.lower()
     for key, value in (event.raw_event.get("headers") or {}).items():
@@ -122,11 +131,11 @@ def header(event: APIGatewayProxyEvent, name: str) -> str | None:
     return None
 
 
-def query_param(event: APIGatewayProxyEvent, name: str) -> str | None:
+def query_param(event: ProxyEvent, name: str) -> str | None:
     return (event.query_string_parameters or {}).get(name)
 
 
-def limit(event: APIGatewayProxyEvent) -> int:
+def limit(event: ProxyEvent) -> int:
     """The `limit` query parameter: an integer 1..MAX_LIMIT, DEFAULT_LIMIT when absent."""
     raw = query_param(event, "limit")
     if raw is None:
@@ -136,7 +145,7 @@ def limit(event: APIGatewayProxyEvent) -> int:
     return int(raw)
 
 
-def _body_bytes(event: APIGatewayProxyEvent) -> bytes:
+def _body_bytes(event: ProxyEvent) -> bytes:
     body = event.body
     if not body:
         raise BadRequest("a JSON object body is required")
@@ -212,7 +221,7 @@ def _a_type(definition: object) -> str:
     )
 
 
-def _schema_message(error: fastjsonschema.JsonSchemaValueException) -> str:
+def _schema_message(error: "JsonSchemaValueException") -> str:
     """A short, safe message built from the failed rule (never the library's text)."""
     field = ".".join(str(part) for part in error.path[1:])  # path[0] is the library's "data"
     rule, definition = error.rule, error.rule_definition
@@ -231,24 +240,25 @@ def _schema_message(error: fastjsonschema.JsonSchemaValueException) -> str:
     return f"{field}: not allowed by the item schema"
 
 
-def check_item_shape(body: Any, validate: Callable[[Any], Any] = _validate_shape) -> dict:
+def check_item_shape(body: Any, patch: bool = False) -> dict:
     """`body` (as parse_json returns it: numbers are Decimals) checked against item_schema.json,
     the same file API Gateway validates with (or against PATCH_SCHEMA); InvalidItem naming the
     field otherwise."""
+    validate = _validator(patch)
+    from fastjsonschema import JsonSchemaValueException  # loaded by _validator
+
     try:
         validate(body)
-    except fastjsonschema.JsonSchemaValueException as error:
+    except JsonSchemaValueException as error:
         raise InvalidItem(_schema_message(error)) from None
     return body
 
 
-def _checked_body(
-    event: APIGatewayProxyEvent, validate: Callable[[Any], Any] = _validate_shape
-) -> tuple[dict[str, Any], object]:
-    """The body's attributes, storable: the schema's shape, then what the schema cannot know
-    (the table's key names, nesting, names, Unicode, numbers); and its raw `version` (_ABSENT
-    when it has none), taken out before the attributes are checked."""
-    body = check_item_shape(parse_json(_body_bytes(event)), validate)
+def _checked_body(event: ProxyEvent, patch: bool = False) -> tuple[dict[str, Any], object]:
+    """The body's attributes, storable: the schema's shape (PATCH_SCHEMA's for a `patch`), then
+    what the schema cannot know (the table's key names, nesting, names, Unicode, numbers); and
+    its raw `version` (_ABSENT when it has none), taken out before the attributes are checked."""
+    body = check_item_shape(parse_json(_body_bytes(event)), patch)
     # The server fields are the schema's; these depend on the deployment's table settings.
     table_names = sorted((reserved_fields() - SERVER_FIELDS) & body.keys())
     if table_names:
@@ -257,7 +267,7 @@ def _checked_body(
     return _attributes(body, 1), version
 
 
-def item_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
+def item_body(event: ProxyEvent) -> dict[str, Any]:
     """A POST body as a storable item (`_checked_body`); `version` is the server's."""
     body, version = _checked_body(event)
     if version is not _ABSENT:
@@ -265,7 +275,7 @@ def item_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
     return body
 
 
-def creation(event: APIGatewayProxyEvent) -> dict[str, Any]:
+def creation(event: ProxyEvent) -> dict[str, Any]:
     """POST body as sent, checked: `id` optional (the schema checked it). What an
     Idempotency-Key's body is compared on (before with_id draws an id)."""
     return item_body(event)
@@ -282,7 +292,7 @@ def with_id(body: dict[str, Any], seed: str | None = None) -> dict[str, Any]:
     return {**body, ID: str(uuid.UUID(bytes=digest[:16], version=4))}
 
 
-def new_item(event: APIGatewayProxyEvent) -> dict[str, Any]:
+def new_item(event: ProxyEvent) -> dict[str, Any]:
     """POST body: the item to create. `id` is optional (the schema checked it); a random uuid4
     when absent."""
     return with_id(creation(event))
@@ -295,9 +305,7 @@ def _path_id_only(body: dict[str, Any], path_item_id: str) -> dict[str, Any]:
     return body
 
 
-def replacement(
-    event: APIGatewayProxyEvent, path_item_id: str
-) -> tuple[dict[str, Any], int | None]:
+def replacement(event: ProxyEvent, path_item_id: str) -> tuple[dict[str, Any], int | None]:
     """PUT body: the item's new attributes without the key, and the precondition (the version
     the replacement applies to, or None)."""
     body, version = _checked_body(event)
@@ -305,10 +313,10 @@ def replacement(
     return _path_id_only(body, path_item_id), expected
 
 
-def patch_body(event: APIGatewayProxyEvent, path_item_id: str) -> tuple[dict[str, Any], int | None]:
+def patch_body(event: ProxyEvent, path_item_id: str) -> tuple[dict[str, Any], int | None]:
     """PATCH body: a JSON merge patch of the item's attributes (null removes one) without the
     key, and the precondition. A non-object body is refused: an item is always an object."""
-    body, version = _checked_body(event, _validate_patch_shape)
+    body, version = _checked_body(event, patch=True)
     expected = precondition(event, version)
     return _path_id_only(body, path_item_id), expected
 
@@ -351,7 +359,7 @@ def _version_in_header(value: str) -> int | None:
     return int(match.group(1) or match.group(2))
 
 
-def precondition(event: APIGatewayProxyEvent, body_version: object = _ABSENT) -> int | None:
+def precondition(event: ProxyEvent, body_version: object = _ABSENT) -> int | None:
     """The version a write applies to, from If-Match and/or the body's `version`; None when
     neither names one (no header, or `*`, and no body version)."""
     raw = header(event, "If-Match")
@@ -362,7 +370,7 @@ def precondition(event: APIGatewayProxyEvent, body_version: object = _ABSENT) ->
     return from_body if from_body is not None else from_header
 
 
-def idempotency_key(event: APIGatewayProxyEvent) -> str | None:
+def idempotency_key(event: ProxyEvent) -> str | None:
     """The Idempotency-Key header (any case), or None; InvalidIdempotencyKey if malformed."""
     value = header(event, "Idempotency-Key")
     if value is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(value):
