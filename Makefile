@@ -1,9 +1,16 @@
 # items-api. `make template` builds dist/; `make test` runs every check; `make deploy STAGE=...`.
 # Make creates the virtual environment itself from pyproject.toml: nothing is installed by hand.
 
-PYTHON ?= python3
+# The project's .venv runs the Lambda runtime's own Python (the Runtime default, python3.13), so
+# every handler test runs on the interpreter Lambda runs: pyenv's 3.13 when present, else a
+# python3.13 on PATH. The scanners' and taskcat's venvs keep TOOLS_PYTHON (checkov's pins).
+RUNTIME_PYTHON := 3.13
+PYTHON ?= $(or $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/$(RUNTIME_PYTHON).*/bin/python$(RUNTIME_PYTHON)))),$(shell command -v python$(RUNTIME_PYTHON) 2>/dev/null))
+TOOLS_PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Named after the interpreter: a .venv made by another Python is made again.
+VENV_STAMP := $(BIN)/.installed-py$(RUNTIME_PYTHON)
 STAGE ?= dev
 REGION ?= us-west-2
 STACK_NAME ?= items-api-$(STAGE)
@@ -38,16 +45,21 @@ help:
 	@echo "make logs STAGE=test FN=get_item   tail a function's log group"
 	@echo "make destroy STAGE=dev   delete the stack, list what it retained [YES=1 PURGE=1 (never prod)]"
 
-$(BIN)/.installed: pyproject.toml
+$(VENV_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(RUNTIME_PYTHON)".split("."))))' 2>/dev/null \
+	  || { echo "make: the project's .venv needs Python $(RUNTIME_PYTHON) (Lambda's runtime), not found." >&2; \
+	       echo "  install it: pyenv install $(RUNTIME_PYTHON)   or   uv python install $(RUNTIME_PYTHON)" >&2; \
+	       echo "  or name it: make PYTHON=/path/to/python$(RUNTIME_PYTHON) ..." >&2; exit 2; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-venv: $(BIN)/.installed
+venv: $(VENV_STAMP)
 
 # build.py leaves unchanged files untouched; the touch tells make this build is current.
-dist/manifest.json: $(BIN)/.installed $(SOURCES)
+dist/manifest.json: $(VENV_STAMP) $(SOURCES)
 	$(BIN)/python build.py
 	@touch $@
 
@@ -61,7 +73,7 @@ lint: template
 # checkov pins packaging<24, which clashes with the test tools: the scanners get their own venv.
 SCAN := $(VENV)-checkov
 $(SCAN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(SCAN)
+	$(TOOLS_PYTHON) -m venv $(SCAN)
 	$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[scan]'
 	touch $@
 
@@ -167,7 +179,7 @@ destroy: venv
 
 # taskcat pins jsonschema<4 and urllib3<2 (moto 5 needs newer), so it lives in its own venv.
 $(VENV)-taskcat/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)-taskcat
+	$(TOOLS_PYTHON) -m venv $(VENV)-taskcat
 	$(VENV)-taskcat/bin/python -m pip install --quiet --disable-pip-version-check -e '.[taskcat]'
 	touch $@
 
