@@ -22,7 +22,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.awsrequest import AWSResponse
 
 from items_common import attachments, upkeep
@@ -159,11 +158,10 @@ class World:
         failed = []
         for start in range(0, len(records), self.batch_size):
             batch = records[start : start + self.batch_size]
+            handler = load_handler("stream_audit")
             try:
-                answer = load_handler("stream_audit").lambda_handler(
-                    {"Records": batch}, self.context
-                )
-            except BatchProcessingError:  # every record failed: Lambda retries the batch
+                answer = handler.lambda_handler({"Records": batch}, self.context)
+            except handler.BatchFailed:  # every record failed: Lambda retries the batch
                 failed += [r["dynamodb"]["SequenceNumber"] for r in batch]
                 continue
             failed += [f["itemIdentifier"] for f in answer["batchItemFailures"]]

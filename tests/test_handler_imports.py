@@ -7,8 +7,9 @@ on), then the modules it left in sys.modules.
   not ship it (nor wrapt, which only it needed).
 - What a route does not use stays out of its cold start: boto3 in the functions that call no AWS
   service (health, openapi; not even after a request), fastjsonschema where no body is
-  validated, Powertools' idempotency utility until a request carries an Idempotency-Key, the
-  batch utility and Powertools' event classes (items_common.event) outside the stream consumer.
+  validated, Powertools' idempotency utility until a request carries an Idempotency-Key, and
+  Powertools' batch utility and event classes in any function (asyncio and every event class:
+  items_common.event reads the proxy event, the stream consumer has its own partial-batch loop).
 
 The interpreter is this venv's, which has the X-Ray SDK installed (Powertools' [tracer] extra),
 so an import of it anywhere would show.
@@ -138,7 +139,7 @@ def test_the_idempotency_utility_waits_for_an_idempotency_key(modules, name):
     assert _under(modules[name], "aws_lambda_powertools.utilities.idempotency") == set()
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n != "stream_audit"])
-def test_only_the_stream_consumer_loads_the_batch_utility_and_event_classes(modules, name):
+@pytest.mark.parametrize("name", NAMES)
+def test_no_function_loads_the_batch_utility_or_event_classes(modules, name):
     assert _under(modules[name], "aws_lambda_powertools.utilities.batch") == set()
     assert _under(modules[name], "aws_lambda_powertools.utilities.data_classes") == set()

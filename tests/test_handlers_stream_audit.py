@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
 from tests.conftest import REGION, load_handler
@@ -165,8 +164,9 @@ def test_an_s3_failure_reports_that_record(bucket, lambda_context, dynamodb_hook
 
 
 def test_a_batch_that_fails_entirely_raises_so_it_is_retried(bucket, lambda_context):
-    with pytest.raises(BatchProcessingError):
-        invoke({"Records": [POISON[0][1]]}, lambda_context)
+    handler = load_handler("stream_audit")
+    with pytest.raises(handler.BatchFailed):
+        handler.lambda_handler({"Records": [POISON[0][1]]}, lambda_context)
     assert objects(bucket) == {}
 
 
