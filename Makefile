@@ -24,10 +24,11 @@ LOCAL_PARAMS ?=
 SOURCES := build.py pyproject.toml $(shell find templates functions params -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench browser
+.PHONY: help venv template docs local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench browser
 
 help:
 	@echo "make template            build dist/ (template, zips, params, manifest)"
+	@echo "make docs                docs/parameters.md, generated from the built template and params"
 	@echo "make local               the API on http://127.0.0.1:3000, in-memory AWS [STAGE=dev PORT=3000 LOCAL_DATA=file]"
 	@echo "                         [LOCAL_PARAMS='CorsAllowOrigin=http://127.0.0.1:8080 ...']"
 	@echo "make test                lint + every test (no AWS account needed)"
@@ -64,6 +65,10 @@ dist/manifest.json: $(VENV_STAMP) $(SOURCES)
 	@touch $@
 
 template: dist/manifest.json
+
+# docs/parameters.md: the parameter table, generated from dist/ (tests/test_readme.py checks it).
+docs: template
+	$(BIN)/python -m templates.parameter_docs
 
 lint: template
 	$(BIN)/cfn-lint -c I -a cfn_lint_serverless.rules -t dist/template.json
@@ -147,7 +152,7 @@ local: template
 		$(if $(LOCAL_DATA),--data '$(LOCAL_DATA)') \
 		$(foreach p,$(LOCAL_PARAMS),--parameter '$(p)')
 
-# Operator switches (1 = on): see README, Deploy.
+# Operator switches (1 = on): see README, Deploy, and docs/operations.md.
 ALLOW_REPLACE ?=
 ADOPT ?=
 FORCE ?=

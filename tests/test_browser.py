@@ -37,7 +37,7 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 PLAYWRIGHT = ROOT / ".browser" / "node_modules" / "playwright-core" / "package.json"
 RUN_SECONDS = 240
 
-# step -> the status the contract gives it (README, The API)
+# step -> the status the contract gives it (docs/api.md)
 STATUSES = {
     "health": 200,
     "openapi": 200,

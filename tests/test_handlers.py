@@ -558,7 +558,7 @@ def test_list_accepts_a_well_formed_token_for_any_id(items_table, lambda_context
 
 
 def test_rows_outside_the_id_pattern_do_not_end_the_listing(items_table, lambda_context):
-    """Rows written by another tool are listed (README); the token after one must be taken,
+    """Rows written by another tool are listed (docs/api.md); the token after one must be taken,
     or every later page is out of reach (#16 item 11)."""
     ids = ["a", "has space", "ü/slash", "x" * 300, "z"]
     for item_id in ids:
