@@ -19,7 +19,8 @@ from .naming import logical_id
 from .openapi import request_headers
 from .parameters import Params, refuse
 
-ANY_ORIGIN_WITH_CREDENTIALS = "CorsAnyOriginWithoutCredentials"
+# The Rule that refuses CorsAllowOrigin * with CorsAllowCredentials true.
+NO_CREDENTIALS_FOR_ANY_ORIGIN = "CorsAnyOriginWithoutCredentials"
 # The condition under which Access-Control-Allow-Credentials exists at all.
 CREDENTIALS = "CorsCredentials"
 CREDENTIALS_HEADER = "Access-Control-Allow-Credentials"
@@ -145,7 +146,7 @@ def add_rules(t: Template, params: Params) -> None:
     """Refused by CloudFormation itself, so a console edit meets the same refusal."""
     refuse(
         t,
-        ANY_ORIGIN_WITH_CREDENTIALS,
+        NO_CREDENTIALS_FOR_ANY_ORIGIN,
         (params.cors_allow_origin, "*"),
         (params.cors_allow_credentials, "true"),
         why="CorsAllowOrigin * cannot be combined with CorsAllowCredentials true: browsers refuse "

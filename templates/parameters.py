@@ -301,8 +301,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         "API access log retention (days)",
         FROM_STAGE_FILE,
         _choice(
-            "Days CloudWatch keeps the API access logs (seed 003 keeps them 7 days, the "
-            "functions' 14).",
+            "Days CloudWatch keeps the API access logs.",
             LOG_RETENTION_DAYS,
             30,
         ),
@@ -429,7 +428,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         FROM_STAGE_FILE,
         {
             **_number(
-                "The stack's functions' concurrent executions together (seed 001: 100).",
+                "The stack's functions' concurrent executions together.",
                 1,
                 100000,
                 "executions",
@@ -562,8 +561,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         {
             "Type": "String",
             "Default": "items",
-            "Description": "Collection path: /<prefix> and /<prefix>/{id} (items; data in seed "
-            "004).",
+            "Description": "Collection path: /<prefix> and /<prefix>/{id}.",
             "AllowedPattern": r"^[a-z][a-z0-9-]{0,31}$",
             "ConstraintDescription": "must be 1-32 lower-case letters, digits or hyphens, "
             "starting with a letter.",

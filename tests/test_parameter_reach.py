@@ -2,6 +2,8 @@
 stateful resource: only the table's key names, whose descriptions and docs/parameters.md say
 so."""
 
+import re
+
 import pytest
 
 from templates.parameters import EDIT_AT_ONCE, EDIT_REDEPLOYS, EDIT_REFUSED, REFUSED
@@ -77,3 +79,13 @@ def test_the_readme_parameter_table_marks_exactly_the_replacing_parameters():
     ]
     marked = {row.split("`")[1] for row in rows if "**yes: the table**" in row}
     assert marked == REPLACING_ALLOW_LIST
+
+
+def test_no_console_description_names_a_seed_document(template):
+    """The console's reader has no seed documents: they are this repo's history (docs/seeds)."""
+    named = {
+        name: spec["Description"]
+        for name, spec in template["Parameters"].items()
+        if re.search(r"\bseeds?\b", spec.get("Description", ""), re.IGNORECASE)
+    }
+    assert named == {}
