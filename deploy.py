@@ -23,12 +23,12 @@ from typing import Any
 
 from ops import changes, drift, events, logs, preflight, teardown
 from templates import stage_params
+from templates.parameters import PROJECT
 from templates.stack_policy import stack_policy, stateful_resources
 from templates.tags import MANAGED_BY
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATE_PREFIX = "templates"
-PROJECT = "items-api"
 # Settled states: the stack runs the template get_template returns (after a rolled-back update,
 # the previous one).
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")

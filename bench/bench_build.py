@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import PYTHON, ROOT, Row, child_environment, clock, main, progress, sample_row
+from templates.stage_params import STAGES
 
 MIB = 1024 * 1024
 COLD_SECONDS = 3.0
@@ -34,7 +35,6 @@ BUILD_MIB = 64
 RATIO = 20  # the no-op build at least this many times faster than the CDK synth
 TOUCHED = "get_item"  # the function whose app.py the incrementality check changes (in a copy)
 EDITED_TEMPLATE = "templates/tags.py"  # the template source the regeneration check changes
-STAGES = ("dev", "test", "prod")
 SEEDS = ROOT.parent / "shared" / "seeds"
 CDK_DIR = ROOT / ".cache" / "cdk"
 CDK_ENV = {

@@ -13,11 +13,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from templates.stage_params import STAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "dist" / "template.json"
 PARAMS = ROOT / "dist" / "params"
 CFRIPPER_FILTERS = ROOT / "security" / "cfripper"
-STAGES = ("dev", "test", "prod")
 # Stands in for the value make deploy supplies; cfripper needs every Ref resolved.
 ARTIFACT_BUCKET = "items-api-artifacts-example"
 

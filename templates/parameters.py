@@ -12,6 +12,9 @@ from troposphere import And, Equals, Join, Not, Parameter, Ref, Template
 from .catalog import ARTIFACTS, FUNCTIONS
 from .naming import logical_id
 
+# The Project parameter's default: the stack names' and the artifact bucket's prefix as well.
+PROJECT = "items-api"
+
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)  # fmt: skip
 # The runtimes build.py compiles bytecode for, each with its own CPython (pyenv or uv): a runtime
@@ -221,7 +224,7 @@ DEFINITIONS: dict[str, tuple[str, str, str, dict]] = {
         _tag(
             "Project the resources belong to, and the functions' metric namespace "
             "(<Project>-<Stage>).",
-            "items-api",
+            PROJECT,
             longest=32,
         ),
     ),
