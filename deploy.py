@@ -15,11 +15,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import WaiterError
 
 from ops import changes, drift, events, logs, preflight, teardown
 from templates import stage_params
@@ -491,13 +492,15 @@ def destroy(stage: str, stack_name: str, region: str, yes: bool, purge: bool) ->
 
 
 def wait_for_delete(cfn: Any, stack_id: str, seconds: int = 3600) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    """DELETE_COMPLETE, or the status the delete stopped in (boto3's stack_delete_complete
+    waiter, polling every 2 s; its failure states are CloudFormation's)."""
+    waiting = {"Delay": 2, "MaxAttempts": max(1, seconds // 2)}
+    try:
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack_id, WaiterConfig=waiting)
+    except WaiterError:
         status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
-        if status in ("DELETE_COMPLETE", "DELETE_FAILED"):
-            return status
-        time.sleep(2)
-    return "DELETE_IN_PROGRESS (gave up waiting)"
+        return f"{status} (gave up waiting)" if status == "DELETE_IN_PROGRESS" else status
+    return "DELETE_COMPLETE"
 
 
 COMMANDS = ("deploy", "plan", "preflight", "outputs", "logs", "destroy")

@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import WaiterError
+
 from templates.parameters import REPLACING
 from templates.stack_policy import STATEFUL_TYPES
 
 REPLACES = ("True", "Conditional")
-POLL_SECONDS = 1.0
-WAIT_SECONDS = 300
+# boto3 waiters' settings: poll every second, for at most 5 minutes.
+WAITING = {"Delay": 1, "MaxAttempts": 300}
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
 
@@ -147,38 +149,39 @@ def plan(
 
 
 def _wait_deleted(cfn: Any, stack_id: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
-        if status == "DELETE_COMPLETE":
-            return
-        time.sleep(POLL_SECONDS)
-    raise ChangeSetError(f"the empty stack {stack_id} of the plan is still {status}")
+    try:
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack_id, WaiterConfig=WAITING)
+    except WaiterError as error:
+        status = (error.last_response.get("Stacks") or [{}])[0].get("StackStatus", "unknown")
+        raise ChangeSetError(f"the empty stack {stack_id} of the plan is {status}") from None
 
 
 def _wait(cfn: Any, stack_name: str, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        described = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
-        pages = [described]
-        while pages[-1].get("NextToken"):
-            pages.append(
-                cfn.describe_change_set(
-                    StackName=stack_name, ChangeSetName=name, NextToken=pages[-1]["NextToken"]
-                )
-            )
-        status = described["Status"]
-        if status == "CREATE_COMPLETE":
-            described["Changes"] = [c for page in pages for c in page.get("Changes", [])]
-            return described
+    """The created change set with every page of its changes; a change set that failed only
+    because nothing changes is an empty one (boto3's change_set_create_complete waiter)."""
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(
+            StackName=stack_name, ChangeSetName=name, WaiterConfig=WAITING
+        )
+    except WaiterError as error:
+        answer = error.last_response
+        status = answer.get("Status") or answer.get("Error", {}).get("Message", "unknown")
+        reason = answer.get("StatusReason", "")
+        if status == "FAILED" and any(text in reason for text in NO_CHANGES):
+            return {"Changes": [], "StatusReason": "no changes"}
         if status == "FAILED":
-            reason = described.get("StatusReason", "")
-            if any(text in reason for text in NO_CHANGES):
-                return {"Changes": [], "StatusReason": "no changes"}
-            raise ChangeSetError(f"change set {name} of {stack_name} failed: {reason}")
-        if time.monotonic() > deadline:
-            raise ChangeSetError(f"change set {name} of {stack_name}: still {status}")
-        time.sleep(POLL_SECONDS)
+            raise ChangeSetError(f"change set {name} of {stack_name} failed: {reason}") from None
+        raise ChangeSetError(f"change set {name} of {stack_name}: still {status}") from None
+    pages = [cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)]
+    while pages[-1].get("NextToken"):
+        pages.append(
+            cfn.describe_change_set(
+                StackName=stack_name, ChangeSetName=name, NextToken=pages[-1]["NextToken"]
+            )
+        )
+    described = pages[0]
+    described["Changes"] = [c for page in pages for c in page.get("Changes", [])]
+    return described
 
 
 def render(result: PlanResult, params_file: str) -> str:

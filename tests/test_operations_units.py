@@ -301,3 +301,64 @@ def test_a_retry_after_a_failed_first_create_starts_from_an_empty_stack(aws_env,
             assert "deleting the empty stack to create it again" in capsys.readouterr().out
         else:
             assert after == stack and deploy.live_stack(cfn, "items-api-dev")
+
+
+CHANGE_SET = {"StackName": "items-api-test", "ChangeSetName": "plan-1"}
+
+
+NO_CHANGES = (
+    "The submitted information didn't contain changes. Submit different information to create "
+    "a change set."
+)
+PAGE_A = {"Status": "CREATE_COMPLETE", "Changes": [aws_change("A", "AWS::SNS::Topic", "Add")]}
+PAGE_B = {"Status": "CREATE_COMPLETE", "Changes": [aws_change("B", "AWS::SNS::Topic", "Add")]}
+
+
+@pytest.mark.parametrize(
+    ("answers", "outcome"),
+    [
+        # CloudFormation's own wording when nothing changes: an empty plan, not an error
+        ([{"Status": "FAILED", "StatusReason": NO_CHANGES}], []),
+        (
+            [{"Status": "FAILED", "StatusReason": "Parameter 'Stage' must be one of dev, test"}],
+            "failed: Parameter 'Stage' must be one of dev, test",
+        ),
+        # the waiter polls until CREATE_COMPLETE; then both pages of changes are read
+        ([{"Status": "CREATE_PENDING"}, PAGE_A, {**PAGE_A, "NextToken": "2"}, PAGE_B], ["A", "B"]),
+    ],
+)
+def test_the_plan_waits_for_its_change_set_with_boto3s_waiter(answers, outcome):
+    """Polled until CREATE_COMPLETE (then every page of changes read), or FAILED: the reason is
+    the operator's error, except CloudFormation's 'no changes'."""
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    waiting = {**changes.WAITING, "Delay": 0}
+    with Stubber(cfn) as stub, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(changes, "WAITING", waiting)
+        for answer in answers:
+            stub.add_response("describe_change_set", {**CHANGE_SET, **answer})
+        if isinstance(outcome, str):
+            with pytest.raises(changes.ChangeSetError, match=outcome):
+                changes._wait(cfn, "items-api-test", "plan-1")
+            return
+        described = changes._wait(cfn, "items-api-test", "plan-1")
+    ids = [c["ResourceChange"]["LogicalResourceId"] for c in described["Changes"]]
+    assert ids == outcome
+
+
+@pytest.mark.parametrize(
+    ("statuses", "result"),
+    [
+        (["DELETE_IN_PROGRESS", "DELETE_COMPLETE"], "DELETE_COMPLETE"),
+        (["DELETE_IN_PROGRESS", "DELETE_FAILED", "DELETE_FAILED"], "DELETE_FAILED"),
+        (["DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS"], "DELETE_IN_PROGRESS (gave up waiting)"),
+    ],
+)
+def test_destroy_reports_the_status_the_delete_stopped_in(statuses, result):
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    stack = {"StackName": "s", "StackId": "arn:s", "CreationTime": datetime(2026, 1, 1, tzinfo=UTC)}
+    with Stubber(cfn) as stub, pytest.MonkeyPatch.context() as patch:
+        patch.setattr("time.sleep", lambda _: None)
+        for status in statuses:
+            stack_answer = {**stack, "StackStatus": status}
+            stub.add_response("describe_stacks", {"Stacks": [stack_answer]})
+        assert deploy.wait_for_delete(cfn, "arn:s", seconds=2) == result
