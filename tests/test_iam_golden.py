@@ -27,6 +27,14 @@ EVERY_FUNCTION = TELEMETRY | {
     "sqs:SendMessage",
 }
 IN_VPC = {"AWSLambdaENIManagementAccess"}
+# PUT and PATCH: read the item, write it (or its history row), store a new attachment.
+UPDATE = EVERY_FUNCTION | {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "s3:PutObject",
+    "s3:PutObjectTagging",
+}
 
 GOLDEN: dict[str, tuple[set[str], set[str]]] = {
     "HealthRole": (EVERY_FUNCTION, IN_VPC),
@@ -45,28 +53,8 @@ GOLDEN: dict[str, tuple[set[str], set[str]]] = {
         },
         IN_VPC,
     ),
-    "UpdateItemRole": (
-        EVERY_FUNCTION
-        | {
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "s3:PutObject",
-            "s3:PutObjectTagging",
-        },
-        IN_VPC,
-    ),
-    "PatchItemRole": (
-        EVERY_FUNCTION
-        | {
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "s3:PutObject",
-            "s3:PutObjectTagging",
-        },
-        IN_VPC,
-    ),
+    "UpdateItemRole": (UPDATE, IN_VPC),
+    "PatchItemRole": (UPDATE, IN_VPC),
     "DeleteItemRole": (
         EVERY_FUNCTION
         | {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "s3:DeleteObject"},
