@@ -92,27 +92,28 @@ def source_arn(rest_api: apigateway.RestApi, spec: FunctionSpec) -> Sub:
 
 def _resources(
     t: Template, rest_api: apigateway.RestApi, params: Params
-) -> dict[tuple[str, ...], object]:
-    """One apigateway.Resource per distinct path prefix; `()` is the root."""
-    parents: dict[tuple[str, ...], object] = {(): rest_api.get_att("RootResourceId")}
+) -> dict[tuple[str, ...], apigateway.Resource]:
+    """One apigateway.Resource per distinct path prefix (the root is the API's own)."""
+    made: dict[tuple[str, ...], apigateway.Resource] = {}
     for f in ROUTES:
         for depth in range(1, len(f.path) + 1):
             path = f.path[:depth]
-            if path not in parents:
-                parent = parents[path[:-1]]
-                parents[path] = Ref(
-                    t.add_resource(
-                        apigateway.Resource(
-                            logical_id("api", *path, "resource"),
-                            RestApiId=Ref(rest_api),
-                            ParentId=parent,
-                            PathPart=Ref(params.route_prefix)
-                            if path[-1] == COLLECTION
-                            else path[-1],
-                        )
+            if path not in made:
+                made[path] = t.add_resource(
+                    apigateway.Resource(
+                        logical_id("api", *path, "resource"),
+                        RestApiId=Ref(rest_api),
+                        ParentId=_resource_id(rest_api, made, path[:-1]),
+                        PathPart=Ref(params.route_prefix) if path[-1] == COLLECTION else path[-1],
                     )
                 )
-    return parents
+    return made
+
+
+def _resource_id(
+    rest_api: apigateway.RestApi, made: dict[tuple[str, ...], apigateway.Resource], path: tuple
+) -> object:
+    return Ref(made[path]) if path else rest_api.get_att("RootResourceId")
 
 
 def _path_parameters(spec: FunctionSpec) -> dict:
@@ -364,11 +365,12 @@ def add(
     )
     _access_control(t, params)
     check = _body_check(t, rest_api)
-    resource_ids = _resources(t, rest_api, params)
+    resources = _resources(t, rest_api, params)
     methods = {}
     for f in ROUTES:
         alias = aliases[f.name]
-        methods[f.name] = _method(t, rest_api, resource_ids[f.path], f, alias, check)
+        resource_id = _resource_id(rest_api, resources, f.path)
+        methods[f.name] = _method(t, rest_api, resource_id, f, alias, check)
         t.add_resource(
             awslambda.Permission(
                 logical_id(f.name, "permission"),
@@ -379,13 +381,23 @@ def add(
                 SourceAccount=Ref("AWS::AccountId"),
             )
         )
-    for path, resource_id in resource_ids.items():
-        methods_here = [f.method for f in ROUTES if f.path == path]
-        cors.preflight(t, rest_api, resource_id, path, methods_here, params)
+    preflights = [
+        cors.preflight(
+            t,
+            rest_api,
+            _resource_id(rest_api, resources, path),
+            path,
+            [f.method for f in ROUTES if f.path == path],
+            params,
+        )
+        for path in [(), *resources]
+    ]
     cors.add_rules(t, params)
-    cors.gateway_responses(t, rest_api, params)
-    # Last of the API's definition: the deployment hashes it and waits for all of it.
-    deployment = api_deployment.add(t, params, rest_api, log_groups)
+    responses = cors.gateway_responses(t, rest_api, params)
+    # Everything a deployment snapshots, once all of it is built: it hashes it and waits for it.
+    definition = [rest_api, check.validator, check.model, *resources.values(),
+                  *methods.values(), *preflights, *responses]  # fmt: skip
+    deployment = api_deployment.add(t, params, rest_api, log_groups, definition)
     account = _account_logging_role(t, params)
     stage = _stage(t, rest_api, deployment, account, params, log_groups)
     api_key = _api_key(t, rest_api, stage, params)

@@ -30,16 +30,6 @@ from .permissions import log_writing, xray_writing
 from .security import assumed_by
 from .suppressions import suppress
 
-# What an API Gateway deployment snapshots: a change to any of these must reach the stage.
-API_DEFINITION = (
-    apigateway.RestApi,
-    apigateway.Resource,
-    apigateway.Method,
-    apigateway.GatewayResponse,
-    apigateway.Model,
-    apigateway.RequestValidator,
-    apigateway.Authorizer,
-)
 # Seconds the handler may run: CreateDeployment is rate limited per account (retried within
 # this), and the handler answers CloudFormation before it runs out.
 TIMEOUT = 60
@@ -60,11 +50,6 @@ class ApiDeployment(AWSCustomObject):
         "ApiHash": (str, True),
         "Parameters": (dict, True),
     }
-
-
-def definition(t: Template) -> list[AWSObject]:
-    """Every resource of the API's definition in the template so far."""
-    return [r for r in t.resources.values() if isinstance(r, API_DEFINITION)]
 
 
 def definition_hash(resources: list[AWSObject]) -> str:
@@ -151,10 +136,13 @@ CHECKOV_REASONS = {
 }
 
 
-def add(t: Template, params: Params, rest_api, log_groups: LogGroups) -> ApiDeployment:
-    """Call after every resource of the API's definition is in the template: the deployment
-    waits for all of them, and hashes them."""
-    resources = definition(t)
+def add(
+    t: Template, params: Params, rest_api, log_groups: LogGroups, resources: list[AWSObject]
+) -> ApiDeployment:
+    """`resources`: the API's whole definition, every resource of the types a deployment
+    snapshots (RestApi, Resource, Method, GatewayResponse, Model, RequestValidator, Authorizer;
+    tests/test_api_deployment_template.py checks that none is missing): the deployment waits for
+    all of them, and hashes them."""
     fn = _function(t, params, rest_api, log_groups)
     return t.add_resource(
         ApiDeployment(
