@@ -44,8 +44,10 @@ class DeployError(Exception):
 
 
 @dataclass(frozen=True)
-class Plan:
-    """What the offline checks established."""
+class Release:
+    """What is to be deployed, as the offline checks established it: the stage, its stack, the
+    built template and artifacts, the parameter values. (`make plan` previews its change set:
+    ops.changes.preview.)"""
 
     stage: str
     stack_name: str
@@ -79,7 +81,7 @@ def check_stage(stage: str) -> None:
         )
 
 
-def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path) -> Plan:
+def prepare(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path) -> Release:
     """All offline checks; raises before anything talks to AWS."""
     check_stage(stage)
     template_file, manifest_file = dist / "template.json", dist / "manifest.json"
@@ -101,7 +103,7 @@ def plan(stage: str, stack_name: str, region: str, dist: Path, params_dir: Path)
     for entry in artifacts.values():
         if not (dist / entry["file"]).is_file():
             raise DeployError(f"{dist / entry['file']}: missing; run `make template` again.")
-    return Plan(stage, stack_name, region, dist, template, built, artifacts, params_dir, values)
+    return Release(stage, stack_name, region, dist, template, built, artifacts, params_dir, values)
 
 
 def ensure_bucket(s3, name: str, region: str) -> bool:
@@ -138,7 +140,7 @@ def ensure_bucket(s3, name: str, region: str) -> bool:
     return True
 
 
-def upload_missing(s3, bucket: str, p: Plan) -> tuple[int, int]:
+def upload_missing(s3, bucket: str, p: Release) -> tuple[int, int]:
     """Upload the artifacts whose content-addressed key is not there yet: (files, bytes)."""
     files = size = 0
     for name, entry in sorted(p.artifacts.items()):
@@ -163,7 +165,7 @@ def live_stack(cfn, name: str) -> dict | None:
         raise
 
 
-def unchanged(cfn, stack: dict | None, p: Plan, values: dict[str, str]) -> bool:
+def unchanged(cfn, stack: dict | None, p: Release, values: dict[str, str]) -> bool:
     """True when the live stack already runs this template with these parameter values."""
     if not stack or stack["StackStatus"] not in DONE:
         return False
@@ -177,7 +179,7 @@ def live_parameters(stack: dict) -> dict[str, str]:
     return {x["ParameterKey"]: x["ParameterValue"] for x in stack.get("Parameters", [])}
 
 
-def full_parameters(p: Plan, values: dict[str, str]) -> dict[str, str]:
+def full_parameters(p: Release, values: dict[str, str]) -> dict[str, str]:
     """Every parameter's value as the stack will hold it: the live stack lists defaulted ones
     too."""
     return stage_params.with_defaults(p.template, values)
@@ -189,7 +191,7 @@ def aws_cli() -> str:
     return str(local) if local.exists() else "aws"
 
 
-def stack_tags(p: Plan, values: dict[str, str]) -> list[str]:
+def stack_tags(p: Release, values: dict[str, str]) -> list[str]:
     """The stack's tags: the same five every resource carries (templates/tags.py)."""
     value = full_parameters(p, values)
     return [
@@ -201,7 +203,7 @@ def stack_tags(p: Plan, values: dict[str, str]) -> list[str]:
     ]
 
 
-def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str], cfn: Any) -> None:
+def cloudformation_deploy(p: Release, bucket: str, values: dict[str, str], cfn: Any) -> None:
     """`aws cloudformation deploy`, with the stack's events printed as they happen and, on
     failure, the first failed event's reason and where the rollback ended."""
     overrides = p.dist / "deploy" / f"{p.stage}.json"
@@ -240,7 +242,7 @@ def cloudformation_deploy(p: Plan, bucket: str, values: dict[str, str], cfn: Any
         )
 
 
-def protect(cfn: Any, p: Plan) -> None:
+def protect(cfn: Any, p: Release) -> None:
     """Set the policy of this template (no replacing or deleting its stateful resources on a
     later update, whoever makes it: a console edit of a key name is refused, in every stage)
     and, on prod, turn termination protection on. Done after every deploy, no-op included, so
@@ -255,7 +257,7 @@ def protect(cfn: Any, p: Plan) -> None:
 
 
 @contextlib.contextmanager
-def policy_opened(cfn: Any, p: Plan, stack: dict | None, allow_replace: bool) -> Iterator[None]:
+def policy_opened(cfn: Any, p: Release, stack: dict | None, allow_replace: bool) -> Iterator[None]:
     """ALLOW_REPLACE=1 on a live stack: its policy allows every update for this one deploy and
     is set back right after, whatever the deploy did. (UpdateStack takes a policy for one
     update, StackPolicyDuringUpdateBody; `aws cloudformation deploy` runs a change set, and
@@ -276,7 +278,7 @@ def print_outputs(stack: dict) -> None:
         print(f"  {o['OutputKey']:<24} {o['OutputValue']}")
 
 
-def session_and_bucket(p: Plan, bucket: str | None) -> tuple[Any, str]:
+def session_and_bucket(p: Release, bucket: str | None) -> tuple[Any, str]:
     import boto3  # after the offline checks: nothing before may need AWS
 
     session = boto3.Session(region_name=p.region)
@@ -286,7 +288,7 @@ def session_and_bucket(p: Plan, bucket: str | None) -> tuple[Any, str]:
     return session, bucket
 
 
-def check_drift(s3: Any, bucket: str, p: Plan, stack: dict, options: Options) -> bool:
+def check_drift(s3: Any, bucket: str, p: Release, stack: dict, options: Options) -> bool:
     """Stop on live values changed outside make deploy (ops.drift); ADOPT writes them into the
     file and the record (and stops: rebuild, review, deploy again); FORCE goes on over them.
     True when the deploy may go on."""
@@ -313,11 +315,11 @@ def check_drift(s3: Any, bucket: str, p: Plan, stack: dict, options: Options) ->
     )
 
 
-def replacement_gate(cfn: Any, s3: Any, p: Plan, bucket: str, stack: dict | None,
-                     values: dict[str, str]) -> changes.PlanResult:  # fmt: skip
+def replacement_gate(cfn: Any, s3: Any, p: Release, bucket: str, stack: dict | None,
+                     values: dict[str, str]) -> changes.Preview:  # fmt: skip
     """`make plan`: the change set as a table (ops.changes), created and deleted."""
     body = json.dumps(p.template, indent=2, sort_keys=False).encode()
-    result = changes.plan(
+    result = changes.preview(
         cfn, p.stack_name, changes.template_url(s3, bucket, body), values,
         p.template["Parameters"], stack, live_parameters(stack) if stack else None,
         full_parameters(p, values),
@@ -326,7 +328,7 @@ def replacement_gate(cfn: Any, s3: Any, p: Plan, bucket: str, stack: dict | None
     return result
 
 
-def run_preflight(p: Plan) -> None:
+def run_preflight(p: Release) -> None:
     """ops.preflight, before any upload, bucket or change set: its refusals (all of them) stop
     the command with exit code 2."""
     params_file = f"{p.params_dir.name}/{p.stage}.json"
@@ -356,7 +358,7 @@ def clear_failed_create(cfn: Any, stack_name: str, stack: dict | None) -> dict |
     return None
 
 
-def deploy(p: Plan, bucket: str | None, options: Options) -> None:
+def deploy(p: Release, bucket: str | None, options: Options) -> None:
     run_preflight(p)
     session, bucket = session_and_bucket(p, bucket)
     s3, cfn = session.client("s3"), session.client("cloudformation")
@@ -388,7 +390,7 @@ def deploy(p: Plan, bucket: str | None, options: Options) -> None:
         print_outputs(stack)
 
 
-def blocked_message(gate: changes.PlanResult) -> str:
+def blocked_message(gate: changes.Preview) -> str:
     return (
         "stateful resources would be replaced or deleted:\n  "
         + "\n  ".join(gate.blocked())
@@ -398,7 +400,7 @@ def blocked_message(gate: changes.PlanResult) -> str:
     )
 
 
-def plan_only(p: Plan, bucket: str | None, options: Options) -> int:
+def show_plan(p: Release, bucket: str | None, options: Options) -> int:
     """`make plan`: 1 when the gate would stop the deploy (and ALLOW_REPLACE is not set)."""
     run_preflight(p)
     session, bucket = session_and_bucket(p, bucket)
@@ -422,7 +424,7 @@ def plan_only(p: Plan, bucket: str | None, options: Options) -> int:
     return 0
 
 
-def outputs(p: Plan) -> int:
+def outputs(p: Release) -> int:
     """`make outputs`: the live stack's outputs."""
     import boto3
 
@@ -434,7 +436,7 @@ def outputs(p: Plan) -> int:
     return 0
 
 
-def tail_logs(p: Plan, function: str, follow: bool) -> int:
+def tail_logs(p: Release, function: str, follow: bool) -> int:
     """`make logs FN=...`: the function's log group, tailed until Ctrl-C."""
     import boto3
 
@@ -531,9 +533,9 @@ def main(argv: list[str] | None = None) -> int:
             return destroy(args.stage, stack_name, args.region, args.yes, args.purge)
         if args.command == "logs" and not args.fn:
             raise DeployError("make logs needs FN=<function>, e.g. FN=get_item")
-        p = plan(args.stage, stack_name, args.region, args.dist, args.params_dir)
+        p = prepare(args.stage, stack_name, args.region, args.dist, args.params_dir)
         if args.command == "plan":
-            return plan_only(p, args.artifact_bucket, options)
+            return show_plan(p, args.artifact_bucket, options)
         if args.command == "preflight":
             run_preflight(p)
             return 0

@@ -1,6 +1,6 @@
 """The stage's stack, created in moto from dist/ exactly as `make deploy` would create it in AWS.
 
-The same offline checks (deploy.plan: stage name, params file, built artifacts), the same
+The same offline checks (deploy.prepare: stage name, params file, built artifacts), the same
 artifact bucket and uploads (deploy.ensure_bucket, deploy.upload_missing), then CloudFormation
 CreateStack with dist/template.json and the built parameter values: so the table, bucket, queue
 and functions are the template's own, with its key schema. moto creates the stack synchronously.
@@ -67,7 +67,7 @@ def create(stage: str, stack_name: str, region: str, dist: Path, params_dir: Pat
     AWS_ENDPOINT_URL). Raises deploy.DeployError or stage_params.ParamsError before any AWS call
     when dist/ or the params file is not right. `overrides` (parameter -> value) replace the
     stage file's values for this local stack only (checked_overrides)."""
-    p = deploy.plan(stage, stack_name, region, dist, params_dir)
+    p = deploy.prepare(stage, stack_name, region, dist, params_dir)
     given = checked_overrides(p.template, p.values, overrides or {})
     session = boto3.Session(region_name=region)
     s3, cfn = session.client("s3"), session.client("cloudformation")

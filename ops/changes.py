@@ -41,7 +41,7 @@ class Change:
 
 
 @dataclass
-class PlanResult:
+class Preview:
     stack_name: str
     change_set_type: str  # CREATE | UPDATE
     changes: list[Change] = field(default_factory=list)
@@ -97,7 +97,7 @@ def template_url(s3: Any, bucket: str, body: bytes) -> str:
     return f"{s3.meta.endpoint_url}/{bucket}/{key}"
 
 
-def plan(
+def preview(
     cfn: Any,
     stack_name: str,
     url: str,
@@ -106,7 +106,7 @@ def plan(
     live: dict[str, Any] | None,
     live_values: dict[str, str] | None,
     wanted: dict[str, str],
-) -> PlanResult:
+) -> Preview:
     """Create the change set, read it, delete it (and a new stack's empty shell)."""
     change_set_type = "UPDATE" if live else "CREATE"
     name = f"plan-{int(time.time())}"
@@ -134,7 +134,7 @@ def plan(
         raise ChangeSetError(f"{stack_name}: {error.response['Error']['Message']}") from None
     try:
         described = _wait(cfn, stack_name, name)
-        result = PlanResult(stack_name, change_set_type)
+        result = Preview(stack_name, change_set_type)
         result.status_reason = described.get("StatusReason", "")
         result.changes = [
             _change(c) for c in described.get("Changes", []) if c.get("Type") == "Resource"
@@ -184,7 +184,7 @@ def _wait(cfn: Any, stack_name: str, name: str) -> dict[str, Any]:
     return described
 
 
-def render(result: PlanResult, params_file: str) -> str:
+def render(result: Preview, params_file: str) -> str:
     """The plan as an operator reads it: one row per resource change, then the parameters."""
     lines = [f"plan for {result.stack_name} ({result.change_set_type}):"]
     rows = [("logical ID", "type", "action", "replacement", "caused by")] + [

@@ -54,14 +54,14 @@ TABLE = "AWS::DynamoDB::Table"
     ids=lambda v: v if isinstance(v, bool) else v["ResourceChange"]["LogicalResourceId"],
 )
 def test_the_gate_blocks_replacing_or_deleting_stateful_resources(change, blocked):
-    result = changes.PlanResult("s", "UPDATE", [changes._change(change)])
+    result = changes.Preview("s", "UPDATE", [changes._change(change)])
     assert bool(result.blocked()) is blocked
 
 
 def test_the_gate_names_the_properties_that_recreate():
     change = changes._change(aws_change("ItemsTable", TABLE, "Modify", "True", ("KeySchema",)))
     assert change.causes == ("KeySchema",)
-    [reason] = changes.PlanResult("s", "UPDATE", [change]).blocked()
+    [reason] = changes.Preview("s", "UPDATE", [change]).blocked()
     assert reason == "ItemsTable (AWS::DynamoDB::Table) would be replaced (KeySchema)"
 
 
@@ -75,13 +75,13 @@ def test_the_gate_names_the_properties_that_recreate():
     ],
 )
 def test_a_changed_key_name_blocks_whatever_the_change_set_says(key, live, blocked):
-    result = changes.PlanResult("s", "UPDATE" if live is not None else "CREATE")
+    result = changes.Preview("s", "UPDATE" if live is not None else "CREATE")
     result.parameters = [(key, live, "other")]
     assert bool(result.blocked()) is blocked
 
 
 def test_the_plan_table():
-    result = changes.PlanResult("items-api-test", "UPDATE", [
+    result = changes.Preview("items-api-test", "UPDATE", [
         changes._change(aws_change("ItemsTable", TABLE, "Modify", "True", ("KeySchema",))),
         changes._change(aws_change("GetItemFunction", "AWS::Lambda::Function", "Modify", "False")),
     ], [("MemorySize", "128", "256")])  # fmt: skip
@@ -129,7 +129,7 @@ def test_adopt_keeps_numbers_numbers_and_the_file_sorted(template, tmp_path):
 
 
 def test_force_deploys_over_a_console_edit(template, aws_env, capsys):
-    p = deploy.Plan("test", "items-api-test", REGION, ROOT / "dist", template,
+    p = deploy.Release("test", "items-api-test", REGION, ROOT / "dist", template,
                     stage_values(template, "test"), {})  # fmt: skip
     live = {"Parameters": [{"ParameterKey": k, "ParameterValue": v}
                            for k, v in {**p.values, "MemorySize": "999"}.items()]}  # fmt: skip
@@ -264,7 +264,7 @@ class RecordingCloudFormation:
 @pytest.mark.parametrize("stage", ["dev", "test", "prod"])
 def test_prod_is_protected_after_every_deploy(template, stage):
     """moto has no UpdateTerminationProtection, so the calls are checked here."""
-    p = deploy.Plan(stage, f"items-api-{stage}", REGION, ROOT / "dist", template, {}, {})
+    p = deploy.Release(stage, f"items-api-{stage}", REGION, ROOT / "dist", template, {}, {})
     cfn = RecordingCloudFormation()
     deploy.protect(cfn, p)
     if stage != "prod":

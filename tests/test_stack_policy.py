@@ -138,7 +138,7 @@ def cloudformation(aws_env, monkeypatch):
         cfn = boto3.client("cloudformation", region_name=REGION)
         deployed = []
 
-        def fake_deploy(p: deploy.Plan, bucket: str, values: dict[str, str], _: object) -> None:
+        def fake_deploy(p: deploy.Release, bucket: str, values: dict[str, str], _: object) -> None:
             kwargs = {
                 "StackName": p.stack_name,
                 "TemplateBody": json.dumps(p.template),
@@ -186,7 +186,7 @@ def test_deploy_sets_the_stack_policy_on_every_stage(cloudformation, capsys, sta
     if live:
         parameters = [{"ParameterKey": "ArtifactBucket", "ParameterValue": live}]
         cfn.create_stack(StackName=name, TemplateBody=json.dumps(MINI), Parameters=parameters)
-    p = deploy.Plan(stage, name, REGION, build.ROOT / "dist", MINI, {}, {})
+    p = deploy.Release(stage, name, REGION, build.ROOT / "dist", MINI, {}, {})
 
     deploy.deploy(p, BUCKET, deploy.Options())
 
@@ -223,7 +223,7 @@ def test_allow_replace_opens_the_policy_for_one_deploy_only(cloudformation, monk
             raise deploy.DeployError("the update failed")
 
     monkeypatch.setattr(deploy, "cloudformation_deploy", deploy_under_policy)
-    p = deploy.Plan("dev", name, REGION, build.ROOT / "dist", MINI, {}, {})
+    p = deploy.Release("dev", name, REGION, build.ROOT / "dist", MINI, {}, {})
     try:
         deploy.deploy(p, BUCKET, deploy.Options(allow_replace=True))
     except deploy.DeployError:
