@@ -68,7 +68,7 @@ template: dist/manifest.json
 
 # docs/parameters.md: the parameter table, generated from dist/ (tests/test_readme.py checks it).
 docs: template
-	$(BIN)/python -m templates.parameter_docs
+	$(BIN)/python -m tools.parameter_docs
 
 lint: template
 	$(BIN)/cfn-lint -c I -a cfn_lint_serverless.rules -t dist/template.json
@@ -83,7 +83,7 @@ $(SCAN)/.installed: pyproject.toml
 	touch $@
 
 scan: template $(SCAN)/.installed
-	$(BIN)/python security/scan.py --bin $(SCAN)/bin
+	$(BIN)/python -m tools.scan --bin $(SCAN)/bin
 
 # Line coverage of functions/ is reported, and below 90% fails (pyproject.toml).
 test: lint scan browser
@@ -97,7 +97,7 @@ fuzz: template
 		tests/test_fuzz.py tests/test_model_based.py
 
 # Graphviz draws the picture: installed here when missing if apt-get can (root); otherwise
-# diagram.py writes only docs/stack.dot, which the tests compare with the template.
+# tools/diagram.py writes only docs/stack.dot, which the tests compare with the template.
 diagram: template
 	@if ! command -v dot >/dev/null 2>&1; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -111,7 +111,7 @@ diagram: template
 				"only" >&2; \
 		fi; \
 	fi
-	$(BIN)/python diagram.py
+	$(BIN)/python -m tools.diagram
 
 # The browser end-to-end test (tests/test_browser.py): Debian's Chromium, installed here when
 # missing if apt-get can (root), and playwright-core, exactly as .browser/package-lock.json pins
@@ -142,13 +142,13 @@ $(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package.json $(BROWSER_DI
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Benchmarks (bench/): one table, the latest full run kept in docs/benchmarks.md. Not part of test.
+# Benchmarks (tools/bench/): one table, the latest full run kept in docs/benchmarks.md. Not part of test.
 bench: template
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m tools.bench.run
 
 # The whole API on loopback: moto in-process, the stack created from dist/, the built handlers.
 local: template
-	$(BIN)/python -m localapi.serve --stage '$(STAGE)' --port '$(PORT)' \
+	$(BIN)/python -m tools.local.serve --stage '$(STAGE)' --port '$(PORT)' \
 		$(if $(LOCAL_DATA),--data '$(LOCAL_DATA)') \
 		$(foreach p,$(LOCAL_PARAMS),--parameter '$(p)')
 
@@ -159,7 +159,7 @@ FORCE ?=
 YES ?=
 PURGE ?=
 FN ?=
-OPS = $(BIN)/python deploy.py --stage '$(STAGE)' --region '$(REGION)' --stack-name '$(STACK_NAME)' \
+OPS = $(BIN)/python -m tools.deploy --stage '$(STAGE)' --region '$(REGION)' --stack-name '$(STACK_NAME)' \
 	$(if $(ARTIFACT_BUCKET),--artifact-bucket '$(ARTIFACT_BUCKET)') \
 	$(if $(filter 1,$(ALLOW_REPLACE)),--allow-replace) $(if $(filter 1,$(ADOPT)),--adopt) \
 	$(if $(filter 1,$(FORCE)),--force)

@@ -42,7 +42,7 @@ STORE = CACHE_DIR / "build"  # the zips and generated files by the hash of their
 S3_PREFIX = "artifacts"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 SKIPPED = {"__pycache__", ".pytest_cache", ".DS_Store"}
-STAGES = ("dev", "test", "prod")  # templates.stage_params.STAGES, without importing templates
+STAGES = ("dev", "test", "prod")  # tools.deploy.stage_params.STAGES, without importing templates
 OPENAPI = "openapi"  # the function that serves the document, from its own zip
 # pip may install only pure-Python wheels: the layer must run on both architectures.
 PIP_TARGET = ["--only-binary=:all:", "--platform", "any", "--implementation", "py",
@@ -441,13 +441,13 @@ def _generate(stages: list[str]) -> dict:
     from templates import build_template, stage_params
     from templates.catalog import ARTIFACTS, LAYER
     from templates.parameters import PYTHON_RUNTIMES, code_key_parameter
-    from templates.stack_policy import stack_policy
+    from tools.deploy.stack_policy import stack_policy
 
     template_json = (build_template().to_json(sort_keys=False) + "\n").encode()
     template = json.loads(template_json)
     if stage_params.STAGES != STAGES:
         raise BuildError(
-            f"build.STAGES {STAGES} is not templates.stage_params' {stage_params.STAGES}"
+            f"build.STAGES {STAGES} is not tools.deploy.stage_params' {stage_params.STAGES}"
         )
     try:
         values = {s: stage_params.validate(ROOT / "params" / f"{s}.json", template) for s in stages}
@@ -467,7 +467,7 @@ def _generate(stages: list[str]) -> dict:
 
 
 def _params(generated: dict, keys: dict[str, str]) -> dict[str, str]:
-    from templates import stage_params
+    from tools.deploy import stage_params
 
     template = json.loads(generated["template"])
     return {

@@ -21,8 +21,9 @@ from awacs.aws import Allow, PolicyDocument, Statement
 from troposphere import AWSObject, GetAtt, Join, Ref, Sub, Template, apigateway, awslambda, iam
 from troposphere.cloudformation import AWSCustomObject
 
+from tools.intrinsics import parameters_read
+
 from .catalog import API_DEPLOYMENT
-from .intrinsics import parameters_read
 from .log_groups import LogGroups, log_group
 from .naming import logical_id, physical_name
 from .parameters import Params

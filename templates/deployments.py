@@ -68,9 +68,10 @@ from troposphere import (
 )
 from troposphere.policies import CodeDeployLambdaAliasUpdate, UpdatePolicy
 
+from tools.intrinsics import Context, inputs
+
 from .catalog import ARTIFACTS, FUNCTIONS, LAYER
 from .functions import Functions
-from .intrinsics import Context, inputs
 from .monitoring import ALARMS_ON, Monitoring, add_alarms, version_alarms
 from .naming import logical_id, physical_name
 from .parameters import REPLACING, Params, code_key_parameter, code_key_stem

@@ -37,7 +37,7 @@ FROM_DEPLOY = "deploy"
 REPLACING = frozenset({"PartitionKeyName", "SortKeyName"})
 # Parameters whose edit would replace a stateful resource: the key names (the table) and the
 # stage (API Gateway names its execution log group after it, templates/log_groups.py). The
-# stack policy refuses those updates (templates/stack_policy.py).
+# stack policy refuses those updates (tools/deploy/stack_policy.py).
 REFUSED = REPLACING | {"Stage"}
 # What a console edit (Update stack, current template, one value changed) does, appended to
 # every parameter's Description by describe_edits.
@@ -51,7 +51,7 @@ EDIT_REDEPLOYS = (
 EDIT_AT_ONCE = "Console edit: takes effect in that stack update."
 
 # Where the build puts each artifact (build.py's S3_PREFIX): `artifacts/<name>-<sha256>.zip`,
-# under `<project>/dist/` when taskcat uploads the project (ops/taskcat.py).
+# under `<project>/dist/` when taskcat uploads the project (tools/deploy/taskcat.py).
 ARTIFACT_PREFIX = "artifacts"
 # The most items a list parameter may hold. CloudFormation cannot count a list's items (neither
 # a parameter constraint nor a Rules function does), so the counts live in the template's

@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from templates import stage_params
+from tools.deploy import stage_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,10 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localapi import moto_compat
 from templates import build_template
 from tests import cfn
 from tests import moto_server as moto_helpers
+from tools.local import moto_compat
 
 FUNCTIONS_DIR = cfn.ROOT / "functions"
 sys.path.insert(0, str(FUNCTIONS_DIR / "shared"))  # items_common, as the layer provides it

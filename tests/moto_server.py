@@ -10,14 +10,14 @@ from typing import Any
 import boto3
 import pytest
 
-from localapi import moto_compat
 from tests.cfn import ROOT
+from tools.local import moto_compat
 
 REGION = "us-west-2"
 
 
 def start(log: Path) -> tuple[subprocess.Popen, str]:
-    """moto_server (with localapi.moto_compat's patches) on a free port: (process, endpoint)."""
+    """moto_server (with tools.local.moto_compat's patches) on a free port: (process, endpoint)."""
     try:
         return moto_compat.start_server(log, seconds=30)
     except RuntimeError as error:

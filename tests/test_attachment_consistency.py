@@ -25,7 +25,6 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from items_common import attachments, upkeep
-from localapi import streams
 from templates import data
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
@@ -51,6 +50,7 @@ from tests.handler_client import (
     put,
     reply_of,
 )
+from tools.local import streams
 
 PENDING_TAGS = {attachments.TAG_KEY: attachments.PENDING}
 # When the lifecycle is evaluated: a day after the pending objects' expiry.

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from templates import stage_params
 from templates.api import setting_path
 from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.deployments import LIVE, NOT_VERSIONED, SEPARATOR
@@ -29,6 +28,7 @@ from tests.cfn import (
     resources_of_type,
     stage_values,
 )
+from tools.deploy import stage_params
 
 try:  # the regular-expression parser behind `re` (sre_parse before Python 3.11)
     import re._parser as sre

@@ -363,7 +363,7 @@ def test_build_help_documents_its_options():
 
 
 def test_the_build_knows_the_stages_without_importing_the_templates():
-    from templates import stage_params
+    from tools.deploy import stage_params
 
     assert build.STAGES == stage_params.STAGES
 

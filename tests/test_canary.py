@@ -16,15 +16,12 @@ import templates.api
 import templates.api_deployment
 import templates.functions
 import templates.parameters
-from localapi import moto_compat
-from localapi.routes import invoked_function
 from templates import build_template, deployments
 from templates.catalog import FUNCTIONS, ROUTES, FunctionSpec
 from templates.deployments import LIVE, NOT_VERSIONED
 from templates.monitoring import ALARMS_ON
 from templates.naming import logical_id
 from templates.parameters import DEPLOYMENT_PREFERENCES, REPLACING
-from templates.stack_policy import STATEFUL_TYPES
 from tests import test_aws_rules as aws_rules
 from tests.cfn import (
     ROOT,
@@ -39,6 +36,9 @@ from tests.cfn import (
 )
 from tests.conftest import REGION
 from tests.test_aws_rules import Deployed, settings_record
+from tools.deploy.stack_policy import STATEFUL_TYPES
+from tools.local import moto_compat
+from tools.local.routes import invoked_function
 
 VERSION, ALIAS = "AWS::Lambda::Version", "AWS::Lambda::Alias"
 LAYER = "AWS::Lambda::LayerVersion"
@@ -422,7 +422,7 @@ def test_no_input_can_hold_the_separator(template, spec):
                 assert not re.fullmatch(parameter["AllowedPattern"], probe), (name, probe)
 
 
-# What moto creates (localapi.moto_compat registers the alias; CodeDeploy stays skipped)
+# What moto creates (tools.local.moto_compat registers the alias; CodeDeploy stays skipped)
 
 
 def test_moto_creates_every_version_and_alias_and_the_callers_invoke_the_alias(template, aws_env):
@@ -444,7 +444,7 @@ def test_moto_creates_every_version_and_alias_and_the_callers_invoke_the_alias(t
         cfn.delete_stack(StackName="canary")
 
 
-# localapi follows an alias (or a version) to its function
+# tools.local follows an alias (or a version) to its function
 
 
 def _one(type_: str, **props: object) -> dict:

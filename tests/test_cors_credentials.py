@@ -23,9 +23,9 @@ import json
 import pytest
 from werkzeug.test import Client
 
-from localapi import LocalApi, read_routes
 from templates.cors import CREDENTIALS
 from tests import cfn
+from tools.local import LocalApi, read_routes
 
 ORIGIN = "https://app.example.com"
 HEADER = "Access-Control-Allow-Credentials"
@@ -98,7 +98,7 @@ def test_as_cloudformation_resolves_it(template, origin, credentials, expected):
         assert mapped.get(f"gatewayresponse.header.{HEADER}") == expected, rid
 
 
-# --- the local API (localapi.routes evaluates the Fn::If) -------------------------------------
+# --- the local API (tools.local.routes evaluates the Fn::If) -------------------------------------
 
 
 class FailingApi(LocalApi):
@@ -140,7 +140,7 @@ def test_local_gateway_answers_send_the_header_only_when_true(template, credenti
 
 @pytest.mark.parametrize(("credentials", "served"), [("false", False), ("true", True)])
 def test_a_method_whose_condition_is_false_is_not_served(template, credentials, served):
-    """localapi evaluates a resource's Condition as CloudFormation does (none of the API's
+    """tools.local evaluates a resource's Condition as CloudFormation does (none of the API's
     methods has one today; a conditional method must not be served when it is not created)."""
     changed = json.loads(json.dumps(template))
     changed["Resources"]["ApiItemsIdVersionsOptions"]["Condition"] = CREDENTIALS

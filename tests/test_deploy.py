@@ -1,10 +1,10 @@
-"""deploy.py's decisions, one by one, on moto in-process."""
+"""tools/deploy/cli.py's decisions, one by one, on moto in-process."""
 
 import boto3
 import pytest
 from moto import mock_aws
 
-import deploy
+from tools.deploy import cli as deploy
 
 
 @pytest.mark.parametrize("region", ["us-west-2", "us-east-1"])

@@ -1,4 +1,4 @@
-"""diagram.py: which references become edges, that the DOT of the real template has every
+"""tools/diagram.py: which references become edges, that the DOT of the real template has every
 resource in its service's cluster and only resource-to-resource edges, and that the checked-in
 docs/stack.dot is the one the current template draws (so the picture cannot go stale).
 No Graphviz and no network: only the DOT text is checked."""
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import diagram
 from templates import build_template
+from tools import diagram
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED_IN = ROOT / "docs" / "stack.dot"

@@ -1,5 +1,5 @@
 """The API against its own contract, by generated requests: schemathesis reads dist/openapi.json
-and sends what it generates through localapi (the template's routes, the real handlers) to
+and sends what it generates through tools.local (the template's routes, the real handlers) to
 moto. Every answer must be documented (status code and body schema) and never a server error.
 
 `make test` runs a quick profile (FUZZ_EXAMPLES, default 25 per operation); `make fuzz` runs
@@ -17,8 +17,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from localapi import LocalApi, unpack
 from tests.cfn import ROOT
+from tools.local import LocalApi, unpack
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 SPEC = json.loads((ROOT / "dist" / "openapi.json").read_text())

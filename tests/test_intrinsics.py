@@ -1,4 +1,4 @@
-"""templates.intrinsics.Evaluator, table by table: what CloudFormation makes of a node for given
+"""tools.intrinsics.Evaluator, table by table: what CloudFormation makes of a node for given
 parameter values (Ref, Fn::If over Conditions, Fn::Sub, Fn::Join, AWS::NoValue), and what it
 refuses to guess (anything that needs AWS). The local API reads its routes, preflights and
 gateway responses through it (tests/test_cors_credentials.py checks those on the template)."""
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from templates.intrinsics import NO_VALUE, Evaluator, Unresolvable, text
+from tools.intrinsics import NO_VALUE, Evaluator, Unresolvable, text
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {

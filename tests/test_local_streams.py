@@ -1,4 +1,4 @@
-"""localapi.streams: the event source mapping as `make local` runs it, read from the template and
+"""tools.local.streams: the event source mapping as `make local` runs it, read from the template and
 driven with a scripted function (batches, partial batch responses, bisecting, retries, the
 failure queue). The real stream on moto is exercised end to end by test_local_server.py."""
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from localapi import streams
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
+from tools.local import streams
 
 
 def test_the_templates_mapping_is_read_with_its_settings(template):

@@ -1,4 +1,4 @@
-"""localapi: the template's REST API served locally (routes read from the template, proxy events
+"""tools.local: the template's REST API served locally (routes read from the template, proxy events
 as API Gateway builds them, the handlers run on moto), and schemathesis driving it in-process."""
 
 import base64
@@ -10,11 +10,11 @@ import pytest
 import schemathesis
 from werkzeug.test import Client
 
-from localapi import LocalApi, read_routes, to_event
-from localapi.events import MalformedResult, from_result
-from localapi.routes import LambdaTarget, MockResponse
 from templates.catalog import ROUTES
 from tests import cfn
+from tools.local import LocalApi, read_routes, to_event, unpack
+from tools.local.events import MalformedResult, from_result
+from tools.local.routes import LambdaTarget, MockResponse
 
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 ORIGIN = "https://example.com"
@@ -380,6 +380,22 @@ def test_each_handler_is_imported_once(local_api):
         assert client.get("/items/missing").status_code == 404
         assert client.get("/").status_code == 200
     assert set(local_api._handlers) == {"GetItemFunction", "HealthFunction"}
+
+
+def test_a_function_keeps_its_own_layer_modules_when_another_is_imported(stack, template, tmp_path):
+    """Each Lambda function has its own process. Another function's first import must not leave
+    this one a second copy of what it loads lazily: Powertools' idempotency exceptions, loaded
+    again after get_item's import, were not the ones its persistence layer raised (500, not 422;
+    the browser test met it when stream_audit's first batch came between two POSTs)."""
+    functions_dir, layer_dirs = unpack(cfn.ROOT / "dist", tmp_path)  # the layer has Powertools
+    api = LocalApi(template, stack.parameters, stage="test", functions_dir=functions_dir,
+                   layer_dirs=layer_dirs)  # fmt: skip
+    client = Client(api)
+    key = {"Idempotency-Key": "key-1"}
+    assert client.post("/items", json={"id": "a", "name": "x"}, headers=key).status_code == 201
+    assert client.get("/items/a").status_code == 200  # get_item's first import
+    reused = client.post("/items", json={"id": "a", "name": "other"}, headers=key)
+    assert (reused.status_code, reused.json["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
 
 
 def test_the_health_route_sees_the_lambda_context(local_api, stack, monkeypatch):

@@ -1,5 +1,5 @@
 """The API against a model: hypothesis drives random sequences of create, get, put, patch, delete
-and list through localapi (the template's routes, the real handlers, moto), and after every step
+and list through tools.local (the template's routes, the real handlers, moto), and after every step
 the API must agree with a plain dictionary of what it should hold.
 
 Each run of the machine works under its own id prefix and empties the table when it ends, so
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 from werkzeug.test import Client
 
-from localapi import LocalApi
+from tools.local import LocalApi
 
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "20"))
 SERVER_FIELDS = {"id", "version", "created_at", "updated_at"}

@@ -1,4 +1,4 @@
-"""localapi.moto_compat's CloudFormation patches, proven on moto: custom resources run in-process
+"""tools.local.moto_compat's CloudFormation patches, proven on moto: custom resources run in-process
 (a small handler written here, its zip in moto's S3; in mock_aws and through moto_server), and
 updates of our own stack (dist/template.json with dist/params/test.json)."""
 
@@ -17,11 +17,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localapi import moto_compat
-from localapi import stack as local_stack
-from templates.stack_policy import STATEFUL_TYPES
 from tests import cfn
 from tests import moto_server as moto_helpers
+from tools.deploy.stack_policy import STATEFUL_TYPES
+from tools.local import moto_compat
+from tools.local import stack as local_stack
 
 REGION = "us-west-2"
 CODE_BUCKET = "custom-resource-code"
@@ -361,7 +361,7 @@ def test_a_failed_update_rolls_back_and_the_custom_resource_gets_its_old_propert
 
 
 def test_custom_resources_through_moto_server(moto_server):
-    """`python -m localapi.moto_compat`: the handler runs in the server's request thread, its
+    """`python -m tools.local.moto_compat`: the handler runs in the server's request thread, its
     boto3 calls land in the server's moto (its records are read back through the endpoint)."""
     session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
                             aws_secret_access_key="testing")  # fmt: skip
@@ -585,7 +585,7 @@ def test_our_stack_updates_the_same_through_a_change_set(ours):
 
 
 def test_our_stack_updates_through_moto_server(moto_server, monkeypatch):
-    """The reported failure: UpdateStack of our stack on `python -m localapi.moto_compat`."""
+    """The reported failure: UpdateStack of our stack on `python -m tools.local.moto_compat`."""
     for key, value in moto_helpers.environment(moto_server["endpoint"]).items():
         if key.startswith("AWS_"):
             monkeypatch.setenv(key, value)
@@ -617,14 +617,15 @@ def copied_inputs(tmp: Path, stage: str, **changes: str) -> tuple[Path, Path]:
 def test_a_deploy_with_a_changed_parameter_updates_through_aws_cloudformation_deploy(
     moto_server, tmp_path
 ):
-    """The operator's update: deploy.py (`aws cloudformation deploy`: CreateChangeSet UPDATE,
-    ExecuteChangeSet) of a changed params file onto the deployed stack, on moto_server."""
+    """The operator's update: `python -m tools.deploy` (`aws cloudformation deploy`:
+    CreateChangeSet UPDATE, ExecuteChangeSet) of a changed params file onto the deployed stack,
+    on moto_server."""
     env = moto_helpers.environment(moto_server["endpoint"])
     moto_helpers.give_account_cloudwatch_role(env)
 
     def deploy(params: Path, dist: Path) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "deploy.py", "deploy", "--stage", "dev", "--region", REGION,
+            [sys.executable, "-m", "tools.deploy", "deploy", "--stage", "dev", "--region", REGION,
              "--params-dir", str(params), "--dist", str(dist)],
             cwd=cfn.ROOT, env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from ops import drift
-from ops import logs as ops_logs
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
 from tests import moto_server
 from tests.cfn import ROOT
+from tools.deploy import drift
+from tools.deploy import logs as ops_logs
 
 STAGE = "dev"
 STACK = f"items-api-{STAGE}"
@@ -33,10 +33,10 @@ def make(env: dict, target: str, stdin: str = "", **variables: str) -> subproces
 
 
 def deploy_py(env: dict, *args: str) -> subprocess.CompletedProcess:
-    """deploy.py itself, for runs on copied inputs (make always uses params/ and dist/)."""
+    """The deploy CLI itself, for runs on copied inputs (make always uses params/ and dist/)."""
     return subprocess.run(
-        [sys.executable, "deploy.py", *args, "--stage", STAGE, "--region", moto_server.REGION,
-         "--artifact-bucket", BUCKET],
+        [sys.executable, "-m", "tools.deploy", *args, "--stage", STAGE,
+         "--region", moto_server.REGION, "--artifact-bucket", BUCKET],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

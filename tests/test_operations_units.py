@@ -10,10 +10,10 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-import deploy
-from ops import changes, drift, events, logs, teardown
 from tests.cfn import ROOT, stage_values
 from tests.conftest import REGION
+from tools.deploy import changes, drift, events, logs, teardown
+from tools.deploy import cli as deploy
 
 
 def aws_change(logical: str, type_: str, action: str, replacement: str = "",

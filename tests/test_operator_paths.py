@@ -3,9 +3,9 @@ no-op deploy, a code change, a console edit of an API-shaping parameter (update-
 current template and UsePreviousValue for the rest), the next make deploy stopping on it,
 ADOPT=1, another console edit reverted by FORCE=1, destroy, and a create again.
 
-deploy.py runs on copies of params/ and dist/ (ADOPT writes the copy; the code change is a
+tools/deploy/cli.py runs on copies of params/ and dist/ (ADOPT writes the copy; the code change is a
 copied artifact with one more file). moto's gaps this needs (updates, custom resources run
-in-process from the built zip, the API stage) are patched in localapi/moto_compat.py. Not
+in-process from the built zip, the API stage) are patched in tools/local/moto_compat.py. Not
 rehearsed: the stack policy's refusal (moto does not evaluate stack policies; the policy
 itself is tested in tests/test_stack_policy.py) and CodeDeploy's traffic shifting (moto has no
 CodeDeploy: the alias moves at once)."""
@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 import build
-from templates import stage_params
 from templates.naming import logical_id
 from templates.parameters import code_key_parameter
 from tests import moto_server
 from tests.cfn import ROOT
+from tools.deploy import stage_params
 
 STAGE = "test"
 STACK = f"items-api-{STAGE}"
@@ -36,8 +36,9 @@ CHANGED = "health"  # the function whose code the rehearsal changes
 def deploy_py(env: dict, inputs: tuple[Path, Path], *args: str) -> subprocess.CompletedProcess:
     params, dist = inputs
     return subprocess.run(
-        [sys.executable, "deploy.py", *args, "--stage", STAGE, "--region", moto_server.REGION,
-         "--artifact-bucket", BUCKET, "--params-dir", str(params), "--dist", str(dist)],
+        [sys.executable, "-m", "tools.deploy", *args, "--stage", STAGE,
+         "--region", moto_server.REGION, "--artifact-bucket", BUCKET,
+         "--params-dir", str(params), "--dist", str(dist)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

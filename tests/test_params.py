@@ -7,10 +7,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-import deploy
-from templates import stage_params
-from templates.stage_params import STAGES, ParamsError
 from tests.cfn import ROOT
+from tools.deploy import cli as deploy
+from tools.deploy import stage_params
+from tools.deploy.stage_params import STAGES, ParamsError
 
 
 @pytest.mark.parametrize("stage", STAGES)

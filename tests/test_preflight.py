@@ -1,8 +1,8 @@
-"""`make preflight` (ops/preflight.py): the API Gateway CloudWatch role, Lambda concurrency,
+"""`make preflight` (tools.deploy.preflight): the API Gateway CloudWatch role, Lambda concurrency,
 names that exist already, and name lengths (offline), each refusal with its numbers and fix.
 
-The checks run against moto in-process (localapi.moto_compat gives its Lambda GetAccountSettings);
-the make targets against moto_server. moto enforces none of these AWS rules itself (its Stage
+The checks run against moto in-process (moto_compat gives its Lambda GetAccountSettings); the
+make targets against moto_server. moto enforces none of these AWS rules itself (its Stage
 logs without a role, its names may be any length), so each test that encodes one cites the AWS
 documentation of the rule. Names, counts and limits are read from the template, never listed."""
 
@@ -20,12 +20,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import deploy
-from localapi import moto_compat
-from ops import preflight
-from ops.preflight import RULES, Names, PreflightError, derived_names
 from tests import moto_server
 from tests.cfn import ROOT, create_built_stack, resources_of_type, stage_values
+from tools.deploy import cli as deploy
+from tools.deploy import preflight
+from tools.deploy.preflight import RULES, Names, PreflightError, derived_names
+from tools.local import moto_compat
 
 REGION = "us-west-2"
 CONCURRENCY_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"
@@ -282,7 +282,7 @@ def _function(session: Any, name: str, reserved: int) -> None:
 
 
 def test_moto_answers_get_account_settings_from_its_functions(aws, monkeypatch):
-    """localapi.moto_compat's GetAccountSettings: the quota less every reservation."""
+    """tools.local.moto_compat's GetAccountSettings: the quota less every reservation."""
     monkeypatch.setenv("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000")
     lam = aws.client("lambda")
     assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 1000

@@ -17,8 +17,8 @@ from detect_secrets import SecretsCollection
 from detect_secrets.settings import default_settings, get_settings
 
 import build
-from templates.stage_params import STAGES
 from tests.cfn import ROOT
+from tools.deploy.stage_params import STAGES
 
 KEY_MATERIAL_PLUGINS = {"AWSKeyDetector", "PrivateKeyDetector", "KeywordDetector"}
 SOURCES = sorted(

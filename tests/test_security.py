@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 
 from items_common.validation import ITEM_SCHEMA as HANDLERS_SCHEMA
-from templates import stage_params
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
-from templates.stack_policy import STATEFUL_TYPES
 from templates.suppressions import REASONS_KEY
 from tests.cfn import (
     ROOT,
@@ -23,6 +21,8 @@ from tests.cfn import (
     references,
     resources_of_type,
 )
+from tools.deploy import stage_params
+from tools.deploy.stack_policy import STATEFUL_TYPES
 
 MAX_SUPPRESSIONS = 8
 PROD = "prod"
@@ -38,9 +38,9 @@ def _one(template: dict, type_: str) -> tuple[str, dict]:
 
 
 def _cfripper_exceptions() -> list[tuple[str, str, str]]:
-    """(file, rules, reason) for every Filter in security/cfripper/*.py."""
+    """(file, rules, reason) for every Filter in tools/scan/cfripper/*.py."""
     found = []
-    for path in sorted((ROOT / "security" / "cfripper").glob("*.py")):
+    for path in sorted((ROOT / "tools" / "scan" / "cfripper").glob("*.py")):
         spec = importlib.util.spec_from_file_location(f"cfripper_filters_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -1,5 +1,5 @@
 """The stack policy: every stateful resource of the template, and nothing else, is denied
-replacement and deletion; build.py writes exactly that policy; deploy.py sets it on every stage,
+replacement and deletion; build.py writes exactly that policy; the deploy sets it on every stage,
 after a deploy and after a no-op alike."""
 
 import json
@@ -10,10 +10,10 @@ import pytest
 from moto import mock_aws
 
 import build
-import deploy
-from templates.stack_policy import STATEFUL_TYPES, stack_policy
 from tests.cfn import _schemas
 from tests.conftest import REGION
+from tools.deploy import cli as deploy
+from tools.deploy.stack_policy import STATEFUL_TYPES, stack_policy
 
 DENIED = {"Update:Replace", "Update:Delete"}
 ALLOW_ALL = {"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"}

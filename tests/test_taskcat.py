@@ -4,16 +4,15 @@ deploy runs, against the built template."""
 
 import pytest
 
-from ops import taskcat
-from templates import stage_params
 from templates.parameters import FROM_BUILD, FROM_DEPLOY, supplier
 from tests.cfn import ROOT
+from tools.deploy import stage_params, taskcat
 
 CONFIG = taskcat.config()
 
 
 def test_the_committed_file_is_what_params_gives():
-    assert taskcat.CONFIG.read_text() == taskcat.dump(CONFIG), "run python -m ops.taskcat"
+    assert taskcat.CONFIG.read_text() == taskcat.dump(CONFIG), "run python -m tools.deploy.taskcat"
 
 
 def test_the_project_and_its_tests():

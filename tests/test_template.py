@@ -10,7 +10,6 @@ import templates.api
 from templates import build_template
 from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.naming import logical_id
-from templates.stack_policy import STATEFUL_TYPES
 from tests.cfn import (
     Resolver,
     function_policy,
@@ -20,6 +19,7 @@ from tests.cfn import (
     stage_values,
     taggable_types,
 )
+from tools.deploy.stack_policy import STATEFUL_TYPES
 
 
 def _fn(template: dict, spec: FunctionSpec) -> dict:
@@ -306,7 +306,7 @@ def test_every_preflight_allows_every_header_the_api_reads(template, stage):
     """A browser sends a header only if the preflight lists it: If-Match on PUT, PATCH and
     DELETE and Idempotency-Key on POST were blocked (#16 item 13). Whatever a stage file sets
     CorsAllowHeaders to, the API's own headers stay allowed."""
-    from templates import stage_params
+    from tools.deploy import stage_params
 
     values = stage_params.with_defaults(template, stage_values(template, stage))
     for edited in (values, {**values, "CorsAllowHeaders": "X-Other"}):

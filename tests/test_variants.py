@@ -7,8 +7,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localapi import moto_compat
-from templates import stage_params
 from templates.catalog import COLLECTION, ROUTES
 from templates.naming import logical_id
 from tests.cfn import (
@@ -19,6 +17,8 @@ from tests.cfn import (
     stage_values,
 )
 from tests.conftest import REGION
+from tools.deploy import stage_params
+from tools.local import moto_compat
 
 
 def _resolve(template: dict, **values: str) -> Resolver:

@@ -4,7 +4,7 @@ ProxyEvent has the few properties of Powertools' APIGatewayProxyEvent that the r
 the same names and with the same values, over the same dict (raw_event). It is not Powertools'
 class because importing that imports aws_lambda_powertools.utilities.data_classes, which loads
 the event classes of every AWS service: about 10 ms of each HTTP function's cold start with
-bytecode, about 50 ms without (bench/bench_cold.py).
+bytecode, about 50 ms without (tools/bench/bench_cold.py).
 """
 
 from typing import Any

@@ -1,0 +1,898 @@
+"""`make preflight STAGE=<stage>`: what would make CloudFormation fail (and roll the whole stack
+back) for reasons outside the template, found before anything is uploaded, created or planned.
+`make deploy` and `make plan` run it first; every refusal is reported at once, each with its
+numbers and its fix (which parameter in which params file, or which command).
+
+Offline, before boto3 is even imported:
+- name lengths: every name the stack fixes (RULES) must stay within its AWS limit for this
+  STACK_NAME; the refusal shows the worst name, its length, the limit and the longest
+  STACK_NAME that fits. STACK_NAME itself must be a valid stack name.
+
+Then read-only calls (the checks are skipped when the template does not need them):
+- API Gateway's CloudWatch role: a Stage with access logs or execution logging needs the
+  account's role in this region (GetAccount cloudwatchRoleArn, an existing IAM role), unless the
+  stack sets it itself (an AWS::ApiGateway::Account it creates: CreateApiGatewayAccountRole).
+  When the role is set and the stack would set its own too, that is only a warning: the stack
+  would replace the account's setting (for every API in the region) with its own role, which
+  also works; when the live stack already owns the setting, nothing is said.
+- Lambda concurrency: what the functions reserve must leave the account 100 unreserved,
+  counting other functions' reservations and not counting twice this stack's own.
+- names that exist already outside this stack (a name the live stack owns is no collision).
+A check AWS does not answer (AccessDenied, ...) is a warning, "not checked", never a guess.
+
+Names come from the template itself: for each resource of a RULES type that this stage creates
+(its Condition, evaluated), the name property resolved by `Names` for the stack name, region,
+a placeholder account ID and the stage's parameter values. A name made of another resource's
+physical ID (`API-Gateway-Execution-Logs_${Api}/...`: a new ID) cannot collide; its length is
+checked with the longest such ID when the ID's length is known.
+
+Why `Names` and not tests/cfn.Resolver or tools/local/routes.resolve: both exist, each covers a
+part (parameters and conditions; pseudo parameters and Sub lists), neither resolves Refs to
+other resources' names, and tools/deploy/ cannot import tests/.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT = "123456789012"  # a placeholder account ID: 12 digits, as long as every real one
+STACK = "\x01"  # stands for the stack name while resolving, to count where it is used
+OPAQUE = re.compile(r"\x00(\d*):([^\x00]*)\x00")  # a value only AWS knows: max length, label
+MIN_UNRESERVED = 100  # Lambda keeps at least this many executions unreserved
+LAMBDA_QUOTA_CODE = "L-B99A9384"  # Service Quotas: Lambda "Concurrent executions"
+STACK_NAME_LIMIT = 128
+STACK_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+
+DOCS = {
+    "concurrency": "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html",
+    "logging": "https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html",
+    "stack": "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html",
+}
+LOGGING_ERROR = "CloudWatch Logs role ARN must be set in account settings to enable logging"
+ROLE_HOWTO = (
+    "a role API Gateway can assume (trusting apigateway.amazonaws.com, with the managed policy "
+    "AmazonAPIGatewayPushToCloudWatchLogs)"
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one resource type names itself: its name property, AWS's length limit (None: no
+    documented limit) and where it is documented, how existence is checked (None: `why` not),
+    what Ref returns made from the name ("": an ID AWS makes), and how to delete a leftover."""
+
+    prop: str
+    limit: int | None
+    doc: str
+    check: str | None = None
+    why: str = ""
+    ref: str = "{name}"
+    delete: str = ""
+
+
+_API = "https://docs.aws.amazon.com"
+_NOT_UNIQUE = "names may repeat: each has its own ID"
+# fmt: off
+RULES: dict[str, Rule] = {
+    "AWS::Lambda::Function": Rule(
+        "FunctionName", 64, f"{_API}/lambda/latest/api/API_CreateFunction.html", "lambda",
+        delete="aws lambda delete-function --function-name {name} --region {region}"),
+    "AWS::Logs::LogGroup": Rule(
+        "LogGroupName", 512,
+        f"{_API}/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html", "logs",
+        delete="aws logs delete-log-group --log-group-name {name} --region {region}"),
+    "AWS::CloudWatch::Alarm": Rule(
+        "AlarmName", 255, f"{_API}/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
+        "alarm", delete="aws cloudwatch delete-alarms --alarm-names {name} --region {region}"),
+    "AWS::CloudWatch::Dashboard": Rule(
+        "DashboardName", 255,
+        f"{_API}/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html", "dashboard",
+        delete="aws cloudwatch delete-dashboards --dashboard-names {name} --region {region}"),
+    "AWS::IAM::Role": Rule(
+        "RoleName", 64, f"{_API}/IAM/latest/APIReference/API_CreateRole.html", "role",
+        delete="aws iam delete-role --role-name {name} (detach and delete its policies first)"),
+    "AWS::SQS::Queue": Rule(
+        "QueueName", 80, f"{_API}/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html",
+        "queue", ref="https://sqs.{region}.amazonaws.com/{account}/{name}",
+        delete="aws sqs delete-queue --region {region} --queue-url "
+        "$(aws sqs get-queue-url --queue-name {name} --region {region} --output text)"),
+    "AWS::SNS::Topic": Rule(
+        "TopicName", 256, f"{_API}/sns/latest/api/API_CreateTopic.html", "topic",
+        ref="arn:{partition}:sns:{region}:{account}:{name}",
+        delete="aws sns delete-topic --topic-arn arn:{partition}:sns:{region}:<account>:{name}"),
+    "AWS::DynamoDB::Table": Rule(
+        "TableName", 255,
+        f"{_API}/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html",
+        "table", delete="aws dynamodb delete-table --table-name {name} --region {region} "
+        "(deletion protection off first; its items go with it)"),
+    "AWS::S3::Bucket": Rule(
+        "BucketName", 63, f"{_API}/AmazonS3/latest/userguide/bucketnamingrules.html", "bucket",
+        delete="aws s3 rb s3://{name} --force (if it is yours: bucket names are global)"),
+    "AWS::KMS::Alias": Rule(
+        "AliasName", 256, f"{_API}/kms/latest/APIReference/API_CreateAlias.html", "kms-alias",
+        delete="aws kms delete-alias --alias-name {name} --region {region}"),
+    "AWS::CodeDeploy::Application": Rule(
+        "ApplicationName", 100,
+        f"{_API}/codedeploy/latest/APIReference/API_CreateApplication.html", "codedeploy",
+        delete="aws deploy delete-application --application-name {name} --region {region}"),
+    "AWS::CodeDeploy::DeploymentGroup": Rule(
+        "DeploymentGroupName", 100,
+        f"{_API}/codedeploy/latest/APIReference/API_CreateDeploymentGroup.html",
+        why="unique only within its application, which this stack creates", ref=""),
+    "AWS::Lambda::LayerVersion": Rule(
+        "LayerName", 140, f"{_API}/lambda/latest/api/API_PublishLayerVersion.html",
+        why="publishing to an existing layer name adds a version: no collision", ref=""),
+    "AWS::IAM::Policy": Rule(
+        "PolicyName", 128, f"{_API}/IAM/latest/APIReference/API_PutRolePolicy.html",
+        why="an inline policy's name is unique only within the roles it is put on", ref=""),
+    "AWS::ApiGateway::RestApi": Rule("Name", None, "", why=_NOT_UNIQUE, ref=""),
+    "AWS::ApiGateway::ApiKey": Rule("Name", None, "", why=_NOT_UNIQUE, ref=""),
+    "AWS::ApiGateway::UsagePlan": Rule("UsagePlanName", None, "", why=_NOT_UNIQUE, ref=""),
+}
+# fmt: on
+# The longest value a Ref can answer when it is an ID AWS makes (not a name).
+REF_ID_LENGTH = {"AWS::ApiGateway::RestApi": 10}
+
+
+class PreflightError(Exception):
+    """Every refusal of one preflight, each with its numbers and its fix."""
+
+    def __init__(self, refusals: list[str]) -> None:
+        super().__init__(refusals)
+        self.refusals = refusals
+
+    def __str__(self) -> str:
+        items = [f"{i}. " + text.replace("\n", "\n   ") for i, text in enumerate(self.refusals, 1)]
+        return (
+            f"preflight refused ({len(self.refusals)}); nothing was uploaded, created or "
+            "changed:\n" + "\n".join(items)
+        )
+
+
+NO_VALUE = object()  # AWS::NoValue: the property is left out
+
+
+def opaque(label: str, length: int | None = None) -> str:
+    """A value only AWS will know (an ID, an attribute), of at most `length` characters."""
+    return f"\x00{'' if length is None else length}:{label}\x00"
+
+
+class Names:
+    """The template's intrinsics, resolved as CloudFormation would for one stack name, region
+    and set of parameter values (template Defaults for the rest): Ref, Fn::Sub (both forms),
+    Join, If, Select, Split, FindInMap, and Conditions (Equals, Not, And, Or, Condition). The
+    stack name stays STACK, and what only AWS knows (GetAtt, an ID) an `opaque` value."""
+
+    def __init__(
+        self, template: dict[str, Any], stack_name: str, region: str, values: dict[str, str]
+    ) -> None:
+        self.template, self.stack_name, self.region = template, stack_name, region
+        self.resources: dict[str, dict[str, Any]] = template.get("Resources", {})
+        specs = template.get("Parameters", {})
+        self.parameters = {k: _text(v["Default"]) for k, v in specs.items() if "Default" in v}
+        self.parameters |= {k: _text(v) for k, v in values.items()}
+        self.partition = _partition(region)
+        suffix = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+        self.pseudo = {
+            "AWS::StackName": STACK,
+            "AWS::Region": region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": self.partition,
+            "AWS::URLSuffix": suffix,
+            "AWS::StackId": f"arn:{self.partition}:cloudformation:{region}:{ACCOUNT}:stack/"
+            f"{STACK}/{opaque('stack id', 36)}",
+            "AWS::NotificationARNs": [],
+        }
+        self._conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = self.truth(self.template["Conditions"][name])
+        return self._conditions[name]
+
+    def truth(self, node: Any) -> bool:
+        if isinstance(node, bool):
+            return node
+        ((fn, args),) = node.items()
+        if fn == "Condition":
+            return self.condition(args)
+        if fn == "Fn::Equals":
+            left, right = (_text(self.resolve(a)) for a in args)
+            return left == right
+        if fn == "Fn::Not":
+            return not self.truth(args[0])
+        if fn == "Fn::And":
+            return all(self.truth(a) for a in args)
+        if fn == "Fn::Or":
+            return any(self.truth(a) for a in args)
+        raise ValueError(f"not a condition function: {fn}")
+
+    def created(self, logical_id: str) -> bool:
+        """False when the resource's Condition is false for these values."""
+        condition = self.resources[logical_id].get("Condition")
+        return condition is None or self.condition(condition)
+
+    def created_of_type(self, resource_type: str) -> list[str]:
+        """The logical IDs of the resources of this type that these values create."""
+        return [
+            lid
+            for lid, r in self.resources.items()
+            if r["Type"] == resource_type and self.created(lid)
+        ]
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [r for r in (self.resolve(n) for n in node) if r is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1 and (next(iter(node)).startswith("Fn::") or "Ref" in node):
+            ((fn, args),) = node.items()
+            try:
+                return self._function(fn, args)
+            except (KeyError, IndexError, TypeError, ValueError):  # not knowable before AWS
+                return opaque(fn)
+        resolved = {k: self.resolve(v) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+    def _function(self, fn: str, args: Any) -> Any:
+        if fn == "Ref":
+            return self.ref(args)
+        if fn == "Fn::If":
+            name, yes, no = args
+            return self.resolve(yes if self.condition(name) else no)
+        if fn == "Fn::Sub":
+            text, local = (args, {}) if isinstance(args, str) else args
+            scope = {k: self.resolve(v) for k, v in local.items()}
+            return re.sub(r"\$\{([^}]*)\}", lambda m: self._variable(m[1], scope), text)
+        if fn == "Fn::Join":
+            separator, items = args
+            return separator.join(_text(i) for i in _as_list(self.resolve(items)))
+        if fn == "Fn::Select":
+            index, items = self.resolve(args[0]), _as_list(self.resolve(args[1]))
+            return items[int(index)]
+        if fn == "Fn::Split":
+            return _text(self.resolve(args[1])).split(args[0])
+        if fn == "Fn::FindInMap":
+            keys = [_text(self.resolve(a)) for a in args]
+            return self.template["Mappings"][keys[0]][keys[1]][keys[2]]
+        if fn == "Fn::GetAtt":
+            return opaque(args if isinstance(args, str) else ".".join(args))
+        return opaque(fn)  # GetAZs, ImportValue, ...: only AWS knows
+
+    def _variable(self, name: str, scope: dict[str, Any]) -> str:
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        if name in scope:
+            return _text(scope[name])
+        if "." in name:
+            return opaque(name)
+        return _text(self.ref(name))
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            kind = self.template["Parameters"].get(name, {}).get("Type", "")
+            value = self.parameters[name]
+            return value.split(",") if kind.startswith(("List<", "CommaDelimitedList")) else value
+        resource = self.resources.get(name)
+        if resource is None:
+            return opaque(name)
+        rule = RULES.get(resource["Type"])
+        if rule and rule.ref:
+            given = resource.get("Properties", {}).get(rule.prop)
+            made = self.resolve(given) if given is not None else NO_VALUE
+            if not isinstance(made, str):  # no name given: CloudFormation makes one
+                made = opaque(f"{name} name", rule.limit)
+            return rule.ref.format(
+                name=made, region=self.region, account=ACCOUNT, partition=self.partition
+            )
+        return opaque(f"{name} id", REF_ID_LENGTH.get(resource["Type"]))
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else _text(value).split(",")
+
+
+@dataclass(frozen=True)
+class Name:
+    """One name the stack would create, as resolved (STACK and opaque values kept)."""
+
+    logical_id: str
+    resource_type: str
+    raw: str
+    stack_name: str
+
+    @property
+    def rule(self) -> Rule:
+        return RULES[self.resource_type]
+
+    @property
+    def fixed(self) -> bool:
+        """Fully known before the deploy: it may exist already."""
+        return "\x00" not in self.raw
+
+    @property
+    def text(self) -> str:
+        shown = self.raw.replace(STACK, self.stack_name)
+        return OPAQUE.sub(lambda m: f"<{m[2]}>", shown)
+
+    def length(self, stack_length: int | None = None) -> int | None:
+        """The longest this name can be (None: unknown), for a stack name of that length."""
+        ids = [m[1] for m in OPAQUE.finditer(self.raw)]
+        if any(i == "" for i in ids):
+            return None
+        base = len(OPAQUE.sub("", self.raw).replace(STACK, "")) + sum(int(i) for i in ids)
+        n = len(self.stack_name) if stack_length is None else stack_length
+        return base + n * self.raw.count(STACK)
+
+    def longest_stack_name(self) -> int | None:
+        """The longest STACK_NAME this name fits its limit with (None: any)."""
+        uses, longest = self.raw.count(STACK), self.length(0)
+        if not uses or longest is None or self.rule.limit is None:
+            return None
+        return (self.rule.limit - longest) // uses
+
+
+def derived_names(names: Names) -> list[Name]:
+    """Every name property of a RULES resource this stage creates, resolved."""
+    found = []
+    for logical_id, resource in names.resources.items():
+        rule = RULES.get(resource["Type"])
+        given = resource.get("Properties", {}).get(rule.prop) if rule else None
+        if given is None or not names.created(logical_id):
+            continue
+        value = names.resolve(given)
+        if isinstance(value, str):
+            found.append(Name(logical_id, resource["Type"], value, names.stack_name))
+    return found
+
+
+def parameters_of(template: dict[str, Any], node: Any) -> list[str]:
+    """The parameters a node reads (Ref, Sub, and the conditions of its Fn::If), sorted."""
+    specs, found = template.get("Parameters", {}), set()
+
+    def walk(item: Any) -> None:
+        if isinstance(item, list):
+            for i in item:
+                walk(i)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key == "Ref" and value in specs:
+                    found.add(value)
+                elif key == "Fn::Sub":
+                    text = value if isinstance(value, str) else value[0]
+                    found.update(v for v in re.findall(r"\$\{([^!}][^}]*)\}", text) if v in specs)
+                    walk(value if isinstance(value, str) else value[1])
+                elif key == "Fn::If":
+                    walk(template["Conditions"][value[0]])
+                    walk(value[1:])
+                elif key == "Condition" and isinstance(value, str):
+                    walk(template["Conditions"][value])
+                else:
+                    walk(value)
+
+    walk(node)
+    return sorted(found)
+
+
+# Name lengths: offline
+
+
+def length_refusals(names: Names, derived: list[Name], params_file: str) -> list[str]:
+    """STACK_NAME's own rules, and every derived name within its limit (no AWS call)."""
+    stack, refusals = names.stack_name, []
+    if len(stack) > STACK_NAME_LIMIT or not STACK_NAME_PATTERN.fullmatch(stack):
+        refusals.append(
+            f"STACK_NAME {stack!r} is not a CloudFormation stack name: a letter, then letters, "
+            f"digits and hyphens, at most {STACK_NAME_LIMIT} characters ({DOCS['stack']})."
+        )
+    over = [n for n in derived if n.rule.limit is not None and (n.length() or 0) > n.rule.limit]
+    if not over:
+        return refusals
+    over.sort(key=lambda n: ((n.length() or 0) - (n.rule.limit or 0), n.text), reverse=True)
+    worst = over[0]
+    lines = [
+        f"{len(over)} names would be longer than AWS allows (STACK_NAME {stack!r}, "
+        f"{len(stack)} characters):"
+    ]
+    shown: dict[str, int] = {}
+    for n in over:
+        shown[n.resource_type] = shown.get(n.resource_type, 0) + 1
+        if shown[n.resource_type] <= 3:
+            lines.append(
+                f"  {n.resource_type} {n.logical_id} {n.rule.prop}: {n.text!r} is "
+                f"{n.length()} characters, limit {n.rule.limit} ({n.rule.doc})"
+            )
+    lines += [
+        f"  ... and {count - 3} more {kind} names" for kind, count in shown.items() if count > 3
+    ]
+    lines.append(
+        f"The longest for its limit: {worst.text!r}, {worst.length()} characters, "
+        f"limit {worst.rule.limit}."
+    )
+    fits = [n.longest_stack_name() for n in derived]
+    fitting = min([STACK_NAME_LIMIT] + [f for f in fits if f is not None])
+    stackless = [n for n in over if STACK not in n.raw]
+    if len(stackless) < len(over):
+        lines.append(
+            f"The longest STACK_NAME that fits every name: {fitting} characters.\n"
+            f"Fix: STACK_NAME=<at most {fitting} characters>."
+        )
+    for n in stackless:
+        node = names.resources[n.logical_id]["Properties"][n.rule.prop]
+        made_of = ", ".join(parameters_of(names.template, node)) or "the template"
+        lines.append(f"{n.text!r} does not contain STACK_NAME: shorten {made_of} in {params_file}.")
+    refusals.append("\n".join(lines))
+    return refusals
+
+
+def lengths_summary(derived: list[Name]) -> str:
+    """The passing line: the name closest to its limit and the longest STACK_NAME that fits."""
+    known = [(n.rule.limit - length, n, length) for n in derived
+             if n.rule.limit is not None and (length := n.length()) is not None]  # fmt: skip
+    fits = [f for f in (n.longest_stack_name() for n in derived) if f is not None]
+    line = f"name lengths: {len(derived)} names within AWS limits"
+    if known:
+        _, closest, length = min(known, key=lambda k: (k[0], k[1].text))
+        line += f"; closest: {closest.text!r} {length} of {closest.rule.limit}"
+    return line + f"; STACK_NAME may have up to {min([STACK_NAME_LIMIT, *fits])} characters"
+
+
+# Read-only AWS checks
+
+
+@dataclass
+class Report:
+    """What one preflight found: lines for the operator, warnings, refusals."""
+
+    out: Callable[[str], None] = print
+    warnings: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+
+    def ok(self, line: str) -> None:
+        self.out(f"  {line}")
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.out(f"  WARNING: {text}")
+
+
+def _code(error: Exception) -> str:
+    return getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
+
+
+def _client_error() -> type[Exception]:
+    from botocore.exceptions import ClientError
+
+    return ClientError
+
+
+def live_resources(cfn: Any, stack_name: str) -> dict[str, tuple[str, str]] | None:
+    """The live stack's resources, logical ID -> (type, physical ID); None without a stack.
+    (ListStackResources, not DescribeStackResources: that one stops at 100 resources.)"""
+    try:
+        pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+        summaries = [r for page in pages for r in page["StackResourceSummaries"]]
+    except _client_error() as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return {
+        r["LogicalResourceId"]: (r.get("ResourceType", ""), r.get("PhysicalResourceId", ""))
+        for r in summaries
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
+    }
+
+
+def check_cloudwatch_role(
+    session: Any,
+    names: Names,
+    live: dict[str, tuple[str, str]] | None,
+    params_file: str,
+    report: Report,
+) -> None:
+    """Access or execution logging of a Stage needs the account's CloudWatch role."""
+    logging = [
+        lid
+        for lid in names.created_of_type("AWS::ApiGateway::Stage")
+        if _logs(names.resolve(names.resources[lid].get("Properties", {})))
+    ]
+    if not logging:
+        report.ok("API Gateway CloudWatch role: not needed (no stage writes logs)")
+        return
+    accounts = [k for k, r in names.resources.items() if r["Type"] == "AWS::ApiGateway::Account"]
+    creating = any(names.created(a) for a in accounts)
+    conditions = [{"Condition": c} for a in accounts if (c := names.resources[a].get("Condition"))]
+    switch = parameters_of(names.template, conditions)
+    switch_now = ", ".join(f"{k}={names.parameters.get(k, '')}" for k in switch)
+    set_role = (
+        f"set {ROLE_HOWTO}: aws apigateway update-account --patch-operations "
+        f"op=replace,path=/cloudwatchRoleArn,value=<role ARN> --region {names.region}"
+    )
+    let_stack = (
+        f'set "{switch[0]}": "true" in {params_file} (this stack then creates the role '
+        "and sets it; one stack per account and region), or "
+        if len(switch) == 1
+        else ""
+    )
+    fails = (
+        f'the logging of {", ".join(logging)} would fail the stage with "{LOGGING_ERROR}" '
+        f"and roll the whole stack back ({DOCS['logging']})"
+    )
+    where = f"API Gateway in {names.region}"
+    arn = session.client("apigateway").get_account().get("cloudwatchRoleArn") or ""
+    if not arn:
+        if creating:
+            report.ok(f"API Gateway CloudWatch role: none yet; this stack sets one ({switch_now})")
+            return
+        given = f"{params_file} sets {switch_now}" if switch else "the template cannot set one"
+        report.refusals.append(
+            f"{where} has no CloudWatch role (get-account: no "
+            f"cloudwatchRoleArn) and {given}: {fails}.\nFix: {let_stack}"
+            f"{set_role}"
+        )
+        return
+    role = arn.rsplit("/", 1)[-1]
+    iam = session.client("iam")
+    try:
+        iam.get_role(RoleName=role)
+        exists = True
+    except iam.exceptions.NoSuchEntityException:
+        exists = False
+    owned = any((live or {}).get(_role_of(names, a), ("", ""))[1] == role for a in accounts)
+    if not exists and (not creating or owned):
+        report.refusals.append(
+            f"{where}'s CloudWatch role is {arn}, but IAM has no role {role} "
+            f"any more: {fails}.\nFix: {'' if creating else let_stack}"
+            f"{set_role}; or create {role} again as such a role."
+        )
+    elif not exists:
+        report.ok(
+            f"API Gateway CloudWatch role: {arn} no longer exists; this stack sets its "
+            f"own ({switch_now})"
+        )
+    elif creating and not owned:
+        report.warn(
+            f"{where} already has a CloudWatch role ({arn}), and {params_file} sets "
+            f"{switch_now}: this stack would replace that account-wide setting (every API "
+            "in the region logs through it) with its own role, and keep it after the "
+            "stack is deleted. That works; but if another stack owns the setting, set "
+            f"{' and '.join(switch)} to false in {params_file}."
+        )
+    else:
+        report.ok(f"API Gateway CloudWatch role: {arn} (exists)")
+
+
+def _logs(stage: dict[str, Any]) -> bool:
+    """True when the stage writes access logs or execution logs (both need the role)."""
+    settings = [s for s in stage.get("MethodSettings", []) if isinstance(s, dict)]
+    execution = any(
+        _text(s.get("LoggingLevel", "OFF")).upper() in ("ERROR", "INFO")
+        or _text(s.get("DataTraceEnabled", False)) == "true"
+        for s in settings
+    )
+    return bool(stage.get("AccessLogSetting")) or execution
+
+
+def _role_of(names: Names, account_id: str) -> str:
+    """The logical ID of the role an AWS::ApiGateway::Account sets (its CloudWatchRoleArn)."""
+    arn = names.resources[account_id].get("Properties", {}).get("CloudWatchRoleArn", {})
+    attribute = arn.get("Fn::GetAtt", [""]) if isinstance(arn, dict) else [""]
+    return attribute[0] if isinstance(attribute, list) else attribute.split(".")[0]
+
+
+def check_concurrency(
+    session: Any,
+    names: Names,
+    live: dict[str, tuple[str, str]] | None,
+    params_file: str,
+    report: Report,
+) -> None:
+    """The functions' reserved concurrency must leave the account MIN_UNRESERVED."""
+    functions = names.created_of_type("AWS::Lambda::Function")
+    nodes = {
+        lid: names.resources[lid].get("Properties", {}).get("ReservedConcurrentExecutions")
+        for lid in functions
+    }
+    asked = {
+        lid: int(float(_text(v)))
+        for lid, v in ((lid, names.resolve(n)) for lid, n in nodes.items() if n is not None)
+        if v is not NO_VALUE and v is not None
+    }
+    ask = sum(asked.values())
+    knobs = parameters_of(names.template, list(nodes.values()))
+    knobs_now = ", ".join(f"{k}={names.parameters.get(k, '')}" for k in knobs)
+    if not ask:
+        report.ok(f"Lambda concurrency: nothing reserved ({knobs_now or 'no reservation'})")
+        return
+    lam = session.client("lambda")
+    limits = lam.get_account_settings()["AccountLimit"]
+    limit, unreserved = limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"]
+    own = 0  # what this stack's live functions reserve now: the new ask replaces it
+    for lid in functions:
+        kind, physical = (live or {}).get(lid, ("", ""))
+        if kind == "AWS::Lambda::Function":
+            reserved = lam.get_function_concurrency(FunctionName=physical)
+            own += int(reserved.get("ReservedConcurrentExecutions") or 0)
+    others = limit - unreserved - own
+    left = limit - others - ask
+    values = sorted(set(asked.values()))
+    how = (
+        f"{len(asked)} functions x {values[0]}"
+        if len(values) == 1
+        else " + ".join(str(v) for v in asked.values())
+    )
+    counted = f"; the {own} its live functions reserve now counted once" if own else ""
+    numbers = (
+        f"account limit {limit} concurrent executions in {names.region}, other functions "
+        f"reserve {others}, this stage reserves {how} = {ask} ({knobs_now}{counted}): "
+        f"{limit} - {others} - {ask} = {left} stay unreserved"
+    )
+    if left >= MIN_UNRESERVED:
+        report.ok(f"Lambda concurrency: {numbers} (at least {MIN_UNRESERVED})")
+        return
+    room = max(0, (limit - others - MIN_UNRESERVED) // len(asked))
+    needed = others + ask + MIN_UNRESERVED
+    lower = (
+        f'set "{knobs[0]}" to at most {room} in {params_file} (0 = no reservation), or '
+        if len(knobs) == 1
+        else ""
+    )
+    report.refusals.append(
+        f"Lambda concurrency: {numbers}, fewer than the {MIN_UNRESERVED} AWS keeps unreserved "
+        f"({DOCS['concurrency']}): the first function to reserve would fail and the stack roll "
+        f"back.\nFix: {lower}raise the account's limit to at least {needed}: aws service-quotas "
+        f"request-service-quota-increase --service-code lambda --quota-code {LAMBDA_QUOTA_CODE} "
+        f"--desired-value {needed} --region {names.region}"
+    )
+
+
+# Existence: how each Rule.check finds which of some names exist (read-only calls).
+
+
+def _each(call: Callable[[Any, str], Any]) -> Callable[[Any, list[str]], set[str]]:
+    """exists() from a per-name read that raises a NOT_FOUND error for a free name."""
+
+    def exists(client: Any, wanted: list[str]) -> set[str]:
+        found = set()
+        for name in wanted:
+            try:
+                call(client, name)
+            except _client_error() as error:
+                if _code(error) in NOT_FOUND:
+                    continue
+                raise
+            found.add(name)
+        return found
+
+    return exists
+
+
+def _lambda(client: Any, name: str) -> Any:
+    return client.get_function(FunctionName=name)
+
+
+def _role(client: Any, name: str) -> Any:
+    return client.get_role(RoleName=name)
+
+
+def _queue(client: Any, name: str) -> Any:
+    return client.get_queue_url(QueueName=name)
+
+
+def _table(client: Any, name: str) -> Any:
+    return client.describe_table(TableName=name)
+
+
+def _bucket(client: Any, name: str) -> Any:
+    try:
+        return client.head_bucket(Bucket=name)
+    except _client_error() as error:
+        if _code(error) == "403":  # it exists, in another account: bucket names are global
+            return None
+        raise
+
+
+def _application(client: Any, name: str) -> Any:
+    return client.get_application(applicationName=name)
+
+
+def _listed_by_prefix(
+    operation: str, prefix: str, items: str, key: str
+) -> Callable[[Any, list[str]], set[str]]:
+    """Existence through a paginated listing filtered by name prefix, matched exactly."""
+
+    def exists(client: Any, wanted: list[str]) -> set[str]:
+        found = set()
+        for name in wanted:
+            pages = client.get_paginator(operation).paginate(**{prefix: name})
+            if any(i[key] == name for page in pages for i in page[items]):
+                found.add(name)
+        return found
+
+    return exists
+
+
+def _alarms(client: Any, wanted: list[str]) -> set[str]:
+    found = set()
+    for i in range(0, len(wanted), 100):  # DescribeAlarms takes 100 names at a time
+        pages = client.get_paginator("describe_alarms").paginate(
+            AlarmNames=wanted[i : i + 100], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
+        for page in pages:
+            found |= {
+                a["AlarmName"]
+                for key in ("MetricAlarms", "CompositeAlarms")
+                for a in page.get(key, [])
+            }
+    return found & set(wanted)
+
+
+def _topics(client: Any, wanted: list[str]) -> set[str]:
+    pages = client.get_paginator("list_topics").paginate()
+    return {t["TopicArn"].rsplit(":", 1)[-1] for page in pages for t in page["Topics"]} & set(
+        wanted
+    )
+
+
+def _aliases(client: Any, wanted: list[str]) -> set[str]:
+    pages = client.get_paginator("list_aliases").paginate()
+    return {a["AliasName"] for page in pages for a in page["Aliases"]} & set(wanted)
+
+
+NOT_FOUND = (
+    "ResourceNotFoundException",
+    "ResourceNotFound",
+    "NoSuchEntity",
+    "404",
+    "NoSuchBucket",
+    "NotFound",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "ApplicationDoesNotExistException",
+)
+# Rule.check -> (boto3 service, exists(client, names) -> the names that exist)
+EXISTS: dict[str, tuple[str, Callable[[Any, list[str]], set[str]]]] = {
+    "lambda": ("lambda", _each(_lambda)),
+    "logs": (
+        "logs",
+        _listed_by_prefix("describe_log_groups", "logGroupNamePrefix", "logGroups", "logGroupName"),
+    ),
+    "alarm": ("cloudwatch", _alarms),
+    "dashboard": (
+        "cloudwatch",
+        _listed_by_prefix(
+            "list_dashboards", "DashboardNamePrefix", "DashboardEntries", "DashboardName"
+        ),
+    ),
+    "role": ("iam", _each(_role)),
+    "queue": ("sqs", _each(_queue)),
+    "topic": ("sns", _topics),
+    "table": ("dynamodb", _each(_table)),
+    "bucket": ("s3", _each(_bucket)),
+    "kms-alias": ("kms", _aliases),
+    "codedeploy": ("codedeploy", _each(_application)),
+}
+
+
+def _owned(name: Name, live: dict[str, tuple[str, str]] | None) -> bool:
+    """The live stack holds this name (its physical ID, or the URL/ARN made of it)."""
+    for kind, physical in (live or {}).values():
+        if kind != name.resource_type:
+            continue
+        if physical == name.text:
+            return True
+        if name.rule.ref != "{name}" and re.split(r"[/:]", physical)[-1] == name.text:
+            return True
+    return False
+
+
+def check_names(
+    session: Any,
+    names: Names,
+    derived: list[Name],
+    live: dict[str, tuple[str, str]] | None,
+    stage: str,
+    report: Report,
+) -> None:
+    """Fixed names that exist already, outside this stack."""
+    wanted = [n for n in derived if n.fixed and n.rule.check and not _owned(n, live)]
+    by_check: dict[str, list[Name]] = {}
+    for n in wanted:
+        by_check.setdefault(n.rule.check or "", []).append(n)
+    taken: list[Name] = []
+    for check, group in sorted(by_check.items()):
+        service, exists = EXISTS[check]
+        try:
+            found = exists(session.client(service), [n.text for n in group])
+        except _client_error() as error:
+            report.warn(
+                f"could not check {group[0].resource_type} names ({_code(error)}): not checked"
+            )
+            continue
+        taken += [n for n in group if n.text in found]
+    stack = names.stack_name
+    if not taken:
+        held = sum(1 for n in derived if n.fixed and n.rule.check and _owned(n, live))
+        owned = f", {held} held by it" if held else ""
+        report.ok(f"names: none of {len(wanted)} checked exists outside {stack}{owned}")
+        return
+    lines = [
+        f"{len(taken)} names this stack would create already exist in {names.region}, "
+        f'outside stack {stack}: CloudFormation would fail them with "already exists" '
+        "and roll the whole stack back."
+    ]
+    for n in taken:
+        fix = n.rule.delete.format(name=n.text, region=names.region, partition=names.partition)
+        lines.append(f"  {n.resource_type} {n.logical_id}: {n.text}\n    delete: {fix}")
+    purge = (
+        f"; next time, `make destroy STAGE={stage} PURGE=1` deletes them with the stack"
+        if stage != "prod"
+        else ""
+    )
+    lines.append(
+        f"Fix: delete each as shown, if it is a leftover (`make destroy` keeps {stack}'s log "
+        f"groups, tables, bucket, queue and keys){purge}; or deploy under another STACK_NAME."
+    )
+    report.refusals.append("\n".join(lines))
+
+
+def run(
+    template: dict[str, Any],
+    stack_name: str,
+    region: str,
+    values: dict[str, str],
+    params_file: str,
+    stage: str,
+    out: Callable[[str], None] = print,
+    session: Any = None,
+) -> list[str]:
+    """Every check, offline ones first; raises PreflightError with every refusal, else
+    returns the warnings. `values`: the stage's parameter values (Defaults fill the rest)."""
+    names = Names(template, stack_name, region, values)
+    derived = derived_names(names)
+    refusals = length_refusals(names, derived, params_file)
+    if refusals:  # before any AWS call: the names decide nothing else
+        raise PreflightError(refusals)
+    out(f"preflight {stack_name} ({region}, {params_file}):")
+    report = Report(out)
+    report.ok(lengths_summary(derived))
+    if session is None:
+        import boto3  # only now: nothing above may need AWS
+
+        session = boto3.Session(region_name=region)
+    live = live_resources(session.client("cloudformation"), stack_name)
+    checks: list[tuple[str, Callable[[], None]]] = [
+        ("API Gateway CloudWatch role",
+         lambda: check_cloudwatch_role(session, names, live, params_file, report)),
+        ("Lambda concurrency",
+         lambda: check_concurrency(session, names, live, params_file, report)),
+        ("names", lambda: check_names(session, names, derived, live, stage, report)),
+    ]  # fmt: skip
+    for what, check in checks:
+        try:
+            check()
+        except _client_error() as error:  # e.g. AccessDenied: say so, do not guess
+            report.warn(f"{what}: not checked ({_code(error)}: {error})")
+    if report.refusals:
+        raise PreflightError(report.refusals)
+    out(f"preflight: passed{f' with {len(report.warnings)} warnings' if report.warnings else ''}")
+    return report.warnings
