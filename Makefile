@@ -21,7 +21,7 @@ LOCAL_DATA ?=
 LOCAL_PARAMS ?=
 
 # Everything the build reads: a change to any of these rebuilds dist/, nothing else does.
-SOURCES := build.py pyproject.toml $(shell find templates functions params -type f \
+SOURCES := build.py pyproject.toml $(shell find templates functions params tools -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
 .PHONY: help venv template docs local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench browser

@@ -22,8 +22,9 @@ script or pip RECORD (both hold the installing interpreter's path); JSON has a f
 
 Incremental: .cache/build/ keeps each zip under the hash of its inputs (every file's relative
 path and bytes, this file, the compilers' versions) and the generated files under the hash of
-what generates them (build.py, pyproject.toml, templates/, params/, functions/, the installed
-packages); an unchanged input is reused, a changed one never is. --no-cache rebuilds it all."""
+what generates them (build.py, pyproject.toml, templates/, params/, functions/, tools/, the
+installed packages); an unchanged input is reused, a changed one never is. --no-cache rebuilds
+it all."""
 
 import hashlib
 import json
@@ -438,9 +439,10 @@ def _environment_id() -> bytes:
 
 def _generate(stages: list[str]) -> dict:
     """Everything the template code generates, as text (cached by the hash of its inputs)."""
-    from templates import build_template, stage_params
+    from templates import build_template
     from templates.catalog import ARTIFACTS, LAYER
     from templates.parameters import PYTHON_RUNTIMES, code_key_parameter
+    from tools.deploy import stage_params
     from tools.deploy.stack_policy import stack_policy
 
     template_json = (build_template().to_json(sort_keys=False) + "\n").encode()
@@ -558,8 +560,9 @@ def build(out: Path, stages: list[str], cache: bool = True) -> dict:
     # What generates the template, policy, document and params: any change regenerates them.
     sources = [("stages", " ".join(stages).encode()), ("environment", _environment_id())]
     sources += [("build.py", read(BUILD_FILE)), ("pyproject.toml", read(ROOT / "pyproject.toml"))]
-    for label, folder in (("templates", ROOT / "templates"), ("params", ROOT / "params")):
-        sources += read.tree(label, folder)
+    # tools/: the stage files' checks, the stack policy and the intrinsics the template uses.
+    for label in ("templates", "params", "tools"):
+        sources += read.tree(label, ROOT / label)
     sources += read.tree("functions", FUNCTIONS_DIR)
     generated_file = store / "generated" / f"{_digest(sources)[:32]}.json"
     generated = _cached_json(generated_file, cache)

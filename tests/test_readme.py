@@ -6,15 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from templates import parameter_docs, stage_params
 from tests.cfn import ROOT
+from tools import parameter_docs
+from tools.deploy import stage_params
 
 README = ROOT / "README.md"
-DOCS = sorted((ROOT / "docs").glob("*.md"))
+# Every page: docs/, and the moto gaps beside the patches (tools/local/moto-gaps.md).
+DOCS = sorted([*(ROOT / "docs").glob("*.md"), *(ROOT / "tools").rglob("*.md")])
 # The pages this repo writes by hand or generates (benchmarks.md is bench's; aws-rules.md is
 # checked by tests/test_aws_rules.py).
-WRITTEN = [README] + [ROOT / "docs" / f"{n}.md" for n in
-                      ("api", "operations", "parameters", "security", "testing")]  # fmt: skip
+WRITTEN = [README, ROOT / "tools" / "local" / "moto-gaps.md"] + [
+    ROOT / "docs" / f"{n}.md" for n in ("api", "operations", "parameters", "security", "testing")
+]
 PARAMETERS = ROOT / "docs" / "parameters.md"
 MAX_README_LINES = 250
 
