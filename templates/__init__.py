@@ -24,7 +24,7 @@ DESCRIPTION = (
 
 
 def build_template() -> Template:
-    """Resources are added in dependency order: moto creates them in document order."""
+    """One `add` per concern; each returns what the later ones use."""
     t = Template(Description=DESCRIPTION)
     t.set_version("2010-09-09")
     params = parameters.add(t)

@@ -676,3 +676,35 @@ def cfn_custom_create() -> Any:
     from moto.cloudformation.custom_model import CustomModel
 
     return CustomModel.create_from_cloudformation_json.__func__
+
+
+@pytest.mark.parametrize("how", ["create_stack", "change_set"])
+def test_our_stack_creates_in_dependency_order_whatever_the_documents_order(aws_env, how):
+    """CloudFormation makes resources in dependency order, whatever order the template lists
+    them in; moto went in document order, so the composition root had to add them in
+    dependency order. Reversed, our stack creates the same resources (moto_compat's
+    _create_in_dependency_order)."""
+    template = json.loads((DIST / "template.json").read_text())
+    reversed_body = {**template, "Resources": dict(reversed(template["Resources"].items()))}
+    moto_compat.apply()
+    with mock_aws():
+        values = cfn.stage_values(template, "test")
+        written = cfn.create_built_stack("written", template, values, REGION)
+        client = boto3.client("cloudformation", region_name=REGION)
+        given = {
+            "StackName": "reversed",
+            "TemplateBody": json.dumps(reversed_body),
+            "Parameters": cfn.stack_parameters(
+                template, {**values, **cfn.build_keys(), "ArtifactBucket": cfn.ARTIFACT_BUCKET}
+            ),
+            "Capabilities": ["CAPABILITY_IAM"],
+        }
+        if how == "create_stack":
+            client.create_stack(**given)
+        else:
+            client.create_change_set(**given, ChangeSetName="create", ChangeSetType="CREATE")
+            client.execute_change_set(StackName="reversed", ChangeSetName="create")
+        [stack] = client.describe_stacks(StackName="reversed")["Stacks"]
+        made = physical_ids(boto3.Session(region_name=REGION), "reversed")
+    assert (written["status"], stack["StackStatus"]) == ("CREATE_COMPLETE", "CREATE_COMPLETE")
+    assert set(made) == set(written["physical"])

@@ -84,6 +84,8 @@ moto: the tests and `make local` (never the product in AWS).
   stack's parameters and outputs as they were), and the change set lists what the update
   would change (`_change_set_changes`: moto compares JSON only, so a parameter change lists
   nothing).
+- A stack's create goes in dependency order (`_create_in_dependency_order`; moto goes in
+  document order, following DependsOn only), so the template's order does not matter.
 - A stack's delete goes dependents first (`_delete_in_dependency_order`; moto goes in any
   order and retries): a custom resource's Delete runs while its function still exists.
 
@@ -1143,6 +1145,23 @@ def _previous_parameter_values() -> None:
     model._resolve_update_parameters = resolve
 
 
+def _create_in_dependency_order() -> None:
+    """A stack's resources are made in dependency order (Ref, GetAtt, Sub, conditions,
+    DependsOn), as CloudFormation makes them. moto goes in document order and follows DependsOn
+    only; a Ref makes the resource it names on first use, but a custom resource's handler finds
+    only what was made before it. Without this, the template's own order had to be a
+    dependency order (tests/test_moto_compat.py creates our stack with it reversed)."""
+    model = parsing.ResourceMap
+    if getattr(model, "_items_api_ordered_create", False):
+        return
+
+    def ordered(self: Any) -> list[str]:
+        return dependency_order(self._resource_json_map)
+
+    model._ResourceMap__get_resources_in_dependency_order = ordered  # the name moto mangles
+    model._items_api_ordered_create = True
+
+
 def _delete_in_dependency_order() -> None:
     """A stack's resources are deleted dependents first (moto goes in any order, retrying what
     fails): a custom resource's Delete runs while what it uses (its function) still exists."""
@@ -1376,6 +1395,7 @@ def apply() -> None:
     _patch(kms_models.Key, _kms_key)
     _lambda_versions_and_aliases()
     _lambda_account_settings()
+    _create_in_dependency_order()
     _delete_in_dependency_order()  # inside _retain_except_on_create's wrapper
     _retain_except_on_create()
     _list_parameters_as_text()
