@@ -440,7 +440,7 @@ def _generate(stages: list[str]) -> dict:
     """Everything the template code generates, as text (cached by the hash of its inputs)."""
     from templates import build_template, stage_params
     from templates.catalog import ARTIFACTS, LAYER
-    from templates.parameters import PYTHON_RUNTIMES, code_key_parameter
+    from templates.functions import PYTHON_RUNTIMES, code_key_parameter
     from templates.stack_policy import stack_policy
 
     template_json = (build_template().to_json(sort_keys=False) + "\n").encode()

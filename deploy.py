@@ -24,9 +24,8 @@ from botocore.exceptions import WaiterError
 
 from ops import changes, drift, events, logs, preflight, teardown
 from templates import stage_params
-from templates.parameters import PROJECT
 from templates.stack_policy import stack_policy, stateful_resources
-from templates.tags import MANAGED_BY
+from templates.tags import MANAGED_BY, PROJECT
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATE_PREFIX = "templates"

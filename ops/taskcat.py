@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from templates.parameters import PROJECT, code_key_parameter
+from templates.functions import code_key_parameter
+from templates.tags import PROJECT
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / ".taskcat.yml"

@@ -22,8 +22,8 @@ import pytest
 
 import build
 from templates import stage_params
+from templates.functions import code_key_parameter
 from templates.naming import logical_id
-from templates.parameters import code_key_parameter
 from tests import moto_server
 from tests.cfn import ROOT
 
