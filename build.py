@@ -441,7 +441,7 @@ def _generate(stages: list[str]) -> dict:
     """Everything the template code generates, as text (cached by the hash of its inputs)."""
     from templates import build_template
     from templates.catalog import ARTIFACTS, LAYER
-    from templates.parameters import PYTHON_RUNTIMES, code_key_parameter
+    from templates.functions import PYTHON_RUNTIMES, code_key_parameter
     from tools.deploy import stage_params
     from tools.deploy.stack_policy import stack_policy
 

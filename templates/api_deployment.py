@@ -24,9 +24,9 @@ from troposphere.cloudformation import AWSCustomObject
 from tools.intrinsics import parameters_read
 
 from .catalog import API_DEPLOYMENT
-from .log_groups import LogGroups, log_group
+from .functions import ARCHITECTURE, RUNTIME, code
+from .log_groups import LOG_RETENTION_DAYS, LogGroups, log_group
 from .naming import logical_id, physical_name
-from .parameters import Params
 from .permissions import log_writing, xray_writing
 from .security import assumed_by
 from .suppressions import suppress
@@ -91,8 +91,8 @@ def _policy(rest_api: apigateway.RestApi, group: GetAtt) -> PolicyDocument:
     )
 
 
-def _function(t: Template, params: Params, rest_api, log_groups: LogGroups) -> awslambda.Function:
-    group = log_group(t, API_DEPLOYMENT, params.log_retention_days, log_groups.key)
+def _function(t: Template, rest_api, log_groups: LogGroups) -> awslambda.Function:
+    group = log_group(t, API_DEPLOYMENT, LOG_RETENTION_DAYS, log_groups.key)
     role = t.add_resource(
         iam.Role(
             logical_id(API_DEPLOYMENT, "role"),
@@ -111,14 +111,12 @@ def _function(t: Template, params: Params, rest_api, log_groups: LogGroups) -> a
         Description="Deploys the REST API when its definition or parameters change (custom "
         "resource of the stage's DeploymentId).",
         Handler="app.lambda_handler",
-        Runtime=Ref(params.runtime),
-        Architectures=[Ref(params.architecture)],
+        Runtime=RUNTIME.ref(),
+        Architectures=[ARCHITECTURE.ref()],
         MemorySize=MEMORY,
         Timeout=TIMEOUT,
         Role=role.get_att("Arn"),
-        Code=awslambda.Code(
-            S3Bucket=Ref(params.artifact_bucket), S3Key=Ref(params.code_keys[API_DEPLOYMENT])
-        ),
+        Code=awslambda.Code(**code(API_DEPLOYMENT)),
         TracingConfig=awslambda.TracingConfig(Mode="Active"),
         LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(group)),
     )
@@ -137,14 +135,12 @@ CHECKOV_REASONS = {
 }
 
 
-def add(
-    t: Template, params: Params, rest_api, log_groups: LogGroups, resources: list[AWSObject]
-) -> ApiDeployment:
+def add(t: Template, rest_api, log_groups: LogGroups, resources: list[AWSObject]) -> ApiDeployment:
     """`resources`: the API's whole definition, every resource of the types a deployment
     snapshots (RestApi, Resource, Method, GatewayResponse, Model, RequestValidator, Authorizer;
     tests/test_api_deployment_template.py checks that none is missing): the deployment waits for
     all of them, and hashes them."""
-    fn = _function(t, params, rest_api, log_groups)
+    fn = _function(t, rest_api, log_groups)
     return t.add_resource(
         ApiDeployment(
             logical_id("api", "deployment"),

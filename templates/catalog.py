@@ -4,8 +4,20 @@ Add a route by adding a row."""
 
 from dataclasses import dataclass
 
+from .parameters import Param
+
 # The collection's path segment; the template turns it into the RoutePrefix parameter.
 COLLECTION = "items"
+ROUTE_PREFIX = Param(
+    "RoutePrefix",
+    group="API",
+    label="Route prefix",
+    description="Collection path: /<prefix> and /<prefix>/{id}.",
+    default=COLLECTION,
+    pattern=r"^[a-z][a-z0-9-]{0,31}$",
+    constraint="must be 1-32 lower-case letters, digits or hyphens, starting with a letter.",
+)
+PARAMETERS = (ROUTE_PREFIX,)
 
 
 @dataclass(frozen=True)

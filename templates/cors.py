@@ -17,7 +17,7 @@ from troposphere import Equals, If, Ref, Sub, Template, apigateway
 
 from .naming import logical_id
 from .openapi import request_headers
-from .parameters import Params, refuse
+from .parameters import BOOLEAN, Param, choice, number, refuse
 
 # The Rule that refuses CorsAllowOrigin * with CorsAllowCredentials true.
 NO_CREDENTIALS_FOR_ANY_ORIGIN = "CorsAnyOriginWithoutCredentials"
@@ -28,6 +28,48 @@ CREDENTIALS_HEADER = "Access-Control-Allow-Credentials"
 # adds (a browser refuses to send a header the preflight does not list: If-Match on a write,
 # Idempotency-Key on a POST).
 API_HEADERS = ("Content-Type", *request_headers())
+
+CORS_ALLOW_ORIGIN = Param(
+    "CorsAllowOrigin",
+    group="API",
+    label="CORS allowed origin",
+    description="Access-Control-Allow-Origin: * (any site) or one origin such as "
+    "https://example.com. Never * with credentials (the stack refuses it).",
+    default="*",
+    pattern=r"^(\*|https?://[A-Za-z0-9.-]{1,50}(:[0-9]{1,5})?)$",
+    constraint="must be * or an origin: http(s)://host[:port], no path, a host of at most 50 "
+    "characters.",
+)
+CORS_ALLOW_HEADERS = Param(
+    "CorsAllowHeaders",
+    group="API",
+    label="CORS allowed headers",
+    description="Headers the preflight allows besides the API's own (Content-Type, If-Match, "
+    "Idempotency-Key, always allowed): comma-separated header names.",
+    default="X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token",
+    pattern=r"^[A-Za-z0-9-]+(,[A-Za-z0-9-]+)*$",
+    constraint="must be header names separated by commas, no spaces.",
+)
+CORS_MAX_AGE = number(
+    "CorsMaxAge",
+    group="API",
+    label="CORS preflight max age (s)",
+    description="Seconds a browser may cache a preflight answer.",
+    low=0,
+    high=86400,
+    unit="seconds",
+    default=300,
+)
+CORS_ALLOW_CREDENTIALS = choice(
+    "CorsAllowCredentials",
+    group="API",
+    label="CORS allow credentials",
+    description="true sends Access-Control-Allow-Credentials: true (cookies, auth headers). Only "
+    "with a single origin: the stack refuses true with origin *.",
+    allowed=BOOLEAN,
+    default="false",
+)
+PARAMETERS = (CORS_ALLOW_ORIGIN, CORS_ALLOW_HEADERS, CORS_MAX_AGE, CORS_ALLOW_CREDENTIALS)
 
 
 def _quoted(value: str) -> Sub | str:
@@ -40,17 +82,17 @@ def only_with_credentials(value: object) -> If:
     return If(CREDENTIALS, value, Ref("AWS::NoValue"))
 
 
-def add_credentials_condition(t: Template, params: Params) -> None:
+def add_credentials_condition(t: Template) -> None:
     """The CorsCredentials condition (once per template)."""
     if CREDENTIALS not in t.conditions:
-        t.add_condition(CREDENTIALS, Equals(Ref(params.cors_allow_credentials), "true"))
+        t.add_condition(CREDENTIALS, Equals(CORS_ALLOW_CREDENTIALS.ref(), "true"))
 
 
-def response_headers(params: Params, prefix: str) -> dict[str, If | Sub | str]:
+def response_headers(prefix: str) -> dict[str, If | Sub | str]:
     """The headers every answer carries, keyed `<prefix>.Access-Control-...`: the origin, and
     `Access-Control-Allow-Credentials: true` only under the CorsCredentials condition."""
     return {
-        f"{prefix}.Access-Control-Allow-Origin": _quoted(f"${{{params.cors_allow_origin.title}}}"),
+        f"{prefix}.Access-Control-Allow-Origin": _quoted(f"${{{CORS_ALLOW_ORIGIN.name}}}"),
         f"{prefix}.{CREDENTIALS_HEADER}": only_with_credentials("'true'"),
     }
 
@@ -61,21 +103,18 @@ def preflight(
     resource_id: object,
     path: tuple[str, ...],
     methods: list[str],
-    params: Params,
 ) -> apigateway.Method:
     """OPTIONS answered by API Gateway itself (MOCK): no Lambda runs, no auth applies."""
-    add_credentials_condition(t, params)
+    add_credentials_condition(t)
     headers = {
-        **response_headers(params, "method.response.header"),
+        **response_headers("method.response.header"),
         "method.response.header.Access-Control-Allow-Methods": _quoted(
             ",".join([*sorted(methods), "OPTIONS"])
         ),
         "method.response.header.Access-Control-Allow-Headers": _quoted(
-            ",".join(API_HEADERS) + f",${{{params.cors_allow_headers.title}}}"
+            ",".join(API_HEADERS) + f",${{{CORS_ALLOW_HEADERS.name}}}"
         ),
-        "method.response.header.Access-Control-Max-Age": _quoted(
-            f"${{{params.cors_max_age.title}}}"
-        ),
+        "method.response.header.Access-Control-Max-Age": _quoted(f"${{{CORS_MAX_AGE.name}}}"),
     }
     return t.add_resource(
         apigateway.Method(
@@ -119,18 +158,18 @@ RESPONSE_BODIES = {
 
 
 def gateway_responses(
-    t: Template, rest_api: apigateway.RestApi, params: Params
+    t: Template, rest_api: apigateway.RestApi
 ) -> list[apigateway.GatewayResponse]:
     """API Gateway's own errors (throttled, unknown route, refused body...) carry the CORS
     headers."""
-    add_credentials_condition(t, params)
+    add_credentials_condition(t)
     return [
         t.add_resource(
             apigateway.GatewayResponse(
                 logical_id("api", kind, "response"),
                 RestApiId=Ref(rest_api),
                 ResponseType=kind,
-                ResponseParameters=response_headers(params, "gatewayresponse.header"),
+                ResponseParameters=response_headers("gatewayresponse.header"),
                 **(
                     {"ResponseTemplates": {"application/json": RESPONSE_BODIES[kind]}}
                     if kind in RESPONSE_BODIES
@@ -142,13 +181,13 @@ def gateway_responses(
     ]
 
 
-def add_rules(t: Template, params: Params) -> None:
+def add_rules(t: Template) -> None:
     """Refused by CloudFormation itself, so a console edit meets the same refusal."""
     refuse(
         t,
         NO_CREDENTIALS_FOR_ANY_ORIGIN,
-        (params.cors_allow_origin, "*"),
-        (params.cors_allow_credentials, "true"),
+        (CORS_ALLOW_ORIGIN, "*"),
+        (CORS_ALLOW_CREDENTIALS, "true"),
         why="CorsAllowOrigin * cannot be combined with CorsAllowCredentials true: browsers refuse "
         "it, and it would let any site act with a user's credentials. Name one origin instead.",
     )

@@ -22,7 +22,8 @@ from troposphere import (
 )
 
 from .naming import logical_id
-from .parameters import Params, refuse
+from .parameters import BOOLEAN, Param, choice, number, refuse
+from .stage import STAGE
 from .suppressions import suppress
 
 # Stateful resources (data, keys, logs): an update or a stack delete keeps them, but a failed
@@ -51,6 +52,76 @@ PENDING_TAG = ("attachment", "pending")
 PENDING_DAYS = 7
 NONCURRENT_DAYS = 90
 
+# What the key names' descriptions say of a change.
+_REPLACES = (
+    "CHANGING IT REPLACES THE TABLE: a new, empty table takes over and the old one is retained "
+    "(never deleted). Set it before the first deploy."
+)
+PARTITION_KEY_NAME = Param(
+    "PartitionKeyName",
+    group="Table",
+    label="Partition key attribute",
+    description=f"Name of the table's partition key (type String). {_REPLACES}",
+    default="id",
+    pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$",
+    constraint="must be an attribute name: a letter or _ then up to 254 letters, digits, _ . or -.",
+)
+SORT_KEY_NAME = Param(
+    "SortKeyName",
+    group="Table",
+    label="Sort key attribute (history mode)",
+    description="Empty: one row per item. A name (e.g. timestamp): history mode, a Number sort "
+    "key holding each version's time; updates add versions, deletes write tombstones. " + _REPLACES,
+    default="",
+    pattern=r"^([A-Za-z_][A-Za-z0-9_.-]{0,254})?$",
+    constraint="must be empty or an attribute name: a letter or _ then up to 254 letters, "
+    "digits, _ . or -.",
+)
+BILLING_MODE = choice(
+    "BillingMode",
+    group="Table",
+    label="Billing mode",
+    description="PROVISIONED uses the read/write capacity below; PAY_PER_REQUEST (on-demand) "
+    "ignores them. Switching is an in-place update (AWS allows one switch per 24 h).",
+    allowed=("PROVISIONED", "PAY_PER_REQUEST"),
+    default="PROVISIONED",
+)
+
+
+def _capacity(kind: str) -> Param:
+    """The PROVISIONED table's read or write capacity units."""
+    return number(
+        f"Table{kind.title()}Capacity",
+        group="Table",
+        label=f"{kind.title()} capacity units",
+        description=f"{kind.title()} capacity units when BillingMode is PROVISIONED. Changing it "
+        "never replaces the table.",
+        low=1,
+        high=40000,
+        unit=f"{kind} capacity units",
+    )
+
+
+TABLE_READ_CAPACITY = _capacity("read")
+TABLE_WRITE_CAPACITY = _capacity("write")
+TABLE_DELETION_PROTECTION = choice(
+    "TableDeletionProtection",
+    group="Table",
+    label="Table deletion protection",
+    description="true: DynamoDB refuses to delete the table, whoever asks. Always true in prod "
+    "(the stack refuses false there). The table is retained on stack deletion either way.",
+    allowed=BOOLEAN,
+    default="true",
+)
+PARAMETERS = (
+    PARTITION_KEY_NAME,
+    SORT_KEY_NAME,
+    BILLING_MODE,
+    TABLE_READ_CAPACITY,
+    TABLE_WRITE_CAPACITY,
+    TABLE_DELETION_PROTECTION,
+)
+
 
 @dataclass(frozen=True)
 class Data:
@@ -61,10 +132,10 @@ class Data:
     history_mode: str  # the condition's name, for modules that differ by mode
 
 
-def _table(t: Template, params: Params, key: kms.Key) -> dynamodb.Table:
+def _table(t: Template, key: kms.Key) -> dynamodb.Table:
     """No TableName: a named table could not be replaced without a clash, and CloudFormation's
     name carries the stack name anyway."""
-    pk, sk = Ref(params.partition_key_name), Ref(params.sort_key_name)
+    pk, sk = PARTITION_KEY_NAME.ref(), SORT_KEY_NAME.ref()
     return t.add_resource(
         dynamodb.Table(
             logical_id("items", "table"),
@@ -86,12 +157,12 @@ def _table(t: Template, params: Params, key: kms.Key) -> dynamodb.Table:
                 ],
                 [dynamodb.KeySchema(AttributeName=pk, KeyType="HASH")],
             ),
-            BillingMode=Ref(params.billing_mode),
+            BillingMode=BILLING_MODE.ref(),
             ProvisionedThroughput=If(
                 PROVISIONED,
                 dynamodb.ProvisionedThroughput(
-                    ReadCapacityUnits=Ref(params.table_read_capacity),
-                    WriteCapacityUnits=Ref(params.table_write_capacity),
+                    ReadCapacityUnits=TABLE_READ_CAPACITY.ref(),
+                    WriteCapacityUnits=TABLE_WRITE_CAPACITY.ref(),
                 ),
                 NoValue,
             ),
@@ -111,7 +182,7 @@ IDEMPOTENCY_KEY = "id"  # Powertools' DynamoDBPersistenceLayer defaults
 IDEMPOTENCY_EXPIRY = "expiration"
 
 
-def _idempotency_table(t: Template, params: Params, key: kms.Key) -> dynamodb.Table:
+def _idempotency_table(t: Template, key: kms.Key) -> dynamodb.Table:
     """Powertools idempotency records of POST /items (Idempotency-Key): a table of their own, so
     a listing's Scan of the items table never meets them. DynamoDB deletes a record after its
     expiry (TTL); on-demand, since its traffic follows the writes."""
@@ -249,22 +320,22 @@ def _failure_queue(t: Template, key: kms.Key) -> sqs.Queue:
     return t.add_resource(queue)
 
 
-def add(t: Template, params: Params, key: kms.Key) -> Data:
-    t.add_condition(HISTORY_MODE, Not(Equals(Ref(params.sort_key_name), "")))
-    t.add_condition(PROVISIONED, Equals(Ref(params.billing_mode), "PROVISIONED"))
-    t.add_condition(DELETION_PROTECTED, Equals(Ref(params.table_deletion_protection), "true"))
+def add(t: Template, key: kms.Key) -> Data:
+    t.add_condition(HISTORY_MODE, Not(Equals(SORT_KEY_NAME.ref(), "")))
+    t.add_condition(PROVISIONED, Equals(BILLING_MODE.ref(), "PROVISIONED"))
+    t.add_condition(DELETION_PROTECTED, Equals(TABLE_DELETION_PROTECTION.ref(), "true"))
     refuse(
         t,
         PROD_KEEPS_TABLE,
-        (params.stage, "prod"),
-        (params.table_deletion_protection, "false"),
+        (STAGE, "prod"),
+        (TABLE_DELETION_PROTECTION, "false"),
         why="TableDeletionProtection must be true when Stage is prod: the production table must "
         "never be deletable by one API call.",
     )
     return Data(
-        table=_table(t, params, key),
+        table=_table(t, key),
         bucket=_bucket(t, key),
         failure_queue=_failure_queue(t, key),
-        idempotency_table=_idempotency_table(t, params, key),
+        idempotency_table=_idempotency_table(t, key),
         history_mode=HISTORY_MODE,
     )

@@ -71,10 +71,10 @@ from troposphere.policies import CodeDeployLambdaAliasUpdate, UpdatePolicy
 from tools.intrinsics import Context, inputs
 
 from .catalog import ARTIFACTS, FUNCTIONS, LAYER
-from .functions import Functions
+from .functions import Functions, code, code_key_parameter, code_key_stem
 from .monitoring import ALARMS_ON, Monitoring, add_alarms, version_alarms
 from .naming import logical_id, physical_name
-from .parameters import REPLACING, Params, code_key_parameter, code_key_stem
+from .parameters import REPLACING, choice
 from .security import assumed_by
 
 LIVE = "live"  # the alias every caller invokes (and the API's lambdaAlias stage variable)
@@ -91,6 +91,30 @@ CODEDEPLOY_POLICY = (
 SEPARATOR = "|"  # between the Description's values; no parameter a function uses allows it
 LAYER_VERSION_FIELD = 7  # arn:partition:lambda:region:account:layer:name:VERSION
 STREAM_MARK = "/stream/"  # arn:...:table/<name>/stream/<label>: the label follows it, once
+# CodeDeploy's predefined Lambda configurations, CodeDeployDefault.Lambda<preference>.
+DEPLOYMENT_PREFERENCES = ("AllAtOnce", "Canary10Percent5Minutes", "Linear10PercentEvery1Minute")
+
+ASYNC_RETRY_ATTEMPTS = choice(
+    "AsyncRetryAttempts",
+    group="Functions",
+    label="Async retry attempts",
+    description="Retries Lambda makes for an asynchronous invocation that fails (0-2).",
+    allowed=(0, 1, 2),
+    default=2,
+)
+DEPLOYMENT_PREFERENCE = choice(
+    "DeploymentPreference",
+    group="Functions",
+    label="How new function code reaches traffic",
+    description="How CodeDeploy moves each function's live alias to newly deployed code or "
+    "configuration. AllAtOnce: at once. Canary10Percent5Minutes: 10% of requests for 5 minutes, "
+    "then all. Linear10PercentEvery1Minute: 10% more every minute. With AlarmsEnabled true, the "
+    "function's error or duration alarm stops the shift and rolls it back to the previous "
+    "version.",
+    allowed=DEPLOYMENT_PREFERENCES,
+    default="AllAtOnce",
+)
+PARAMETERS = (ASYNC_RETRY_ATTEMPTS, DEPLOYMENT_PREFERENCE)
 
 
 @dataclass(frozen=True)
@@ -224,9 +248,7 @@ def version_description(
     return _joined(variables)
 
 
-def _settings_record(
-    t: Template, params: Params, functions: Functions
-) -> awslambda.LayerVersion | None:
+def _settings_record(t: Template, functions: Functions) -> awslambda.LayerVersion | None:
     """One LayerVersion whose Description records the functions' free-text settings (they
     share them: a value one function lacks would republish it unchanged, which Lambda refuses).
     """
@@ -241,9 +263,7 @@ def _settings_record(
             logical_id("function", "settings", "layer"),
             LayerName=physical_name("settings"),
             Description=settings_description(t, inputs),
-            Content=awslambda.Content(
-                S3Bucket=Ref(params.artifact_bucket), S3Key=Ref(params.code_keys[LAYER])
-            ),
+            Content=awslambda.Content(**code(LAYER)),
         )
     )
 
@@ -253,7 +273,6 @@ def _group(
     name: str,
     application: codedeploy.Application,
     role: iam.Role,
-    params: Params,
     alarms: list[cloudwatch.Alarm],
 ) -> codedeploy.DeploymentGroup:
     return t.add_resource(
@@ -261,9 +280,7 @@ def _group(
             logical_id(name, "deployment", "group"),
             ApplicationName=Ref(application),
             ServiceRoleArn=role.get_att("Arn"),
-            DeploymentConfigName=Sub(
-                f"CodeDeployDefault.Lambda${{{params.deployment_preference.title}}}"
-            ),
+            DeploymentConfigName=Sub(f"CodeDeployDefault.Lambda${{{DEPLOYMENT_PREFERENCE.name}}}"),
             DeploymentStyle=codedeploy.DeploymentStyle(
                 DeploymentType="BLUE_GREEN", DeploymentOption="WITH_TRAFFIC_CONTROL"
             ),
@@ -284,11 +301,11 @@ def _group(
     )
 
 
-def add(t: Template, params: Params, functions: Functions, monitoring: Monitoring) -> Deployments:
+def add(t: Template, functions: Functions, monitoring: Monitoring) -> Deployments:
     """The settings record, the versions, their alarms, the application and its role, the groups
     (after the alarms they name), the aliases (after the groups their UpdatePolicy names), then
     the asynchronous-invocation settings on each alias: moto creates in document order."""
-    settings = _settings_record(t, params, functions)
+    settings = _settings_record(t, functions)
     versions = {
         name: t.add_resource(
             awslambda.Version(
@@ -303,7 +320,7 @@ def add(t: Template, params: Params, functions: Functions, monitoring: Monitorin
     rollback_alarms = {
         name: add_alarms(
             t,
-            version_alarms(specs[name], Ref(fn), LIVE, versions[name].get_att("Version"), params),
+            version_alarms(specs[name], Ref(fn), LIVE, versions[name].get_att("Version")),
             monitoring.topic,
         )
         for name, fn in functions.by_name.items()
@@ -320,7 +337,7 @@ def add(t: Template, params: Params, functions: Functions, monitoring: Monitorin
         )
     )
     groups = {
-        name: _group(t, name, application, role, params, rollback_alarms[name])
+        name: _group(t, name, application, role, rollback_alarms[name])
         for name in functions.by_name
     }
     aliases = {
@@ -350,7 +367,7 @@ def add(t: Template, params: Params, functions: Functions, monitoring: Monitorin
                 DependsOn=[aliases[name].title],
                 FunctionName=Ref(fn),
                 Qualifier=LIVE,
-                MaximumRetryAttempts=Ref(params.async_retry_attempts),
+                MaximumRetryAttempts=ASYNC_RETRY_ATTEMPTS.ref(),
             )
         )
     return Deployments(versions=versions, aliases=aliases, groups=groups, application=application)

@@ -7,13 +7,37 @@ from troposphere import Ref, Template, awslambda
 
 from .data import Data
 from .naming import logical_id
-from .parameters import Params
+from .parameters import number
 
 STREAM_CONSUMER = "stream_audit"
 
+STREAM_MAX_RETRIES = number(
+    "StreamMaxRetries",
+    group="Stream",
+    label="Stream consumer retries",
+    description="Times a failing stream batch is retried (halved on each error to isolate the "
+    "bad record) before it goes to the failure queue.",
+    low=0,
+    high=10,
+    unit="retries",
+    default=3,
+)
+STREAM_MAX_RECORD_AGE_SECONDS = number(
+    "StreamMaxRecordAgeSeconds",
+    group="Stream",
+    label="Stream record max age (s)",
+    description="Records older than this go to the failure queue instead of being retried, so "
+    "one poison record cannot stall the stream for its 24 h retention.",
+    low=60,
+    high=86400,
+    unit="seconds",
+    default=3600,
+)
+PARAMETERS = (STREAM_MAX_RETRIES, STREAM_MAX_RECORD_AGE_SECONDS)
+
 
 def add(
-    t: Template, params: Params, data: Data, aliases: dict[str, awslambda.Alias]
+    t: Template, data: Data, aliases: dict[str, awslambda.Alias]
 ) -> awslambda.EventSourceMapping:
     """The mapping invokes the consumer's `live` alias, so new code reaches the stream as
     CodeDeploy shifts it."""
@@ -26,8 +50,8 @@ def add(
             BatchSize=10,
             MaximumBatchingWindowInSeconds=5,
             BisectBatchOnFunctionError=True,
-            MaximumRetryAttempts=Ref(params.stream_max_retries),
-            MaximumRecordAgeInSeconds=Ref(params.stream_max_record_age_seconds),
+            MaximumRetryAttempts=STREAM_MAX_RETRIES.ref(),
+            MaximumRecordAgeInSeconds=STREAM_MAX_RECORD_AGE_SECONDS.ref(),
             FunctionResponseTypes=["ReportBatchItemFailures"],
             DestinationConfig=awslambda.DestinationConfig(
                 OnFailure=awslambda.OnFailure(Destination=data.failure_queue.get_att("Arn"))

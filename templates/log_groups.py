@@ -14,12 +14,31 @@ name carries the REST API's id, new with every stack, so it never collides eithe
 
 from dataclasses import dataclass
 
-from troposphere import Parameter, Ref, Sub, Template, apigateway, kms, logs
+from troposphere import Sub, Template, apigateway, kms, logs
+from troposphere.validators.logs import RETENTION_DAYS
 
 from .catalog import FUNCTIONS
 from .data import RETAIN
 from .naming import logical_id
-from .parameters import Params
+from .parameters import Param, choice
+from .stage import STAGE
+
+LOG_RETENTION_DAYS = choice(
+    "LogRetentionDays",
+    group="Functions",
+    label="Log retention (days)",
+    description="Days CloudWatch keeps the function and API access logs.",
+    allowed=tuple(RETENTION_DAYS),
+)
+API_LOG_RETENTION_DAYS = choice(
+    "ApiLogRetentionDays",
+    group="API",
+    label="API access log retention (days)",
+    description="Days CloudWatch keeps the API access logs.",
+    allowed=tuple(RETENTION_DAYS),
+    default=30,
+)
+PARAMETERS = (LOG_RETENTION_DAYS, API_LOG_RETENTION_DAYS)
 
 
 @dataclass(frozen=True)
@@ -29,36 +48,32 @@ class LogGroups:
     key: kms.Key  # the telemetry key every group is encrypted with
 
 
-def log_group(t: Template, name: str, retention: Parameter, key: kms.Key, **named) -> logs.LogGroup:
+def log_group(t: Template, name: str, retention: Param, key: kms.Key, **named) -> logs.LogGroup:
     return t.add_resource(
         logs.LogGroup(
             logical_id(name, "log", "group"),
             **RETAIN,
             **named,
-            RetentionInDays=Ref(retention),
+            RetentionInDays=retention.ref(),
             KmsKeyId=key.get_att("Arn"),
         )
     )
 
 
-def api_execution(
-    t: Template, params: Params, groups: LogGroups, rest_api: apigateway.RestApi
-) -> logs.LogGroup:
+def api_execution(t: Template, groups: LogGroups, rest_api: apigateway.RestApi) -> logs.LogGroup:
     """The group API Gateway's execution logging writes to, with the API's log retention."""
     return log_group(
         t,
         "api_execution",
-        params.api_log_retention_days,
+        API_LOG_RETENTION_DAYS,
         groups.key,
-        LogGroupName=Sub(
-            f"API-Gateway-Execution-Logs_${{{rest_api.title}}}/${{{params.stage.title}}}"
-        ),
+        LogGroupName=Sub(f"API-Gateway-Execution-Logs_${{{rest_api.title}}}/${{{STAGE.name}}}"),
     )
 
 
-def add(t: Template, params: Params, key: kms.Key) -> LogGroups:
+def add(t: Template, key: kms.Key) -> LogGroups:
     return LogGroups(
-        functions={f.name: log_group(t, f.name, params.log_retention_days, key) for f in FUNCTIONS},
-        api_access=log_group(t, "api_access", params.api_log_retention_days, key),
+        functions={f.name: log_group(t, f.name, LOG_RETENTION_DAYS, key) for f in FUNCTIONS},
+        api_access=log_group(t, "api_access", API_LOG_RETENTION_DAYS, key),
         key=key,
     )

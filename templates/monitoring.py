@@ -1,5 +1,5 @@
-"""Alerting and the dashboard, generated from the same rows the rest of the template uses: no
-alarm or widget is written out by hand per function.
+"""Alerting, generated from the same rows the rest of the template uses: no alarm is written
+out by hand per function (nor a dashboard widget: templates/dashboard.py).
 
 Every alarm sends to the stack's encrypted SNS topic when it fires and when it clears, treats
 missing data (no traffic) as fine, and exists only while AlarmsEnabled is true, so a quiet dev
@@ -20,6 +20,7 @@ those answers out: a throttle is a matter of capacity, not a fault of the code."
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 
 from troposphere import Equals, GetAtt, Not, Ref, Sub, Template, cloudwatch, sns
 
@@ -28,8 +29,9 @@ from .data import Data
 from .events import STREAM_CONSUMER
 from .functions import Functions
 from .naming import logical_id, slug
-from .parameters import Params
+from .parameters import BOOLEAN, Param, choice, number
 from .security import Security
+from .stage import STAGE
 from .suppressions import suppress
 
 PERIOD = 300  # seconds: every alarm looks at 5 minutes
@@ -42,6 +44,108 @@ TABLE_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan", "Q
 # One per 503 THROTTLED answer, as items_common.observability publishes it (a test compares).
 THROTTLED_METRIC = "RequestsThrottled"
 THROTTLED_DIMENSIONS = {"scope": "api"}
+
+ALARMS_ENABLED = choice(
+    "AlarmsEnabled",
+    group="Alarms",
+    label="Create the alarms",
+    description="false creates no alarm at all (a quiet dev stage); the topic and dashboard stay.",
+    allowed=BOOLEAN,
+    default="true",
+)
+ALARM_EMAIL = Param(
+    "AlarmEmail",
+    group="Alarms",
+    label="E-mail for alarms (optional)",
+    description="Empty: no subscription. An address: it is subscribed to the alarm topic (AWS "
+    "e-mails a confirmation link first).",
+    default="",
+    pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
+    constraint="must be empty or an e-mail address.",
+)
+
+# The alarms on a share of requests or invocations.
+_percent = partial(number, group="Alarms", low=1, high=100, unit="percent")
+ERROR_RATE_ALARM_PERCENT = _percent(
+    "ErrorRateAlarmPercent",
+    label="Error rate that alarms (%)",
+    description="A function's errors per invocation over 5 minutes, in percent.",
+    default=5,
+)
+CONCURRENCY_ALARM_THRESHOLD = number(
+    "ConcurrencyAlarmThreshold",
+    group="Alarms",
+    label="Concurrent executions that alarm",
+    description="The stack's functions' concurrent executions together.",
+    low=1,
+    high=100000,
+    unit="executions",
+    default=100,
+)
+API5XX_ALARM_PERCENT = _percent(
+    "Api5xxAlarmPercent",
+    label="API 5XX rate that alarms (%)",
+    description="Share of API requests answered 5XX over 5 minutes (503 THROTTLED aside: the "
+    "throttled alarm watches those).",
+    default=1,
+)
+API4XX_ALARM_PERCENT = _percent(
+    "Api4xxAlarmPercent",
+    label="API 4XX rate that alarms (%)",
+    description="Share of API requests answered 4XX over 5 minutes (a rate, so traffic alone "
+    "does not page anyone).",
+    default=10,
+)
+API_LATENCY_ALARM_MS = number(
+    "ApiLatencyAlarmMs",
+    group="Alarms",
+    label="API p99 latency that alarms (ms)",
+    description="API Gateway p99 latency over 5 minutes.",
+    low=100,
+    high=30000,
+    unit="milliseconds",
+    default=3000,
+)
+ITERATOR_AGE_ALARM_MS = number(
+    "IteratorAgeAlarmMs",
+    group="Alarms",
+    label="Stream iterator age that alarms (ms)",
+    description="Age of the oldest stream record the consumer has not processed.",
+    low=1000,
+    high=86400000,
+    unit="milliseconds",
+    default=60000,
+)
+ERROR_ALARM_THRESHOLD = number(
+    "ErrorAlarmThreshold",
+    group="Alarms",
+    label="Errors per 5 minutes that alarm",
+    description="A function's errors in 5 minutes at which its error alarm fires.",
+    low=1,
+    high=10000,
+    unit="errors",
+)
+DURATION_ALARM_THRESHOLD_MS = number(
+    "DurationAlarmThresholdMs",
+    group="Alarms",
+    label="p99 duration that alarms (ms)",
+    description="A function's p99 duration over 5 minutes above which its duration alarm fires.",
+    low=100,
+    high=900000,
+    unit="milliseconds",
+)
+PARAMETERS = (
+    ALARMS_ENABLED,
+    ALARM_EMAIL,
+    ERROR_RATE_ALARM_PERCENT,
+    CONCURRENCY_ALARM_THRESHOLD,
+    API5XX_ALARM_PERCENT,
+    API4XX_ALARM_PERCENT,
+    API_LATENCY_ALARM_MS,
+    ITERATOR_AGE_ALARM_MS,
+    ERROR_ALARM_THRESHOLD,
+    DURATION_ALARM_THRESHOLD_MS,
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +163,6 @@ class AlarmSpec:
 @dataclass(frozen=True)
 class Monitoring:
     topic: sns.Topic
-    dashboard: cloudwatch.Dashboard
     alarms: list[cloudwatch.Alarm]
     by_function: dict[str, dict[str, cloudwatch.Alarm]]  # function name -> what -> its alarm
 
@@ -102,30 +205,30 @@ def metrics_namespace(functions: Functions) -> Sub:
 
 
 def _judged(
-    name: str, dimensions: list, params: Params, prefix: str = "", whose: str = ""
+    name: str, dimensions: list, prefix: str = "", whose: str = ""
 ) -> tuple[AlarmSpec, AlarmSpec]:
     """A function's errors and p99 duration alarms over these Lambda metric dimensions."""
     metric = {"Namespace": "AWS/Lambda", "Dimensions": dimensions}
     return (
         AlarmSpec(name, f"{prefix}errors",
                   f"errors{whose} at or above the stage's threshold in 5 minutes",
-                  "GreaterThanOrEqualToThreshold", Ref(params.error_alarm_threshold),
+                  "GreaterThanOrEqualToThreshold", ERROR_ALARM_THRESHOLD.ref(),
                   {**metric, "MetricName": "Errors", "Statistic": "Sum"}),
         AlarmSpec(name, f"{prefix}duration", f"p99 duration{whose} above the stage's threshold",
-                  "GreaterThanThreshold", Ref(params.duration_alarm_threshold_ms),
+                  "GreaterThanThreshold", DURATION_ALARM_THRESHOLD_MS.ref(),
                   {**metric, "MetricName": "Duration", "ExtendedStatistic": "p99"}),
     )  # fmt: skip
 
 
-def function_alarms(spec: FunctionSpec, fn: Ref, params: Params) -> list[AlarmSpec]:
+def function_alarms(spec: FunctionSpec, fn: Ref) -> list[AlarmSpec]:
     """Each function, all its invocations: errors, error rate, throttles, p99 duration."""
     lambda_metric = {"Namespace": "AWS/Lambda", "Dimensions": _dims(FunctionName=fn)}
     name = slug(spec.name)
-    errors, duration = _judged(name, lambda_metric["Dimensions"], params)
+    errors, duration = _judged(name, lambda_metric["Dimensions"])
     return [
         errors,
         AlarmSpec(name, "error-rate", "errors per invocation above the threshold (percent)",
-                  "GreaterThanThreshold", Ref(params.error_rate_alarm_percent),
+                  "GreaterThanThreshold", ERROR_RATE_ALARM_PERCENT.ref(),
                   _math("IF(invocations > 0, 100 * errors / invocations, 0)", "error rate %",
                         _query("errors", "AWS/Lambda", "Errors", "Sum", FunctionName=fn),
                         _query("invocations", "AWS/Lambda", "Invocations", "Sum",
@@ -137,21 +240,19 @@ def function_alarms(spec: FunctionSpec, fn: Ref, params: Params) -> list[AlarmSp
     ]  # fmt: skip
 
 
-def version_alarms(
-    spec: FunctionSpec, fn: Ref, alias: str, version: GetAtt, params: Params
-) -> list[AlarmSpec]:
+def version_alarms(spec: FunctionSpec, fn: Ref, alias: str, version: GetAtt) -> list[AlarmSpec]:
     """The function's errors and p99 duration of one version invoked through `alias` (the
     rollback triggers of its deployment group): `version` is that Version's GetAtt Version."""
     dimensions = _dims(
         FunctionName=fn, Resource=Sub(f"${{{fn.data['Ref']}}}:{alias}"), ExecutedVersion=version
     )
-    return list(_judged(slug(spec.name), dimensions, params, "version-",
+    return list(_judged(slug(spec.name), dimensions, "version-",
                         f" of the version `{alias}` runs or is moving to"))  # fmt: skip
 
 
-def stack_alarms(params: Params, data: Data, functions: Functions) -> list[AlarmSpec]:
+def stack_alarms(data: Data, functions: Functions) -> list[AlarmSpec]:
     """The stack as a whole: concurrency, the API, the table, the stream."""
-    api = {"ApiName": Sub("${AWS::StackName}"), "Stage": Ref(params.stage)}
+    api = {"ApiName": Sub("${AWS::StackName}"), "Stage": STAGE.ref()}
     namespace = metrics_namespace(functions)
     table = data.table.ref()
     consumer = Ref(functions.by_name[STREAM_CONSUMER])
@@ -171,13 +272,13 @@ def stack_alarms(params: Params, data: Data, functions: Functions) -> list[Alarm
     ]
     return [
         AlarmSpec("functions", "concurrency", "concurrent executions of the data functions",
-                  "GreaterThanThreshold", Ref(params.concurrency_alarm_threshold),
+                  "GreaterThanThreshold", CONCURRENCY_ALARM_THRESHOLD.ref(),
                   _math(f"SUM([{','.join(q.Id for q in concurrency)}])", "concurrent executions",
                         *concurrency)),
         # Throttled answers are 5XX too: the rate leaves them out (FILL: no throttle, no data).
         AlarmSpec("api", "5xx-rate", "share of requests answered 5XX, 503 THROTTLED left out "
                   "(percent): a fault of the code or of a service, not of capacity",
-                  "GreaterThanThreshold", Ref(params.api5xx_alarm_percent),
+                  "GreaterThanThreshold", API5XX_ALARM_PERCENT.ref(),
                   _math("IF(requests > 0, 100 * (errors - FILL(throttled, 0)) / requests, 0)",
                         "5XX % (not throttled)",
                         _query("errors", "AWS/ApiGateway", "5XXError", "Sum", **api),
@@ -193,11 +294,11 @@ def stack_alarms(params: Params, data: Data, functions: Functions) -> list[Alarm
                   {"Namespace": namespace, "MetricName": THROTTLED_METRIC, "Statistic": "Sum",
                    "Dimensions": _dims(**THROTTLED_DIMENSIONS)}),
         AlarmSpec("api", "4xx-rate", "share of requests answered 4XX (percent)",
-                  "GreaterThanThreshold", Ref(params.api4xx_alarm_percent),
+                  "GreaterThanThreshold", API4XX_ALARM_PERCENT.ref(),
                   _math("100 * rate", "4XX %",
                         _query("rate", "AWS/ApiGateway", "4XXError", "Average", **api))),
         AlarmSpec("api", "latency", "p99 latency above the threshold", "GreaterThanThreshold",
-                  Ref(params.api_latency_alarm_ms),
+                  API_LATENCY_ALARM_MS.ref(),
                   {"Namespace": "AWS/ApiGateway", "MetricName": "Latency",
                    "ExtendedStatistic": "p99", "Dimensions": _dims(**api)}),
         AlarmSpec("table", "throttles", "read or write requests throttled",
@@ -212,7 +313,7 @@ def stack_alarms(params: Params, data: Data, functions: Functions) -> list[Alarm
                   _math(f"SUM([{','.join(q.Id for q in system_errors)}])", "system errors",
                         *system_errors)),
         AlarmSpec("stream", "iterator-age", "the audit consumer falls behind the stream",
-                  "GreaterThanThreshold", Ref(params.iterator_age_alarm_ms),
+                  "GreaterThanThreshold", ITERATOR_AGE_ALARM_MS.ref(),
                   {"Namespace": "AWS/Lambda", "MetricName": "IteratorAge",
                    "Statistic": "Maximum", "Dimensions": _dims(FunctionName=consumer)}),
         AlarmSpec("failures", "queued", "stream batches or async events parked in the failure "
@@ -251,56 +352,9 @@ def _alarm(t: Template, spec: AlarmSpec, topic: sns.Topic) -> cloudwatch.Alarm:
     )
 
 
-def dashboard_body(functions: Functions) -> Sub:
-    """One dashboard: the functions, the API, the table, the stream. Names are Sub variables
-    (`${GetItemFunction}` is that function's name), filled in by CloudFormation; the handlers'
-    metrics are in their namespace's Sub text (`${Project}-${Stage}`), filled in likewise."""
-
-    def name(function: str) -> str:
-        return f"${{{functions.by_name[function].title}}}"
-
-    names = [name(f.name) for f in FUNCTIONS]
-    namespace = metrics_namespace(functions).data["Fn::Sub"]  # its text, in this Sub
-    region = "${AWS::Region}"
-    api = ["ApiName", "${AWS::StackName}", "Stage", "${Stage}"]
-    throttled = [v for pair in THROTTLED_DIMENSIONS.items() for v in pair]
-
-    def widget(title: str, metrics: list, stat: str = "Sum") -> dict:
-        return {"type": "metric", "width": 12, "height": 6,
-                "properties": {"title": title, "region": region, "stat": stat,
-                               "period": PERIOD, "metrics": metrics}}  # fmt: skip
-
-    def per_function(metric: str) -> list:
-        return [["AWS/Lambda", metric, "FunctionName", n] for n in names]
-
-    widgets = [
-        widget("Invocations per function", per_function("Invocations")),
-        widget("Errors per function", per_function("Errors")),
-        widget("Duration p99 per function (ms)", per_function("Duration"), "p99"),
-        widget("API requests, 4XX, 5XX, 503 THROTTLED",
-               [*(["AWS/ApiGateway", m, *api] for m in ("Count", "4XXError", "5XXError")),
-                [namespace, THROTTLED_METRIC, *throttled]]),
-        widget("API latency p99 (ms)", [["AWS/ApiGateway", "Latency", *api]], "p99"),
-        widget("Table consumed capacity and throttles",
-               [["AWS/DynamoDB", m, "TableName", "${ItemsTable}"]
-                for m in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits",
-                          "ReadThrottleEvents", "WriteThrottleEvents")]),
-        widget("Items created, updated, deleted",
-               [[namespace, f.business_metric, "service",
-                 name(f.name)]
-                for f in FUNCTIONS if f.business_metric]),
-        widget("Stream iterator age (ms)",
-               [["AWS/Lambda", "IteratorAge", "FunctionName",
-                 name(STREAM_CONSUMER)]], "Maximum"),
-    ]  # fmt: skip
-    return Sub(json.dumps({"widgets": widgets}, separators=(",", ":")))
-
-
-def add(
-    t: Template, params: Params, data: Data, security: Security, functions: Functions
-) -> Monitoring:
-    t.add_condition(ALARMS_ON, Equals(Ref(params.alarms_enabled), "true"))
-    t.add_condition(EMAIL_SET, Not(Equals(Ref(params.alarm_email), "")))
+def add(t: Template, data: Data, security: Security, functions: Functions) -> Monitoring:
+    t.add_condition(ALARMS_ON, Equals(ALARMS_ENABLED.ref(), "true"))
+    t.add_condition(EMAIL_SET, Not(Equals(ALARM_EMAIL.ref(), "")))
     topic = t.add_resource(
         sns.Topic(
             logical_id("alarm", "topic"),
@@ -315,7 +369,7 @@ def add(
                 Condition=EMAIL_SET,
                 TopicArn=Ref(topic),
                 Protocol="email",
-                Endpoint=Ref(params.alarm_email),
+                Endpoint=ALARM_EMAIL.ref(),
             ),
             "ES7000",
             "An alarm e-mail that cannot be delivered is shown in the topic's delivery status; "
@@ -326,17 +380,10 @@ def add(
     by_function = {
         f.name: {
             spec.what: _alarm(t, spec, topic)
-            for spec in function_alarms(f, Ref(functions.by_name[f.name]), params)
+            for spec in function_alarms(f, Ref(functions.by_name[f.name]))
         }
         for f in FUNCTIONS
     }
     alarms = [alarm for own in by_function.values() for alarm in own.values()]
-    alarms += [_alarm(t, spec, topic) for spec in stack_alarms(params, data, functions)]
-    dashboard = t.add_resource(
-        cloudwatch.Dashboard(
-            logical_id("dashboard"),
-            DashboardName=Sub("${AWS::StackName}"),
-            DashboardBody=dashboard_body(functions),
-        )
-    )
-    return Monitoring(topic=topic, dashboard=dashboard, alarms=alarms, by_function=by_function)
+    alarms += [_alarm(t, spec, topic) for spec in stack_alarms(data, functions)]
+    return Monitoring(topic=topic, alarms=alarms, by_function=by_function)

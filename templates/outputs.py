@@ -1,15 +1,16 @@
 """Stack outputs, each exported under `<stack name>-<output>` for other stacks to import."""
 
-from troposphere import Export, GetAtt, Output, Ref, Sub, Template
+from troposphere import Export, GetAtt, Output, Ref, Sub, Template, cloudwatch
 
 from .api import Api
+from .api_stage import ApiStage
 from .catalog import FUNCTIONS
 from .data import Data
 from .functions import Functions
 from .monitoring import Monitoring
 from .naming import logical_id
-from .parameters import Params
 from .security import Security
+from .stage import STAGE
 
 
 def _output(t: Template, name: str, value, description: str, **condition) -> None:
@@ -26,12 +27,13 @@ def _output(t: Template, name: str, value, description: str, **condition) -> Non
 
 def add(
     t: Template,
-    params: Params,
     data: Data,
     security: Security,
     functions: Functions,
     api: Api,
+    served_by: ApiStage,
     monitoring: Monitoring,
+    dashboard: cloudwatch.Dashboard,
 ) -> None:
     _output(
         t,
@@ -39,7 +41,7 @@ def add(
         Sub(
             "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/",
             Api=Ref(api.rest_api),
-            Stage=Ref(api.stage),
+            Stage=Ref(served_by.stage),
         ),
         "Base URL of the API stage.",
     )
@@ -62,15 +64,15 @@ def add(
     _output(
         t,
         "ApiKeyId",
-        Ref(api.api_key),
+        Ref(served_by.api_key),
         "ID of the API key (AuthType API_KEY); its value: aws apigateway get-api-key "
         "--api-key <id> --include-value.",
-        Condition=api.api_key.Condition,
+        Condition=served_by.api_key.Condition,
     )
     _output(
         t, "FailureQueueUrl", Ref(data.failure_queue), "Queue of what the functions gave up on."
     )
-    _output(t, "Stage", Ref(params.stage), "Deployment stage of this stack.")
+    _output(t, "Stage", STAGE.ref(), "Deployment stage of this stack.")
     _output(t, "AlarmTopicArn", Ref(monitoring.topic), "SNS topic every alarm notifies.")
     _output(
         t,
@@ -78,7 +80,7 @@ def add(
         Sub(
             "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}"
             "#dashboards:name=${Dashboard}",
-            Dashboard=Ref(monitoring.dashboard),
+            Dashboard=Ref(dashboard),
         ),
         "CloudWatch dashboard of the stack.",
     )

@@ -35,7 +35,7 @@ from troposphere import kms as kms_resources
 from .catalog import FUNCTIONS
 from .data import RETAIN
 from .naming import logical_id
-from .parameters import IN_VPC
+from .network import IN_VPC
 
 # The account administers the keys: every key-management action, spelled out (no wildcard).
 KEY_ADMINISTRATION = ("CancelKeyDeletion", "CreateAlias", "DeleteAlias", "DescribeKey",

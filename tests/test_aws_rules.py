@@ -15,9 +15,10 @@ import pytest
 from templates.api import setting_path
 from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.deployments import LIVE, NOT_VERSIONED, SEPARATOR
+from templates.functions import code_key_parameter
 from templates.monitoring import ALARMS_ON
 from templates.naming import logical_id
-from templates.parameters import MAX_ITEMS_KEY, REPLACING, code_key_parameter
+from templates.parameters import MAX_ITEMS_KEY, REPLACING
 from tests.cfn import (
     ROOT,
     Resolver,

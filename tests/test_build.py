@@ -15,7 +15,7 @@ import pytest
 
 import build
 from templates.catalog import ARTIFACTS, LAYER
-from templates.parameters import PYTHON_RUNTIMES, code_key_parameter
+from templates.functions import PYTHON_RUNTIMES, code_key_parameter
 from tests.cfn import ROOT
 
 SERIES = [r.removeprefix("python") for r in PYTHON_RUNTIMES]

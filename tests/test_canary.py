@@ -14,14 +14,15 @@ from moto import mock_aws
 
 import templates.api
 import templates.api_deployment
+import templates.api_stage
 import templates.functions
 import templates.parameters
 from templates import build_template, deployments
 from templates.catalog import FUNCTIONS, ROUTES, FunctionSpec
-from templates.deployments import LIVE, NOT_VERSIONED
+from templates.deployments import DEPLOYMENT_PREFERENCES, LIVE, NOT_VERSIONED
 from templates.monitoring import ALARMS_ON
 from templates.naming import logical_id
-from templates.parameters import DEPLOYMENT_PREFERENCES, REPLACING
+from templates.parameters import REPLACING
 from tests import test_aws_rules as aws_rules
 from tests.cfn import (
     ROOT,
@@ -285,7 +286,7 @@ REFACTORS = {
     ),
     "the API deployment function's timeout": (templates.api_deployment, "TIMEOUT", 90),
     "another access log field": (
-        templates.api,
+        templates.api_stage,
         "ACCESS_LOG_FORMAT",
         {"extra": "$context.domainName"},
     ),

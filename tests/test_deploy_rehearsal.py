@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from templates.catalog import ARTIFACTS, FUNCTIONS, ROUTES
+from templates.functions import PYTHON_RUNTIMES
 from templates.naming import logical_id
-from templates.parameters import PYTHON_RUNTIMES
 from tests import moto_server
 
 BIN = Path(sys.executable).parent

@@ -8,7 +8,7 @@ from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
 import pytest
 
 from templates import monitoring
-from templates.api import ACCESS_LOG_FORMAT
+from templates.api_stage import ACCESS_LOG_FORMAT
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id, slug
 from tests.cfn import Resolver, references, resources_of_type, stage_values

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 import build
+from templates.functions import code_key_parameter
 from templates.naming import logical_id
-from templates.parameters import code_key_parameter
 from tests import moto_server
 from tests.cfn import ROOT
 from tools.deploy import stage_params

@@ -22,8 +22,7 @@ from typing import Any
 
 from botocore.exceptions import WaiterError
 
-from templates.parameters import PROJECT
-from templates.tags import MANAGED_BY
+from templates.tags import MANAGED_BY, PROJECT
 from tools import ROOT
 from tools.deploy import changes, drift, events, logs, preflight, stage_params, teardown
 from tools.deploy.stack_policy import stack_policy, stateful_resources

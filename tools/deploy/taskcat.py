@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from templates.parameters import PROJECT, code_key_parameter
+from templates.functions import code_key_parameter
+from templates.tags import PROJECT
 from tools import ROOT
 
 CONFIG = ROOT / ".taskcat.yml"
