@@ -63,7 +63,7 @@ PARAMETERS = parameters.in_order(
 
 def build_template() -> Template:
     """One `add` per concern; each returns what the later ones use."""
-    t = Template(Description=DESCRIPTION)
+    t = tags.TaggedTemplate(Description=DESCRIPTION)
     t.set_version("2010-09-09")
     parameters.add(t, PARAMETERS)
     stage.add(t)
@@ -81,5 +81,4 @@ def build_template() -> Template:
     served_by = api_stage.add(t, rest_api, logs)
     parameters.describe_edits(t, rest_api.redeploying)
     outputs.add(t, stores, roles_and_keys, fns, rest_api, served_by, alarms, board)
-    tags.add(t)
     return t

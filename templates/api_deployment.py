@@ -53,11 +53,19 @@ class ApiDeployment(AWSCustomObject):
     }
 
 
+def snapshot(resource: AWSObject) -> dict:
+    """What a deployment snapshots of a resource: all but its Tags (tagging the API changes
+    nothing the stage serves, so a tag edit neither redeploys nor reaches the deployment)."""
+    node = resource.to_dict()
+    node.get("Properties", {}).pop("Tags", None)
+    return node
+
+
 def definition_hash(resources: list[AWSObject]) -> str:
-    """`sha256:<hex>` of the canonical JSON of the resources, by logical ID (labelled, so that
-    secret scanners do not read a bare 64-digit hex string as a key)."""
+    """`sha256:<hex>` of the canonical JSON of the resources' snapshots, by logical ID
+    (labelled, so that secret scanners do not read a bare 64-digit hex string as a key)."""
     canonical = json.dumps(
-        {r.title: r.to_dict() for r in resources}, sort_keys=True, separators=(",", ":")
+        {r.title: snapshot(r) for r in resources}, sort_keys=True, separators=(",", ":")
     )
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -149,6 +157,9 @@ def add(t: Template, rest_api, log_groups: LogGroups, resources: list[AWSObject]
             ServiceTimeout=SERVICE_TIMEOUT,
             RestApiId=Ref(rest_api),
             ApiHash=definition_hash(resources),
-            Parameters={name: _value(t, name) for name in parameters_read(t, resources)},
+            Parameters={
+                name: _value(t, name)
+                for name in parameters_read(t, [snapshot(r) for r in resources])
+            },
         )
     )

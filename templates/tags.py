@@ -1,7 +1,8 @@
 """Tags on every resource that takes them, from one place, so no resource is forgotten.
 
-Run last: it tags whatever the other concerns added. Environment is the stage; ManagedBy says
-CloudFormation owns the resource (edit the stack, not the resource)."""
+The composition root's template is a TaggedTemplate: a resource is tagged as it is added, so no
+module repeats the tags and none waits for a pass over the finished template. Environment is
+the stage; ManagedBy says CloudFormation owns the resource (edit the stack, not the resource)."""
 
 from troposphere import Tags, Template
 
@@ -38,16 +39,20 @@ COST_CENTER_TAG = _tag("CostCenter", "Cost center tag", "Cost allocation key.", 
 PARAMETERS = (PROJECT_TAG, OWNER_TAG, COST_CENTER_TAG)
 
 
-def add(t: Template) -> int:
-    """Tag every taggable resource; returns how many were tagged."""
-    tags = Tags(
-        Project=PROJECT_TAG.ref(),
-        Environment=STAGE.ref(),
-        Owner=OWNER_TAG.ref(),
-        CostCenter=COST_CENTER_TAG.ref(),
-        ManagedBy=MANAGED_BY,
-    )
-    taggable = [r for r in t.resources.values() if "Tags" in r.props]
-    for resource in taggable:
-        resource.Tags = tags
-    return len(taggable)
+TAGS = Tags(
+    Project=PROJECT_TAG.ref(),
+    Environment=STAGE.ref(),
+    Owner=OWNER_TAG.ref(),
+    CostCenter=COST_CENTER_TAG.ref(),
+    ManagedBy=MANAGED_BY,
+)
+
+
+class TaggedTemplate(Template):
+    """A Template that tags each resource taking Tags as it is added."""
+
+    def add_resource(self, resource):
+        for one in resource if isinstance(resource, list) else [resource]:
+            if "Tags" in one.props:
+                one.Tags = TAGS
+        return super().add_resource(resource)

@@ -55,11 +55,11 @@ def sub_names(text: str) -> Iterator[str]:
             yield name
 
 
-def parameters_read(t: Template, resources: Iterable[AWSObject]) -> list[str]:
-    """The parameters that reach these resources' properties or conditions, sorted."""
-    return sorted(
-        {name for r in resources for name, _ in inputs(t, r.to_dict()) if name in t.parameters}
-    )
+def parameters_read(t: Template, resources: Iterable[AWSObject | dict]) -> list[str]:
+    """The parameters that reach these resources' properties or conditions (resources, or
+    their dict form), sorted."""
+    nodes = [r if isinstance(r, dict) else r.to_dict() for r in resources]
+    return sorted({name for node in nodes for name, _ in inputs(t, node) if name in t.parameters})
 
 
 # --- evaluation ------------------------------------------------------------------------------
