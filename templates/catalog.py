@@ -69,6 +69,17 @@ IDEMPOTENCY_RECORDS = (
 )
 # Writing an attachment: the object, tagged pending (items_common.attachments).
 ATTACHMENT_WRITE = ("s3:PutObject", "s3:PutObjectTagging")
+# PUT and PATCH: the same grants, metric and statuses (only how the body changes the item differs).
+UPDATE_ACCESS = Access(
+    table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=ATTACHMENT_WRITE
+)
+UPDATE = {
+    "history_access": Access(
+        table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=ATTACHMENT_WRITE
+    ),
+    "business_metric": "ItemsUpdated",
+    "statuses": (200, 400, 404, 409, 412, 413, 503),
+}
 STREAM_READ = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -122,25 +133,17 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "update_item",
         "PUT",
         ITEM,
-        Access(table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=ATTACHMENT_WRITE),
+        UPDATE_ACCESS,
         "Replaces one item's attributes (history mode: adds a version).",
-        history_access=Access(
-            table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=ATTACHMENT_WRITE
-        ),
-        business_metric="ItemsUpdated",
-        statuses=(200, 400, 404, 409, 412, 413, 503),
+        **UPDATE,
     ),
     FunctionSpec(
         "patch_item",
         "PATCH",
         ITEM,
-        Access(table=("dynamodb:GetItem", "dynamodb:UpdateItem"), attachments=ATTACHMENT_WRITE),
+        UPDATE_ACCESS,
         "Merges attributes into one item (JSON merge patch; history mode: adds a version).",
-        history_access=Access(
-            table=("dynamodb:GetItem", "dynamodb:PutItem"), attachments=ATTACHMENT_WRITE
-        ),
-        business_metric="ItemsUpdated",
-        statuses=(200, 400, 404, 409, 412, 413, 503),
+        **UPDATE,
     ),
     FunctionSpec(
         "delete_item",

@@ -66,21 +66,14 @@ def machine() -> dict[str, str]:
 
 def commit() -> str:
     """The checked-out commit, and whether the tree had local changes (read-only git calls)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "--no-optional-locks", "status", "--porcelain"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = git("--no-optional-locks", "status", "--porcelain")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{sha}{' with uncommitted changes' if dirty else ''}"
