@@ -1,0 +1,44 @@
+"""The repository's shape (#18 item 1): the product card's top level, one tools/ package for
+everything else that runs, and every importable folder packaged by pyproject.toml."""
+
+import fnmatch
+import subprocess
+import tomllib
+
+from tests.cfn import ROOT
+
+# The product card's top level, the docs, README and the one tooling package.
+CARD = {"templates", "functions", "build.py", "params", "Makefile", "tests", "pyproject.toml"}
+ALSO = {"README.md", "docs", "tools"}
+
+
+def _tracked_top_level() -> set[str]:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    return {name.split("/")[0] for name in listed.stdout.decode().split("\0") if name}
+
+
+def test_the_top_level_is_the_cards_plus_docs_and_tools():
+    top = {name for name in _tracked_top_level() if not name.startswith(".")}
+    assert top == CARD | ALSO, "anything else that runs belongs in tools/"
+
+
+def test_the_only_top_level_script_is_build_py():
+    assert sorted(p.name for p in ROOT.glob("*.py")) == ["build.py"]
+
+
+def test_pyproject_packages_every_importable_folder():
+    """Every folder with an __init__.py matches pyproject's package patterns (setuptools'
+    find), except the layer's items_common, which build.py zips."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["packages"]["find"]["include"]
+    importable = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in ROOT.rglob("__init__.py")
+        if not any(p.startswith(".") or p in {"dist", "node_modules"} for p in init.parts)
+    }
+    outside = {"functions.shared.items_common"}
+    assert {"templates", "tools", "tools.deploy", "tools.local", "tests"} <= importable
+    assert sorted(
+        name for name in importable - outside
+        if not any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    ) == []  # fmt: skip
