@@ -438,9 +438,10 @@ def _environment_id() -> bytes:
 
 def _generate(stages: list[str]) -> dict:
     """Everything the template code generates, as text (cached by the hash of its inputs)."""
-    from templates import build_template, stage_params
+    from templates import build_template
     from templates.catalog import ARTIFACTS, LAYER
     from templates.parameters import PYTHON_RUNTIMES, code_key_parameter
+    from tools.deploy import stage_params
     from tools.deploy.stack_policy import stack_policy
 
     template_json = (build_template().to_json(sort_keys=False) + "\n").encode()

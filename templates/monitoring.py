@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from troposphere import Equals, GetAtt, Not, Ref, Sub, Template, cloudwatch, sns
 
+from tools.intrinsics import sub_text
+
 from .catalog import FUNCTIONS, Access, FunctionSpec
 from .data import Data
 from .events import STREAM_CONSUMER
@@ -260,7 +262,7 @@ def dashboard_body(functions: Functions) -> Sub:
         return f"${{{functions.by_name[function].title}}}"
 
     names = [name(f.name) for f in FUNCTIONS]
-    namespace = metrics_namespace(functions).data["Fn::Sub"]  # its text, in this Sub
+    namespace = sub_text(metrics_namespace(functions))  # its text, in this Sub
     region = "${AWS::Region}"
     api = ["ApiName", "${AWS::StackName}", "Stage", "${Stage}"]
     throttled = [v for pair in THROTTLED_DIMENSIONS.items() for v in pair]
