@@ -5,6 +5,8 @@ import json
 
 from troposphere import Sub, Template, cloudwatch
 
+from tools.intrinsics import sub_text
+
 from .catalog import FUNCTIONS
 from .events import STREAM_CONSUMER
 from .functions import Functions
@@ -21,7 +23,7 @@ def dashboard_body(functions: Functions) -> Sub:
         return f"${{{functions.by_name[function].title}}}"
 
     names = [name(f.name) for f in FUNCTIONS]
-    namespace = metrics_namespace(functions).data["Fn::Sub"]  # its text, in this Sub
+    namespace = sub_text(metrics_namespace(functions))  # its text, in this Sub
     region = "${AWS::Region}"
     api = ["ApiName", "${AWS::StackName}", "Stage", "${Stage}"]
     throttled = [v for pair in THROTTLED_DIMENSIONS.items() for v in pair]

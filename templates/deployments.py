@@ -68,7 +68,7 @@ from troposphere import (
 )
 from troposphere.policies import CodeDeployLambdaAliasUpdate, UpdatePolicy
 
-from tools.intrinsics import Context, inputs
+from tools.intrinsics import Context, Reference, inputs, references
 
 from .catalog import ARTIFACTS, FUNCTIONS, LAYER
 from .functions import Functions, code, code_key_parameter, code_key_stem
@@ -183,11 +183,10 @@ def _stream_label(table: dynamodb.Table) -> tuple[str, object]:
 
 def replaced_table(t: Template, parameter: str) -> dynamodb.Table:
     """The table a REPLACING parameter replaces (it names the table's key)."""
-    ref = json.dumps({"Ref": parameter})
     [table] = [
         r
         for r in t.resources.values()
-        if isinstance(r, dynamodb.Table) and ref in json.dumps(r.to_dict())
+        if isinstance(r, dynamodb.Table) and Reference(parameter) in references(r.to_dict())
     ]
     return table
 

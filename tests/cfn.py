@@ -1,37 +1,15 @@
 """Reading the built template in tests: references, parameter subsets, stage values."""
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from tools import intrinsics
 from tools.deploy import stage_params
+from tools.intrinsics import ResourceValues
+from tools.intrinsics import named as references  # the logical IDs and parameters a node names
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def references(node: object) -> Iterator[str]:
-    """Every logical ID or parameter a node Refs, GetAtts or names in a Sub."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref":
-                if not value.startswith("AWS::"):  # pseudo parameters are no resources
-                    yield value
-            elif key == "Fn::GetAtt":
-                yield value[0] if isinstance(value, list) else value.split(".")[0]
-            elif key == "Fn::Sub":
-                text, local = (value, {}) if isinstance(value, str) else value
-                yield from (v.split(".")[0] for v in _sub_names(text) if v not in local)
-                yield from references(local)
-            else:
-                yield from references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from references(item)
-
-
-def _sub_names(text: str) -> Iterator[str]:
-    yield from (m for m in re.findall(r"\$\{([^!}][^}]*)\}", text) if not m.startswith("AWS::"))
 
 
 def policy_statements(template: dict) -> Iterator[tuple[str, dict]]:
@@ -110,117 +88,33 @@ def dumps(template: dict) -> str:
 
 def parameter_values(template: dict, values: dict[str, str]) -> dict[str, str]:
     """Every parameter's value: the given ones, else the template's Default."""
-    defaults = {k: str(v["Default"]) for k, v in template["Parameters"].items() if "Default" in v}
-    return {**defaults, **values}
+    return intrinsics.parameter_values(template, values, pseudo={})
 
 
-class Resolver:
-    """Evaluates a template's Conditions and the intrinsics that depend only on parameters
-    (Ref to a parameter, Fn::If, Fn::Equals/Not/And/Or, Fn::Join, Fn::Sub of parameters), as
-    CloudFormation would for these parameter values. Refs to resources stay as they are."""
+class Resolver(intrinsics.Evaluator):
+    """The template as CloudFormation deploys it for these parameter values (Defaults for the
+    rest), through tools.intrinsics; what needs AWS (a resource's Ref or attribute without
+    `resources`, a pseudo parameter not given) stays as written, a Sub variable as `${Name}`."""
 
-    def __init__(self, template: dict, values: dict[str, str]) -> None:
-        self.template = template
-        self.values = parameter_values(template, values)
-        self.conditions = {
-            name: self.truth(body) for name, body in template.get("Conditions", {}).items()
-        }
+    def __init__(
+        self, template: dict, values: dict[str, str], resources: ResourceValues | None = None
+    ) -> None:
+        super().__init__(template, parameter_values(template, values), resources)
 
-    def truth(self, node: dict) -> bool:
+    def unresolved(self, node: dict, error: intrinsics.Unresolvable) -> object:
         ((fn, args),) = node.items()
-        if fn == "Condition":  # conditions may name others, in any order
-            return self.truth(self.template["Conditions"][args])
-        if fn == "Fn::Equals":
-            left, right = (self.resolve(a) for a in args)
-            return str(left) == str(right)
-        if fn == "Fn::Not":
-            return not self.truth(args[0])
-        if fn == "Fn::And":
-            return all(self.truth(a) for a in args)
-        if fn == "Fn::Or":
-            return any(self.truth(a) for a in args)
-        raise ValueError(f"not a condition function: {fn}")
-
-    def resolve(self, node: object) -> object:
-        if isinstance(node, list):
-            return [r for r in (self.resolve(n) for n in node) if r is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            ((fn, args),) = node.items()
-            if fn == "Ref" and args in self.values:
-                kind = self.template["Parameters"].get(args, {}).get("Type")
-                value = self.values[args]
-                return value.split(",") if kind == "CommaDelimitedList" else value
-            if fn == "Ref" and args == "AWS::NoValue":
-                return NO_VALUE
-            if fn == "Fn::If":
-                name, yes, no = args
-                return self.resolve(yes if self.conditions[name] else no)
-            if fn == "Fn::Join":
-                delimiter, items = args
-                return delimiter.join(str(i) for i in self.resolve(items))
-            if fn == "Fn::Sub" and isinstance(args, str):
-                return re.sub(r"\$\{([^}]+)\}", lambda m: self.values.get(m[1], m[0]), args)
-        resolved = {k: self.resolve(v) for k, v in node.items()}
-        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
-
-    def resource(self, logical_id: str) -> dict | None:
-        """The resource as created for these values, or None when its Condition is false."""
-        r = self.template["Resources"][logical_id]
-        if "Condition" in r and not self.conditions[r["Condition"]]:
-            return None
-        return self.resolve(r)
-
-
-NO_VALUE = object()
-
-
-def _condition_parameters(template: dict, name: str) -> set[str]:
-    """Parameters a condition depends on, through the conditions it names."""
-    body = template["Conditions"][name]
-    found = set(references(body)) & set(template["Parameters"])
-    for nested in _named_conditions(body):
-        found |= _condition_parameters(template, nested)
-    return found
-
-
-def _named_conditions(node: object) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Condition" and isinstance(value, str):
-                yield value
-            else:
-                yield from _named_conditions(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _named_conditions(item)
+        return {fn: self.resolve(args)}
 
 
 def parameter_reach(template: dict) -> dict[str, set[tuple[str, str]]]:
     """parameter -> {(logical ID, top-level property)} it reaches through Ref, Sub, or the
     condition of an Fn::If (a resource's own Condition reaches all its properties)."""
     reach: dict[str, set[tuple[str, str]]] = {p: set() for p in template["Parameters"]}
-
-    def walk(node: object, rid: str, prop: str) -> None:
-        if isinstance(node, dict):
-            if "Fn::If" in node:
-                for p in _condition_parameters(template, node["Fn::If"][0]):
-                    reach[p].add((rid, prop))
-            for p in set(references(node)) & set(reach):
-                reach[p].add((rid, prop))
-            for value in node.values():
-                walk(value, rid, prop)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item, rid, prop)
-
     for rid, resource in template["Resources"].items():
+        condition = {"Condition": resource["Condition"]} if "Condition" in resource else {}
         for prop, value in resource.get("Properties", {}).items():
-            walk(value, rid, prop)
-            if "Condition" in resource:
-                for p in _condition_parameters(template, resource["Condition"]):
-                    reach[p].add((rid, prop))
+            for parameter in intrinsics.parameters_read(template, [condition, value]):
+                reach[parameter].add((rid, prop))
     return reach
 
 

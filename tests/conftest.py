@@ -66,14 +66,9 @@ def function_environment(template: dict, values: dict[str, str], physical: dict)
     """The environment the template gives the functions, resolved for these parameter values
     and these physical resources (the functions share it, bar their service name)."""
     fn = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
-    env = cfn.Resolver(template, values).resolve(fn["Properties"]["Environment"]["Variables"])
-    resolved = {}
-    for name, value in env.items():
-        if isinstance(value, dict) and set(value) == {"Ref"}:
-            value = physical[value["Ref"]]
-        if isinstance(value, str) and name not in SET_BY_AWS_ENV:
-            resolved[name] = value
-    return resolved
+    resolver = cfn.Resolver(template, values, lambda name, _: physical[name])
+    env = resolver.resolve(fn["Properties"]["Environment"]["Variables"])
+    return {k: v for k, v in env.items() if isinstance(v, str) and k not in SET_BY_AWS_ENV}
 
 
 def _env_ref(template: dict, variable: str) -> str:

@@ -30,6 +30,7 @@ from tests.cfn import (
     stage_values,
 )
 from tools.deploy import stage_params
+from tools.intrinsics import Evaluator, sub_args, sub_names, substitute
 
 try:  # the regular-expression parser behind `re` (sre_parse before Python 3.11)
     import re._parser as sre
@@ -48,7 +49,6 @@ VERSION, LAYER = "AWS::Lambda::Version", "AWS::Lambda::LayerVersion"
 PSEUDO = {"AWS::StackName": "items-api-prod", "AWS::Region": "us-west-2",
           "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
           "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
-NO_VALUE = object()
 CREATE_ONLY = functools.cache(create_only_properties)  # the schemas, read once
 
 
@@ -151,78 +151,27 @@ def value_width(template: dict, name: str) -> int:
 
 @dataclass
 class Deployed:
-    """A template resolved for parameter values, each resource in a generation (1; 2 once a
-    change of create-only properties replaced it)."""
+    """A template resolved for parameter values (tools.intrinsics), each resource in a
+    generation (1; 2 once a change of create-only properties replaced it)."""
 
     template: dict
     values: dict[str, str]
     generations: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        resolver = Resolver(self.template, self.values)
-        self.parameters, self.conditions = resolver.values, resolver.conditions
+        values = {**parameter_values(self.template, self.values), **PSEUDO}
+        self.resolve = Evaluator(self.template, values, self._assigned).resolve
 
-    def _ref(self, name: str) -> object:
-        if name in PSEUDO:
-            return PSEUDO[name]
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in self.parameters:
-            spec = self.template["Parameters"][name]
-            value = self.parameters[name]
-            return value.split(",") if spec["Type"] == "CommaDelimitedList" else value
+    def _assigned(self, name: str, attribute: str | None) -> str:
+        """What AWS assigns a resource of this generation: a layer's version number, a table's
+        stream label; anything else stands for itself."""
         generation = self.generations.get(name, 1)
-        if self.template["Resources"][name]["Type"] == LAYER:
+        if attribute is None and self.template["Resources"][name]["Type"] == LAYER:
             return f"arn:aws:lambda:us-west-2:123456789012:layer:{name}:{generation}"
-        return f"<{name}#{generation}>"
-
-    def _get_att(self, name: str, attribute: str) -> str:
-        generation = self.generations.get(name, 1)
         if attribute == "StreamArn":
             return (f"arn:aws:dynamodb:us-west-2:123456789012:table/{name}-{generation}/stream/"
                     f"{STREAM_LABELS[generation - 1]}")  # fmt: skip
-        return f"<{name}#{generation}.{attribute}>"
-
-    def _sub(self, text: str, local: dict) -> str:
-        def variable(match: re.Match) -> str:
-            name = match[1]
-            if name in local:
-                return str(self.resolve(local[name]))
-            if "." in name:
-                return self._get_att(*name.split(".", 1))
-            value = self._ref(name)
-            return ",".join(value) if isinstance(value, list) else str(value)
-
-        return re.sub(r"\$\{([^!}][^}]*)\}", variable, text)
-
-    def resolve(self, node: object) -> object:
-        if isinstance(node, list):
-            return [r for r in (self.resolve(n) for n in node) if r is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            ((fn, args),) = node.items()
-            if fn == "Ref":
-                return self._ref(args)
-            if fn == "Fn::GetAtt":
-                return self._get_att(*(args if isinstance(args, list) else args.split(".", 1)))
-            if fn == "Fn::If":
-                name, yes, no = args
-                return self.resolve(yes if self.conditions[name] else no)
-            if fn == "Fn::Join":
-                delimiter, items = args
-                return delimiter.join(str(i) for i in self.resolve(items))
-            if fn == "Fn::Split":
-                delimiter, text = args
-                return str(self.resolve(text)).split(delimiter)
-            if fn == "Fn::Select":
-                index, items = args
-                return self.resolve(items)[int(index)]
-            if fn == "Fn::Sub":
-                text, local = (args, {}) if isinstance(args, str) else args
-                return self._sub(text, local)
-        resolved = {k: self.resolve(v) for k, v in node.items()}
-        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+        return f"<{name}#{generation}{'' if attribute is None else '.' + attribute}>"
 
     def create_only(self, rid: str) -> dict:
         """The resource's create-only properties as resolved: a change to them replaces it."""
@@ -274,11 +223,11 @@ def width(template: dict, node: object) -> int:
     if fn == "Fn::Join" and args[0] == "," and isinstance(args[1], dict) and "Ref" in args[1]:
         return value_width(template, args[1]["Ref"])  # a list, joined by commas as typed
     if fn == "Fn::Sub":
-        text, local = (args, {}) if isinstance(args, str) else args
-        names = re.findall(r"\$\{([^!}][^}]*)\}", text)
-        literal = len(re.sub(r"\$\{([^!}][^}]*)\}", "", text))
+        text, local = sub_args(args)
+        literal = len(substitute(text, lambda _: ""))
         return literal + sum(
-            width(template, local[n]) if n in local else value_width(template, n) for n in names
+            width(template, local[n]) if n in local else value_width(template, n)
+            for n in sub_names(text)
         )
     return len(str(_longest_case(template).resolve(node)))
 

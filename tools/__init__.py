@@ -6,8 +6,9 @@
   (local/moto_compat.py);
 - scan: `make scan`, checkov and cfripper;
 - diagram: `make diagram`; parameter_docs: `make docs`; bench: `make bench`;
-- intrinsics: CloudFormation's intrinsics (Ref, GetAtt, Sub, If, conditions), read by the build's
-  checks, the deploy, the local emulator, the diagram and the tests.
+- intrinsics: CloudFormation's intrinsics (Ref, GetAtt, Sub, If, conditions, pseudo parameters,
+  Rules), the one reader of them: the build's checks, the deploy, the local emulator, the
+  diagram and the tests use it.
 """
 
 from pathlib import Path

@@ -16,17 +16,15 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from tools import ROOT
+from tools import ROOT, intrinsics
 
 DEFAULT_TEMPLATE = ROOT / "dist" / "template.json"
 DEFAULT_OUT = ROOT / "docs"
 STEM = "stack"
-# ${Name} or ${Name.Attr}; ${!Literal} is an escaped literal, not a variable.
-SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 # The sections of a resource that hold no reference worth drawing: Metadata is tool config.
 SKIPPED_KEYS = {"Metadata", "DependsOn"}
 # Graph attributes: left to right, small type, parallel edges merged so 150 nodes stay legible.
@@ -78,48 +76,6 @@ class RenderError(Exception):
     """Graphviz refused the DOT document: its own message, without a traceback."""
 
 
-def _sub_names(text: str) -> Iterator[str]:
-    """The names a Fn::Sub string interpolates: ${A} and ${A.Attr} give A; ${!A} and
-    ${AWS::Region} give nothing (a literal and a pseudo parameter)."""
-    for match in SUB_VARIABLE.finditer(text):
-        variable = match.group(1).strip()
-        if not variable or variable.startswith("!") or "::" in variable:
-            continue
-        yield variable.split(".", 1)[0]
-
-
-def _walk(value: Any) -> Iterator[str]:
-    """Every logical name an intrinsic function in value points at, in every If branch."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _walk(item)
-        return
-    if not isinstance(value, dict):
-        return
-    for key, inner in value.items():
-        if key == "Ref" and isinstance(inner, str):
-            if not inner.startswith("AWS::"):
-                yield inner
-        elif key == "Fn::GetAtt":
-            if isinstance(inner, str):
-                yield inner.split(".", 1)[0]
-            elif isinstance(inner, list) and inner:
-                if isinstance(inner[0], str):
-                    yield inner[0]
-                yield from _walk(inner[1:])  # the attribute name may itself be a Ref
-        elif key == "Fn::Sub":
-            if isinstance(inner, str):
-                yield from _sub_names(inner)
-            elif isinstance(inner, list) and inner:
-                local = inner[1] if len(inner) > 1 and isinstance(inner[1], dict) else {}
-                if isinstance(inner[0], str):
-                    # A variable given in the map shadows a resource of the same name.
-                    yield from (n for n in _sub_names(inner[0]) if n not in local)
-                yield from _walk(list(local.values()))
-        else:
-            yield from _walk(inner)
-
-
 def depends_on(resource: dict[str, Any]) -> set[str]:
     """DependsOn as a set: CloudFormation accepts one name or a list of names."""
     value = resource.get("DependsOn", [])
@@ -129,7 +85,7 @@ def depends_on(resource: dict[str, Any]) -> set[str]:
 def value_references(resource: dict[str, Any], names: Collection[str] | None = None) -> set[str]:
     """The names the resource's values use (Ref, Fn::GetAtt, Fn::Sub), Metadata excluded; with
     names, only those (the template's resources: parameters and conditions are not edges)."""
-    found = set(_walk({k: v for k, v in resource.items() if k not in SKIPPED_KEYS}))
+    found = set(intrinsics.named({k: v for k, v in resource.items() if k not in SKIPPED_KEYS}))
     return found if names is None else found & set(names)
 
 

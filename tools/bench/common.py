@@ -158,13 +158,9 @@ def function_environment(
 
     values = {**cfn.stage_values(tpl, STAGE), "AWS::StackName": STACK, "AWS::Region": REGION}
     fn = tpl["Resources"][logical_id(name, "function")]
-    variables = cfn.Resolver(tpl, values).resolve(fn["Properties"]["Environment"]["Variables"])
-    resolved = {}
-    for key, value in variables.items():
-        if isinstance(value, dict) and set(value) == {"Ref"}:
-            value = physical(value["Ref"])
-        resolved[key] = str(value)
-    return resolved
+    resolver = cfn.Resolver(tpl, values, lambda logical, _: physical(logical))
+    variables = resolver.resolve(fn["Properties"]["Environment"]["Variables"])
+    return {key: str(value) for key, value in variables.items()}
 
 
 @dataclass

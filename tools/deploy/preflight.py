@@ -26,9 +26,8 @@ a placeholder account ID and the stage's parameter values. A name made of anothe
 physical ID (`API-Gateway-Execution-Logs_${Api}/...`: a new ID) cannot collide; its length is
 checked with the longest such ID when the ID's length is known.
 
-Why `Names` and not tests/cfn.Resolver or tools/local/routes.resolve: both exist, each covers a
-part (parameters and conditions; pseudo parameters and Sub lists), neither resolves Refs to
-other resources' names, and tools/deploy/ cannot import tests/.
+`Names` is tools.intrinsics.Evaluator (the project's one reader of intrinsics) with what only
+the preflight knows: STACK for the stack name, the names RULES make Refs from, `opaque` values.
 """
 
 import re
@@ -36,7 +35,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ACCOUNT = "123456789012"  # a placeholder account ID: 12 digits, as long as every real one
+from tools.intrinsics import (
+    ACCOUNT,
+    NO_VALUE,
+    Evaluator,
+    Unresolvable,
+    parameter_values,
+    parameters_read,
+    pseudo_parameters,
+    target,
+    text,
+)
+
 STACK = "\x01"  # stands for the stack name while resolving, to count where it is used
 OPAQUE = re.compile(r"\x00(\d*):([^\x00]*)\x00")  # a value only AWS knows: max length, label
 MIN_UNRESERVED = 100  # Lambda keeps at least this many executions unreserved
@@ -150,68 +160,25 @@ class PreflightError(Exception):
         )
 
 
-NO_VALUE = object()  # AWS::NoValue: the property is left out
-
-
 def opaque(label: str, length: int | None = None) -> str:
     """A value only AWS will know (an ID, an attribute), of at most `length` characters."""
     return f"\x00{'' if length is None else length}:{label}\x00"
 
 
-class Names:
-    """The template's intrinsics, resolved as CloudFormation would for one stack name, region
-    and set of parameter values (template Defaults for the rest): Ref, Fn::Sub (both forms),
-    Join, If, Select, Split, FindInMap, and Conditions (Equals, Not, And, Or, Condition). The
-    stack name stays STACK, and what only AWS knows (GetAtt, an ID) an `opaque` value."""
+class Names(Evaluator):
+    """The template's intrinsics (tools.intrinsics.Evaluator) for one stack name, region and
+    set of parameter values (template Defaults for the rest). The stack name stays STACK; a
+    resource's Ref is made from its name where RULES say how; what only AWS knows (an
+    attribute, an ID, a function not evaluated) is an `opaque` value."""
 
     def __init__(
         self, template: dict[str, Any], stack_name: str, region: str, values: dict[str, str]
     ) -> None:
-        self.template, self.stack_name, self.region = template, stack_name, region
+        pseudo = pseudo_parameters(region, ACCOUNT, STACK, opaque("stack id", 36))
+        super().__init__(template, parameter_values(template, values, pseudo))
+        self.stack_name, self.region = stack_name, region
         self.resources: dict[str, dict[str, Any]] = template.get("Resources", {})
-        specs = template.get("Parameters", {})
-        self.parameters = {k: _text(v["Default"]) for k, v in specs.items() if "Default" in v}
-        self.parameters |= {k: _text(v) for k, v in values.items()}
-        self.partition = _partition(region)
-        suffix = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
-        self.pseudo = {
-            "AWS::StackName": STACK,
-            "AWS::Region": region,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": self.partition,
-            "AWS::URLSuffix": suffix,
-            "AWS::StackId": f"arn:{self.partition}:cloudformation:{region}:{ACCOUNT}:stack/"
-            f"{STACK}/{opaque('stack id', 36)}",
-            "AWS::NotificationARNs": [],
-        }
-        self._conditions: dict[str, bool] = {}
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            self._conditions[name] = self.truth(self.template["Conditions"][name])
-        return self._conditions[name]
-
-    def truth(self, node: Any) -> bool:
-        if isinstance(node, bool):
-            return node
-        ((fn, args),) = node.items()
-        if fn == "Condition":
-            return self.condition(args)
-        if fn == "Fn::Equals":
-            left, right = (_text(self.resolve(a)) for a in args)
-            return left == right
-        if fn == "Fn::Not":
-            return not self.truth(args[0])
-        if fn == "Fn::And":
-            return all(self.truth(a) for a in args)
-        if fn == "Fn::Or":
-            return any(self.truth(a) for a in args)
-        raise ValueError(f"not a condition function: {fn}")
-
-    def created(self, logical_id: str) -> bool:
-        """False when the resource's Condition is false for these values."""
-        condition = self.resources[logical_id].get("Condition")
-        return condition is None or self.condition(condition)
+        self.partition = self.values["AWS::Partition"]
 
     def created_of_type(self, resource_type: str) -> list[str]:
         """The logical IDs of the resources of this type that these values create."""
@@ -221,66 +188,16 @@ class Names:
             if r["Type"] == resource_type and self.created(lid)
         ]
 
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [r for r in (self.resolve(n) for n in node) if r is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1 and (next(iter(node)).startswith("Fn::") or "Ref" in node):
-            ((fn, args),) = node.items()
-            try:
-                return self._function(fn, args)
-            except (KeyError, IndexError, TypeError, ValueError):  # not knowable before AWS
-                return opaque(fn)
-        resolved = {k: self.resolve(v) for k, v in node.items()}
-        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+    def unresolved(self, node: dict[str, Any], error: Unresolvable) -> str:
+        """GetAZs, ImportValue, ...: not knowable before AWS, yet a name may hold it."""
+        return opaque(next(iter(node)))
 
-    def _function(self, fn: str, args: Any) -> Any:
-        if fn == "Ref":
-            return self.ref(args)
-        if fn == "Fn::If":
-            name, yes, no = args
-            return self.resolve(yes if self.condition(name) else no)
-        if fn == "Fn::Sub":
-            text, local = (args, {}) if isinstance(args, str) else args
-            scope = {k: self.resolve(v) for k, v in local.items()}
-            return re.sub(r"\$\{([^}]*)\}", lambda m: self._variable(m[1], scope), text)
-        if fn == "Fn::Join":
-            separator, items = args
-            return separator.join(_text(i) for i in _as_list(self.resolve(items)))
-        if fn == "Fn::Select":
-            index, items = self.resolve(args[0]), _as_list(self.resolve(args[1]))
-            return items[int(index)]
-        if fn == "Fn::Split":
-            return _text(self.resolve(args[1])).split(args[0])
-        if fn == "Fn::FindInMap":
-            keys = [_text(self.resolve(a)) for a in args]
-            return self.template["Mappings"][keys[0]][keys[1]][keys[2]]
-        if fn == "Fn::GetAtt":
-            return opaque(args if isinstance(args, str) else ".".join(args))
-        return opaque(fn)  # GetAZs, ImportValue, ...: only AWS knows
-
-    def _variable(self, name: str, scope: dict[str, Any]) -> str:
-        if name.startswith("!"):
-            return "${" + name[1:] + "}"
-        if name in scope:
-            return _text(scope[name])
-        if "." in name:
-            return opaque(name)
-        return _text(self.ref(name))
-
-    def ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.parameters:
-            kind = self.template["Parameters"].get(name, {}).get("Type", "")
-            value = self.parameters[name]
-            return value.split(",") if kind.startswith(("List<", "CommaDelimitedList")) else value
+    def resource_value(self, name: str, attribute: str | None) -> str:
+        """A resource's Ref: its name (as RULES make the Ref of it) or an ID; an attribute is
+        AWS's."""
         resource = self.resources.get(name)
-        if resource is None:
-            return opaque(name)
+        if attribute is not None or resource is None:
+            return opaque(name if attribute is None else f"{name}.{attribute}")
         rule = RULES.get(resource["Type"])
         if rule and rule.ref:
             given = resource.get("Properties", {}).get(rule.prop)
@@ -291,24 +208,6 @@ class Names:
                 name=made, region=self.region, account=ACCOUNT, partition=self.partition
             )
         return opaque(f"{name} id", REF_ID_LENGTH.get(resource["Type"]))
-
-
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        return ",".join(_text(v) for v in value)
-    return str(value)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else _text(value).split(",")
 
 
 @dataclass(frozen=True)
@@ -365,34 +264,6 @@ def derived_names(names: Names) -> list[Name]:
     return found
 
 
-def parameters_of(template: dict[str, Any], node: Any) -> list[str]:
-    """The parameters a node reads (Ref, Sub, and the conditions of its Fn::If), sorted."""
-    specs, found = template.get("Parameters", {}), set()
-
-    def walk(item: Any) -> None:
-        if isinstance(item, list):
-            for i in item:
-                walk(i)
-        elif isinstance(item, dict):
-            for key, value in item.items():
-                if key == "Ref" and value in specs:
-                    found.add(value)
-                elif key == "Fn::Sub":
-                    text = value if isinstance(value, str) else value[0]
-                    found.update(v for v in re.findall(r"\$\{([^!}][^}]*)\}", text) if v in specs)
-                    walk(value if isinstance(value, str) else value[1])
-                elif key == "Fn::If":
-                    walk(template["Conditions"][value[0]])
-                    walk(value[1:])
-                elif key == "Condition" and isinstance(value, str):
-                    walk(template["Conditions"][value])
-                else:
-                    walk(value)
-
-    walk(node)
-    return sorted(found)
-
-
 # Name lengths: offline
 
 
@@ -438,7 +309,7 @@ def length_refusals(names: Names, derived: list[Name], params_file: str) -> list
         )
     for n in stackless:
         node = names.resources[n.logical_id]["Properties"][n.rule.prop]
-        made_of = ", ".join(parameters_of(names.template, node)) or "the template"
+        made_of = ", ".join(parameters_read(names.template, node)) or "the template"
         lines.append(f"{n.text!r} does not contain STACK_NAME: shorten {made_of} in {params_file}.")
     refusals.append("\n".join(lines))
     return refusals
@@ -521,8 +392,8 @@ def check_cloudwatch_role(
     accounts = [k for k, r in names.resources.items() if r["Type"] == "AWS::ApiGateway::Account"]
     creating = any(names.created(a) for a in accounts)
     conditions = [{"Condition": c} for a in accounts if (c := names.resources[a].get("Condition"))]
-    switch = parameters_of(names.template, conditions)
-    switch_now = ", ".join(f"{k}={names.parameters.get(k, '')}" for k in switch)
+    switch = parameters_read(names.template, conditions)
+    switch_now = ", ".join(f"{k}={names.values.get(k, '')}" for k in switch)
     set_role = (
         f"set {ROLE_HOWTO}: aws apigateway update-account --patch-operations "
         f"op=replace,path=/cloudwatchRoleArn,value=<role ARN> --region {names.region}"
@@ -585,8 +456,8 @@ def _logs(stage: dict[str, Any]) -> bool:
     """True when the stage writes access logs or execution logs (both need the role)."""
     settings = [s for s in stage.get("MethodSettings", []) if isinstance(s, dict)]
     execution = any(
-        _text(s.get("LoggingLevel", "OFF")).upper() in ("ERROR", "INFO")
-        or _text(s.get("DataTraceEnabled", False)) == "true"
+        text(s.get("LoggingLevel", "OFF")).upper() in ("ERROR", "INFO")
+        or text(s.get("DataTraceEnabled", False)) == "true"
         for s in settings
     )
     return bool(stage.get("AccessLogSetting")) or execution
@@ -594,9 +465,8 @@ def _logs(stage: dict[str, Any]) -> bool:
 
 def _role_of(names: Names, account_id: str) -> str:
     """The logical ID of the role an AWS::ApiGateway::Account sets (its CloudWatchRoleArn)."""
-    arn = names.resources[account_id].get("Properties", {}).get("CloudWatchRoleArn", {})
-    attribute = arn.get("Fn::GetAtt", [""]) if isinstance(arn, dict) else [""]
-    return attribute[0] if isinstance(attribute, list) else attribute.split(".")[0]
+    role = target(names.resources[account_id].get("Properties", {}).get("CloudWatchRoleArn"))
+    return role.name if role else ""
 
 
 def check_concurrency(
@@ -613,13 +483,13 @@ def check_concurrency(
         for lid in functions
     }
     asked = {
-        lid: int(float(_text(v)))
+        lid: int(float(text(v)))
         for lid, v in ((lid, names.resolve(n)) for lid, n in nodes.items() if n is not None)
         if v is not NO_VALUE and v is not None
     }
     ask = sum(asked.values())
-    knobs = parameters_of(names.template, list(nodes.values()))
-    knobs_now = ", ".join(f"{k}={names.parameters.get(k, '')}" for k in knobs)
+    knobs = parameters_read(names.template, list(nodes.values()))
+    knobs_now = ", ".join(f"{k}={names.values.get(k, '')}" for k in knobs)
     if not ask:
         report.ok(f"Lambda concurrency: nothing reserved ({knobs_now or 'no reservation'})")
         return

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from templates.parameters import FROM_BUILD, FROM_DEPLOY, FROM_STAGE_FILE, MAX_ITEMS_KEY, supplier
+from tools.intrinsics import Evaluator, parameter_values
 
 STAGES = ("dev", "test", "prod")
 
@@ -84,38 +85,17 @@ def validate(path: Path, template: dict, stage: str | None = None) -> dict[str, 
     return {k: str(v) for k, v in sorted(values.items())}
 
 
-def _holds(node: dict, values: dict[str, str]) -> bool:
-    """Evaluate a Rules assertion over parameter values (Equals, Not, And, Or, Ref)."""
-    ((fn, args),) = node.items()
-    if fn == "Fn::Equals":
-        left, right = (values.get(a["Ref"], "") if isinstance(a, dict) else str(a) for a in args)
-        return left == right
-    if fn == "Fn::Not":
-        return not _holds(args[0], values)
-    if fn == "Fn::And":
-        return all(_holds(a, values) for a in args)
-    if fn == "Fn::Or":
-        return any(_holds(a, values) for a in args)
-    raise ValueError(f"rule function {fn} is not supported here")
-
-
 def broken_rules(template: dict, values: dict[str, str]) -> list[str]:
     """The template's own Rules, checked before CloudFormation would: same verdict, earlier."""
-    merged = with_defaults(template, values)
-    return [
-        f"{name}: {a['AssertDescription']}"
-        for name, rule in template.get("Rules", {}).items()
-        for a in rule["Assertions"]
-        if not _holds(a["Assert"], merged)
-    ]
+    evaluator = Evaluator(template, with_defaults(template, values))
+    return [f"{name}: {why}" for name, why in evaluator.failed_assertions()]
 
 
 def with_defaults(template: dict, values: dict[str, str]) -> dict[str, str]:
     """Every parameter with a value: `values`, else the template's Default written out. Sent
     whole, no parameter is left to `aws cloudformation deploy`'s UsePreviousValue, which
     would keep a console edit of a parameter the stage file does not set."""
-    specs = template["Parameters"]
-    return {k: str(v["Default"]) for k, v in specs.items() if "Default" in v} | values
+    return parameter_values(template, values, pseudo={})
 
 
 def overrides(values: dict[str, str]) -> list[str]:

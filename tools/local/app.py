@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from tools import ROOT
+from tools.intrinsics import parameter_values as all_parameter_values
 
 from .events import from_result, to_event
 from .routes import (
@@ -52,7 +53,6 @@ from .routes import (
     read_routes,
     stage_variables,
 )
-from .routes import parameter_values as all_parameter_values
 
 FUNCTIONS_DIR = ROOT / "functions"
 LAYER_DIRS = (FUNCTIONS_DIR / "shared",)  # what the layer puts on the functions' path

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from .routes import PSEUDO_PARAMETERS, Route
+from tools.intrinsics import PSEUDO_PARAMETERS
+
+from .routes import Route
 
 Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]

@@ -125,7 +125,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.core.common_models import CloudFormationModel
 from moto.kms import models as kms_models
 
-from tools import ROOT
+from tools import ROOT, intrinsics
 
 
 def _mock_integration(properties: dict) -> None:
@@ -909,31 +909,12 @@ REPLACED_ON_UPDATE = (
 )
 # Types moto has no update for, whose create puts the same thing again (an update in place).
 MADE_AGAIN_ON_UPDATE = ("AWS::ApiGateway::Method",)
-_SUB_NAME = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
 def references(node: Any) -> set[str]:
     """The names a template node refers to: Ref, Fn::GetAtt, Fn::Sub variables (a resource,
     parameter or pseudo parameter; an attribute's resource), conditions (Fn::If, Condition)."""
-    found: set[str] = set()
-    if isinstance(node, list):
-        for item in node:
-            found |= references(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("Ref", "Condition") and isinstance(value, str):
-                found.add(value)
-            elif key == "Fn::GetAtt":
-                found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
-            elif key == "Fn::Sub":
-                text, local = (value[0], value[1]) if isinstance(value, list) else (value, {})
-                names = {name.split(".")[0] for name in _SUB_NAME.findall(str(text))}
-                found |= (names - set(local)) | references(local)
-            elif key == "Fn::If":
-                found |= {value[0]} | references(value[1:])
-            else:
-                found |= references(value)
-    return found
+    return {r.name for r in intrinsics.references(node)} | set(intrinsics.conditions_named(node))
 
 
 def dependency_order(resources: dict[str, Any]) -> list[str]:

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.intrinsics import Evaluator, Unresolvable, text
+from tools.intrinsics import Evaluator, Unresolvable, parameter_values, references, target, text
 
 METHOD = "AWS::ApiGateway::Method"
 RESOURCE = "AWS::ApiGateway::Resource"
@@ -45,15 +45,8 @@ FUNCTION = "AWS::Lambda::Function"
 # What names a function and invokes (a version of) it: followed through FunctionName.
 QUALIFIERS = ("AWS::Lambda::Alias", "AWS::Lambda::Version")
 ROOT = ""  # the key of the API's root resource in resource paths
+STACK_MARK = "\x01"  # the stack name while a FunctionName is read for its slug
 
-# Pseudo parameters for names resolved locally (function names in the fake Lambda context).
-PSEUDO_PARAMETERS = {
-    "AWS::AccountId": "123456789012",
-    "AWS::Partition": "aws",
-    "AWS::Region": "us-east-1",
-    "AWS::StackName": "items-api-local",
-    "AWS::URLSuffix": "amazonaws.com",
-}
 # Lambda's own defaults, when the template does not set (or we cannot resolve) them.
 DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
@@ -144,24 +137,6 @@ def path_regex(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     return re.compile(pattern), tuple(names)
 
 
-def parameter_values(template: Mapping, values: Mapping[str, Any] | None) -> dict[str, str]:
-    """Every parameter's value: the given one, else the template's Default; plus the pseudo
-    parameters (given `AWS::...` values override the local ones)."""
-    defaults = {
-        name: text(spec["Default"])
-        for name, spec in template.get("Parameters", {}).items()
-        if "Default" in spec
-    }
-    given = {k: text(v) for k, v in (values or {}).items()}
-    return {**PSEUDO_PARAMETERS, **defaults, **given}
-
-
-def resolve(node: Any, values: Mapping[str, str], template: Mapping | None = None) -> Any:
-    """A node evaluated for these parameter values (tools.intrinsics.Evaluator; Fn::If needs
-    the template's Conditions). What needs more than parameter values raises Unresolvable."""
-    return Evaluator(template or {}, values).resolve(node)
-
-
 def _rest_api(template: Mapping) -> str:
     apis = [k for k, v in template["Resources"].items() if v["Type"] == REST_API]
     if len(apis) != 1:
@@ -176,7 +151,7 @@ def _of_type(
     resource whose Condition is false does not exist)."""
     for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties", {})
-        if resource["Type"] != type_ or props.get("RestApiId") != {"Ref": rest_api}:
+        if resource["Type"] != type_ or target(props.get("RestApiId")) != (rest_api, None):
             continue
         if ev is None or "Condition" not in resource or ev.condition(resource["Condition"]):
             yield logical_id, props
@@ -184,14 +159,12 @@ def _of_type(
 
 def _resource_key(node: Any, rest_api: str) -> str:
     """ROOT for the RestApi's RootResourceId, else the Resource's logical ID."""
-    if isinstance(node, dict) and "Fn::GetAtt" in node:
-        attribute = node["Fn::GetAtt"]
-        target, name = attribute if isinstance(attribute, list) else attribute.split(".", 1)
-        if target == rest_api and name == "RootResourceId":
-            return ROOT
-    if isinstance(node, dict) and set(node) == {"Ref"}:
-        return node["Ref"]
-    raise Unsupported(f"resource reference {node!r}: neither RootResourceId nor a Ref")
+    named = target(node)
+    if named == (rest_api, "RootResourceId"):
+        return ROOT
+    if named is None or named.attribute is not None:
+        raise Unsupported(f"resource reference {node!r}: neither RootResourceId nor a Ref")
+    return named.name
 
 
 def resource_paths(template: Mapping, values: Mapping[str, str], rest_api: str) -> dict[str, str]:
@@ -217,26 +190,9 @@ def resource_paths(template: Mapping, values: Mapping[str, str], rest_api: str) 
 
 
 def _arn_functions(node: Any) -> Iterator[str]:
-    """The logical IDs whose ARN a Uri names: Fn::GetAtt [X, Arn], Ref X (an alias's Ref is
-    its ARN), `${X.Arn}` or `${X}` in a Sub."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Fn::GetAtt":
-                target, name = value if isinstance(value, list) else value.split(".", 1)
-                if name == "Arn":
-                    yield target
-            elif key == "Ref":
-                yield value
-            elif key == "Fn::Sub":
-                text = value if isinstance(value, str) else value[0]
-                yield from re.findall(r"\$\{([A-Za-z0-9]+)(?:\.Arn)?\}", text)
-                if isinstance(value, list):
-                    yield from _arn_functions(value[1])
-            else:
-                yield from _arn_functions(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _arn_functions(item)
+    """The logical IDs whose ARN a node may name: `Fn::GetAtt X.Arn` and `Ref X` (an alias's Ref
+    is its ARN), in Fn::Sub too."""
+    return (r.name for r in references(node) if r.attribute in (None, "Arn"))
 
 
 def invoked_function(template: Mapping, logical_id: str) -> str | None:
@@ -261,12 +217,13 @@ def invoked_function(template: Mapping, logical_id: str) -> str | None:
 def function_folder(function_id: str, props: Mapping) -> str:
     """functions/<folder> of a function: from its FunctionName `${AWS::StackName}-<slug>`, else
     from its logical ID (see the module docstring)."""
-    name = props.get("FunctionName")
-    text = name.get("Fn::Sub") if isinstance(name, dict) else None
-    if isinstance(text, str):
-        found = re.fullmatch(r"\$\{AWS::StackName\}-([a-z0-9]+(?:-[a-z0-9]+)*)", text)
-        if found:
-            return found.group(1).replace("-", "_")
+    try:  # the stack name a mark, and no other value: a name of another shape is unresolvable
+        name = Evaluator({}, {"AWS::StackName": STACK_MARK}).resolve(props.get("FunctionName"))
+    except Unresolvable:
+        name = None
+    found = re.fullmatch(STACK_MARK + r"-([a-z0-9]+(?:-[a-z0-9]+)*)", text(name or ""))
+    if found:
+        return found.group(1).replace("-", "_")
     stem = function_id.removesuffix("Function")
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", stem).lower()
 

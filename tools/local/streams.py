@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tools.intrinsics import Evaluator, target, text
+
 from .routes import invoked_function
 
 MAPPING = "AWS::Lambda::EventSourceMapping"
@@ -47,46 +49,37 @@ class StreamMapping:
 
 def _target(node: Any) -> str:
     """The logical ID a Ref or Fn::GetAtt names."""
-    if isinstance(node, dict) and "Ref" in node:
-        return node["Ref"]
-    if isinstance(node, dict) and "Fn::GetAtt" in node:
-        target = node["Fn::GetAtt"]
-        return target[0] if isinstance(target, list) else target.split(".")[0]
-    raise ValueError(f"expected a Ref or Fn::GetAtt, got {node!r}")
+    named = target(node)
+    if named is None:
+        raise ValueError(f"expected a Ref or Fn::GetAtt, got {node!r}")
+    return named.name
 
 
 def _function(template: dict[str, Any], node: Any) -> str:
     """The function a mapping's FunctionName invokes: the function, or the one its alias names."""
-    target = _target(node)
-    function = invoked_function(template, target)
+    function = invoked_function(template, _target(node))
     if function is None:
         raise ValueError(f"FunctionName {node!r} names no function of the template")
     return function
 
 
-def _value(node: Any, parameters: dict[str, str], default: Any) -> Any:
-    if node is None:
-        return default
-    if isinstance(node, dict) and set(node) == {"Ref"}:
-        return parameters[node["Ref"]]
-    return node
-
-
 def read_mappings(template: dict[str, Any], parameters: dict[str, str]) -> list[StreamMapping]:
     """The template's stream mappings (those on a table's StreamArn), in logical ID order."""
+    ev = Evaluator(template, parameters)
     mappings = []
     for _, resource in sorted(template["Resources"].items()):
         props = resource.get("Properties", {})
-        if resource["Type"] != MAPPING or "StreamArn" not in json.dumps(props["EventSourceArn"]):
+        source = target(props.get("EventSourceArn"))
+        if resource["Type"] != MAPPING or source is None or source.attribute != "StreamArn":
             continue
         destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         mappings.append(
             StreamMapping(
                 function_id=_function(template, props["FunctionName"]),
-                table_id=_target(props["EventSourceArn"]),
-                batch_size=int(_value(props.get("BatchSize"), parameters, 100)),
-                max_retries=int(_value(props.get("MaximumRetryAttempts"), parameters, -1)),
-                bisect=str(_value(props.get("BisectBatchOnFunctionError"), parameters, False))
+                table_id=source.name,
+                batch_size=int(ev.resolve(props.get("BatchSize", 100))),
+                max_retries=int(ev.resolve(props.get("MaximumRetryAttempts", -1))),
+                bisect=text(ev.resolve(props.get("BisectBatchOnFunctionError", False)))
                 .lower()
                 .startswith("t"),
                 partial_batches="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
