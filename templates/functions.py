@@ -23,7 +23,7 @@ RESERVED = "ConcurrencyReserved"  # condition: ReservedConcurrency > 0
 # added here makes the build need that interpreter.
 PYTHON_RUNTIMES = ("python3.12", "python3.13")
 # Where the build puts each artifact (build.py's S3_PREFIX): `artifacts/<name>-<sha256>.zip`,
-# under `<project>/dist/` when taskcat uploads the project (ops/taskcat.py).
+# under `<project>/dist/` when taskcat uploads the project (tools/deploy/taskcat.py).
 ARTIFACT_PREFIX = "artifacts"
 
 

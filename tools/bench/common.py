@@ -78,7 +78,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def emit(rows: Iterable[Row]) -> None:
-    """Print the rows for bench/run.py, on the real stdout even if sys.stdout is redirected."""
+    """Print the rows for run.py, on the real stdout even if sys.stdout is redirected."""
     line = ROWS_MARK + json.dumps([r.to_json() for r in rows])
     sys.__stdout__.write(line + "\n")
     sys.__stdout__.flush()
