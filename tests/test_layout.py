@@ -2,6 +2,7 @@
 everything else that runs, and every importable folder packaged by pyproject.toml."""
 
 import fnmatch
+import re
 import subprocess
 import tomllib
 
@@ -42,3 +43,23 @@ def test_pyproject_packages_every_importable_folder():
         name for name in importable - outside
         if not any(fnmatch.fnmatchcase(name, p) for p in patterns)
     ) == []  # fmt: skip
+
+
+# A repository path in prose: it starts at a top-level folder, today's or one that moved into
+# tools/ (ops, localapi, security, bench). Right after a quote it is a string in code instead.
+FOLDERS = "templates|tools|tests|functions|docs|params|ops|localapi|security|bench"
+CITED = re.compile(rf"(?<![\w./\"'-])((?:{FOLDERS})/[\w./-]*[\w-]\.(?:py|md|json))")
+
+
+def test_every_path_a_comment_or_page_cites_exists():
+    """Comments, docstrings and pages cite files by path; a move must not leave them stale."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    names = [n for n in listed.stdout.decode().split("\0") if n.endswith((".py", ".md"))]
+    stale = sorted(
+        f"{name}: {cited}"
+        for name in names
+        if name != "docs/benchmarks.md"  # bench's own record of a past run
+        for cited in set(CITED.findall((ROOT / name).read_text()))
+        if not (ROOT / cited).exists()
+    )
+    assert stale == []
