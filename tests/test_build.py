@@ -297,7 +297,7 @@ def test_an_interpreter_of_another_series_is_refused(tmp_path, sources, pythons,
 # From any checkout ------------------------------------------------------------------------------
 
 # What build.py reads: copied (tracked and new files, as the work tree has them) into checkouts.
-BUILD_INPUTS = ("build.py", "pyproject.toml", "templates", "functions", "params")
+BUILD_INPUTS = ("build.py", "pyproject.toml", "templates", "functions", "params", "tools")
 
 
 def _checkout(into: Path) -> None:

@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parameters = dict(p.split("=", 1) for p in args.parameter)
     started = time.monotonic()
     stack_name = f"items-api-{args.stage}"
-    import deploy  # its errors name the file and what is allowed
+    from tools.deploy import cli as deploy  # its errors name the file and what is allowed
 
     try:
         local = Local(args.stage, stack_name, args.region, args.dist, args.data,
