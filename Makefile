@@ -85,9 +85,10 @@ $(SCAN)/.installed: pyproject.toml
 scan: template $(SCAN)/.installed
 	$(BIN)/python -m tools.scan --bin $(SCAN)/bin
 
-# Line coverage of functions/ is reported, and below 90% fails (pyproject.toml).
+# Line coverage of functions/ is reported, and below 90% fails (pyproject.toml). pytest-xdist
+# runs the tests on every CPU, a test module on one worker at a time (tests/workers.py).
 test: lint scan browser
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest -n auto --dist loadfile --cov --cov-report=term
 
 # make test runs the same fuzz and model tests with a quick profile.
 FUZZ_EXAMPLES ?= 1000

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from templates.catalog import ROUTES
-from tests.conftest import api_event, load_handler
+from tests.handlers import api_event, load_handler
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 MAX_BODY = 64 * 1024
@@ -165,7 +165,7 @@ SERVER_FIELDS = ("created_at", "updated_at", "version")
 
 
 def history(stack: Any) -> bool:
-    """Whether a conftest Stack is in history mode (a sort key)."""
+    """Whether a make_stack Stack (tests/moto_stack.py) is in history mode (a sort key)."""
     return bool(stack.parameters.get("SortKeyName"))
 
 

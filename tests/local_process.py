@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests import checkout
 from tests.cfn import ROOT
 
 START_SECONDS = 120  # a bound for a hung start, not a speed check (that is `make bench`)
@@ -23,26 +24,39 @@ def free_port() -> int:
 class LocalApi:
     """`make local STAGE=... PORT=<free> NAME=VALUE...` in its own session (stopped with Ctrl-C,
     as a user stops it); its output collected line by line by a thread, so the function logs
-    can never fill the pipe."""
+    can never fill the pipe. The free port is picked here (the test checks PORT is obeyed), so
+    another process may take it before `make local` binds it: then it starts again on another
+    port (twice at most)."""
+
+    ATTEMPTS = 3
 
     def __init__(self, stage: str, **variables: str) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE"))}
+        self.command = ["make", "--no-print-directory", "local", f"STAGE={stage}"]
+        self.settings = [f"{name}={value}" for name, value in variables.items()]
+        self.attempts = 0
+        checkout.ensure_built()
+        self._start()
+
+    def _start(self) -> None:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE"))}
-        settings = [f"{name}={value}" for name, value in variables.items()]
+        self.attempts += 1
         self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "local", f"STAGE={stage}", f"PORT={port}", *settings],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [*self.command, f"PORT={port}", *self.settings],
+            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )  # fmt: skip
         self.base = f"http://127.0.0.1:{port}"
         self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader = threading.Thread(target=self._read, args=(self.process, self.lines))
+        self._reader.daemon = True
         self._reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stdout
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
+    @staticmethod
+    def _read(process: subprocess.Popen, lines: list[str]) -> None:
+        assert process.stdout
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
 
     def output(self) -> str:
         return "\n".join(self.lines)
@@ -53,7 +67,10 @@ class LocalApi:
             if any(line.startswith("items-api local") for line in self.lines):
                 return
             if self.process.poll() is not None:
-                break
+                self._reader.join(timeout=10)
+                if "Address already in use" not in self.output() or self.attempts >= self.ATTEMPTS:
+                    break
+                self._start()
             time.sleep(0.1)
         self.stop()
         pytest.fail(f"make local did not start:\n{self.output()}")

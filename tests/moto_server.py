@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests import checkout
 from tests.cfn import ROOT
 from tools.local import moto_compat
 
@@ -40,6 +41,7 @@ def environment(endpoint: str) -> dict[str, str]:
 def make(env: dict, target: str, stage: str = "test", stdin: str = "",
          **variables: str) -> subprocess.CompletedProcess:  # fmt: skip
     """`make <target> STAGE=<stage> REGION=... VAR=value...` against moto."""
+    checkout.ensure_built()
     extra = [f"{k}={v}" for k, v in variables.items()]
     return subprocess.run(
         ["make", "--no-print-directory", target, f"STAGE={stage}", f"REGION={REGION}", *extra],

@@ -28,6 +28,7 @@ from items_common import attachments, upkeep
 from templates import data
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
+from tests.aws import REGION
 from tests.cfn import (
     Resolver,
     function_policy,
@@ -36,7 +37,6 @@ from tests.cfn import (
     resources_of_type,
     stage_values,
 )
-from tests.conftest import REGION, api_event, load_handler
 from tests.handler_client import (
     GENERIC_500,
     Reply,
@@ -50,6 +50,7 @@ from tests.handler_client import (
     put,
     reply_of,
 )
+from tests.handlers import api_event, load_handler
 from tools.local import streams
 
 PENDING_TAGS = {attachments.TAG_KEY: attachments.PENDING}

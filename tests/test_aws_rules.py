@@ -4,17 +4,15 @@ a function; stage method settings that name real methods; asynchronous-invocatio
 alias callers invoke; canary rollback alarms that judge the new version alone; and counts in the
 console's descriptions derived from the function rows."""
 
-import functools
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from templates.api import setting_path
 from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
-from templates.deployments import LIVE, NOT_VERSIONED, SEPARATOR
+from templates.deployments import LIVE, SEPARATOR
 from templates.functions import code_key_parameter
 from templates.monitoring import ALARMS_ON
 from templates.naming import logical_id
@@ -23,14 +21,24 @@ from tests.cfn import (
     ROOT,
     Resolver,
     build_keys,
-    create_only_properties,
     parameter_values,
     references,
     resources_of_type,
     stage_values,
 )
+from tests.deployed import (
+    LAYER,
+    VERSION,
+    Deployed,
+    deploy,
+    function_id,
+    of_function,
+    settings_record,
+    version_description,
+    versioned,
+)
 from tools.deploy import stage_params
-from tools.intrinsics import Evaluator, sub_args, sub_names, substitute
+from tools.intrinsics import sub_args, sub_names, substitute
 
 try:  # the regular-expression parser behind `re` (sre_parse before Python 3.11)
     import re._parser as sre
@@ -39,43 +47,13 @@ except ImportError:  # pragma: no cover
 
 DESCRIPTION_LIMIT = 256  # characters Lambda allows in a Version's or a LayerVersion's Description
 # What only AWS assigns, at its longest. A layer version number is a Long ("Version ... Type:
-# Long", https://docs.aws.amazon.com/lambda/latest/api/API_PublishLayerVersion.html): 19 digits.
-# A stream label is "a timestamp, in ISO 8601 format"
-# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_Stream.html), the
-# end of a StreamArn, `.../stream/2015-11-30T20:10:00.000` in CloudFormation's example.
+# Long", https://docs.aws.amazon.com/lambda/latest/api/API_PublishLayerVersion.html): 19 digits
+# (a stream label's is tests/deployed.py's STREAM_LABELS).
 LAYER_VERSION_DIGITS = len(str(2**63 - 1))
-STREAM_LABELS = ("2015-11-30T20:10:00.000", "2015-11-30T20:10:00.001")  # a table, its successor
-VERSION, LAYER = "AWS::Lambda::Version", "AWS::Lambda::LayerVersion"
-PSEUDO = {"AWS::StackName": "items-api-prod", "AWS::Region": "us-west-2",
-          "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
-          "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
-CREATE_ONLY = functools.cache(create_only_properties)  # the schemas, read once
 
 
 class Unbounded(ValueError):
     """A pattern that allows values of any length."""
-
-
-def _fn_id(spec: FunctionSpec) -> str:
-    return logical_id(spec.name, "function")
-
-
-def _one(template: dict, type_: str, spec: FunctionSpec) -> tuple[str, dict]:
-    """The one resource of `type_` whose FunctionName is the function's Ref."""
-    [(rid, resource)] = [
-        (rid, r)
-        for rid, r in resources_of_type(template, type_).items()
-        if r["Properties"]["FunctionName"] == {"Ref": _fn_id(spec)}
-    ]
-    return rid, resource
-
-
-def settings_record(template: dict) -> str:
-    """The LayerVersion that no function attaches: the record of the functions' settings."""
-    attached = {r for f in resources_of_type(template, "AWS::Lambda::Function").values()
-                for r in references(f["Properties"].get("Layers", []))}  # fmt: skip
-    [rid] = [rid for rid in resources_of_type(template, LAYER) if rid not in attached]
-    return rid
 
 
 # Longest values a pattern allows, from its parse tree
@@ -145,68 +123,6 @@ def value_width(template: dict, name: str) -> int:
     return width
 
 
-# Intrinsic functions, as CloudFormation resolves them for one set of parameter values and
-# what AWS assigns (a layer's version number, a table's stream label)
-
-
-@dataclass
-class Deployed:
-    """A template resolved for parameter values (tools.intrinsics), each resource in a
-    generation (1; 2 once a change of create-only properties replaced it)."""
-
-    template: dict
-    values: dict[str, str]
-    generations: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        values = {**parameter_values(self.template, self.values), **PSEUDO}
-        self.resolve = Evaluator(self.template, values, self._assigned).resolve
-
-    def _assigned(self, name: str, attribute: str | None) -> str:
-        """What AWS assigns a resource of this generation: a layer's version number, a table's
-        stream label; anything else stands for itself."""
-        generation = self.generations.get(name, 1)
-        if attribute is None and self.template["Resources"][name]["Type"] == LAYER:
-            return f"arn:aws:lambda:us-west-2:123456789012:layer:{name}:{generation}"
-        if attribute == "StreamArn":
-            return (f"arn:aws:dynamodb:us-west-2:123456789012:table/{name}-{generation}/stream/"
-                    f"{STREAM_LABELS[generation - 1]}")  # fmt: skip
-        return f"<{name}#{generation}{'' if attribute is None else '.' + attribute}>"
-
-    def create_only(self, rid: str) -> dict:
-        """The resource's create-only properties as resolved: a change to them replaces it."""
-        resource = self.template["Resources"][rid]
-        names = CREATE_ONLY().get(resource["Type"], set())
-        props = resource.get("Properties", {})
-        return {p: self.resolve(props[p]) for p in sorted(names) if p in props}
-
-
-def deploy(template: dict, before: dict[str, str], after: dict[str, str]) -> Deployed:
-    """`after`'s values deployed over a stack made with `before`'s: in document order (the
-    order of dependencies), a resource whose create-only properties resolve differently, or
-    name a resource that was replaced, is replaced."""
-    old = Deployed(template, before)
-    new = Deployed(template, after)
-    for rid in template["Resources"]:
-        if old.create_only(rid) != new.create_only(rid):
-            new.generations[rid] = 2
-    return new
-
-
-def version_description(template: dict, spec: FunctionSpec, deployed: Deployed) -> str:
-    _, version = _one(template, VERSION, spec)
-    return str(deployed.resolve(version["Properties"]["Description"]))
-
-
-def versioned(template: dict, spec: FunctionSpec, deployed: Deployed) -> dict:
-    """The function as a version captures it (not its function-level settings, nor its code's
-    bucket: the key names the content), resolved."""
-    props = template["Resources"][_fn_id(spec)]["Properties"]
-    props = {k: v for k, v in props.items() if k not in NOT_VERSIONED}
-    props["Code"] = {k: v for k, v in props["Code"].items() if k != "S3Bucket"}
-    return deployed.resolve(props)
-
-
 # The longest Description any allowed values give
 
 
@@ -254,7 +170,7 @@ def test_no_allowed_values_make_a_version_description_longer_than_lambda_allows(
     https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-version.html);
     a longer one fails the stack update. The bound is computed from the parameters' own
     constraints, so a loosened one fails here, not in a deploy."""
-    _, version = _one(template, VERSION, spec)
+    _, version = of_function(template, VERSION, spec)
     longest_description = width(template, version["Properties"]["Description"])
     assert longest_description <= DESCRIPTION_LIMIT, (spec.name, longest_description)
 
@@ -331,7 +247,7 @@ def test_a_version_is_published_exactly_when_its_function_changes(template, spec
 def test_every_changing_input_of_a_function_is_tried(template):
     """The test above tries every parameter that reaches a function, the code keys included."""
     tried = {name for name, _, _ in _changes(template, "prod in a VPC")}
-    fn = template["Resources"][_fn_id(FUNCTIONS[0])]["Properties"]
+    fn = template["Resources"][function_id(FUNCTIONS[0])]["Properties"]
     assert set(references(fn)) & set(template["Parameters"]) <= tried
     assert {code_key_parameter(f.name) for f in FUNCTIONS} | REPLACING <= tried
 
@@ -373,7 +289,7 @@ def _inputs_of_descriptions(template: dict) -> set[str]:
     record = template["Resources"][settings_record(template)]["Properties"]["Description"]
     inputs = set(references(record))
     for spec in FUNCTIONS:
-        _, version = _one(template, VERSION, spec)
+        _, version = of_function(template, VERSION, spec)
         inputs |= set(references(version["Properties"]["Description"]))
     return inputs & set(template["Parameters"])
 
@@ -488,9 +404,9 @@ def test_async_retries_are_set_on_the_alias_callers_invoke(template, spec):
     """An EventInvokeConfig applies to the one version or alias its Qualifier names
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventinvokeconfig.html):
     one on $LATEST governs no caller when every caller invokes the `live` alias."""
-    alias_id, alias = _one(template, "AWS::Lambda::Alias", spec)
+    alias_id, alias = of_function(template, "AWS::Lambda::Alias", spec)
     assert alias_id in _invoked_aliases(template)  # by its route, or its stream mapping
-    config_id, config = _one(template, "AWS::Lambda::EventInvokeConfig", spec)
+    config_id, config = of_function(template, "AWS::Lambda::EventInvokeConfig", spec)
     assert config_id == logical_id(spec.name, "invoke", "config")
     assert config["Properties"]["Qualifier"] == alias["Properties"]["Name"] == LIVE
     assert config["Properties"]["MaximumRetryAttempts"] == {"Ref": "AsyncRetryAttempts"}
@@ -516,7 +432,7 @@ def test_every_alias_that_is_invoked_is_a_live_alias_with_async_settings(templat
 
 def _group_id(template: dict, spec: FunctionSpec) -> str:
     """The deployment group the function's alias updates through."""
-    _, alias = _one(template, "AWS::Lambda::Alias", spec)
+    _, alias = of_function(template, "AWS::Lambda::Alias", spec)
     return alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"]["Ref"]
 
 
@@ -529,7 +445,7 @@ def test_rollback_alarms_watch_the_new_version_alone(template, spec):
     function's errors counts both versions during a canary; the group must roll back on the new
     version's own errors and duration: the current Version resource's number, and no other
     function's."""
-    version_id, _ = _one(template, VERSION, spec)
+    version_id, _ = of_function(template, VERSION, spec)
     resolver = Resolver(template, {**stage_values(template, "prod"), "AlarmsEnabled": "true"})
     configured = resolver.resource(_group_id(template, spec))["Properties"]["AlarmConfiguration"]
     assert configured["Enabled"] is True
@@ -539,12 +455,12 @@ def test_rollback_alarms_watch_the_new_version_alone(template, spec):
         props = alarms[rid]["Properties"]
         assert alarms[rid]["Condition"] == ALARMS_ON
         assert props["Dimensions"] == [
-            {"Name": "FunctionName", "Value": {"Ref": _fn_id(spec)}},
-            {"Name": "Resource", "Value": {"Fn::Sub": f"${{{_fn_id(spec)}}}:{LIVE}"}},
+            {"Name": "FunctionName", "Value": {"Ref": function_id(spec)}},
+            {"Name": "Resource", "Value": {"Fn::Sub": f"${{{function_id(spec)}}}:{LIVE}"}},
             {"Name": "ExecutedVersion", "Value": {"Fn::GetAtt": [version_id, "Version"]}},
         ]
         named = set(references(props)) & set(template["Resources"])
-        assert named == {_fn_id(spec), version_id, *references(props["AlarmActions"])}
+        assert named == {function_id(spec), version_id, *references(props["AlarmActions"])}
         watched.add(props["MetricName"])
     assert watched == {"Errors", "Duration"}
 
@@ -559,7 +475,7 @@ def test_without_alarms_no_rollback_alarm_exists_and_no_group_names_one(template
     deployed = Resolver(template, {**stage_values(template, "prod"), "AlarmsEnabled": "false"})
     group = deployed.resource(_group_id(template, spec))["Properties"]
     assert group["AlarmConfiguration"] == {"Enabled": False}
-    version_id, _ = _one(template, VERSION, spec)
+    version_id, _ = of_function(template, VERSION, spec)
     for rid, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
         if version_id in set(references(alarm)):
             assert deployed.resource(rid) is None, rid

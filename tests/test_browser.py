@@ -29,7 +29,9 @@ from typing import Any
 import pytest
 
 from tests.cfn import ROOT
-from tests.local_process import LocalApi, free_port
+from tests.local_process import LocalApi
+
+pytestmark = pytest.mark.slow  # make local and Chromium
 
 PAGE_DIR = ROOT / "tests" / "browser"
 SCRIPT = PAGE_DIR / "e2e.mjs"
@@ -99,10 +101,8 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def page_origin() -> Iterator[str]:
-    """tests/browser/ served on its own loopback port: the page's origin."""
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", free_port()), partial(_QuietFiles, directory=str(PAGE_DIR))
-    )
+    """tests/browser/ served on its own loopback port (one the OS picks): the page's origin."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(PAGE_DIR)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"

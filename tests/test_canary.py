@@ -23,7 +23,7 @@ from templates.deployments import DEPLOYMENT_PREFERENCES, LIVE, NOT_VERSIONED
 from templates.monitoring import ALARMS_ON
 from templates.naming import logical_id
 from templates.parameters import REPLACING
-from tests import test_aws_rules as aws_rules
+from tests.aws import REGION
 from tests.cfn import (
     ROOT,
     Resolver,
@@ -35,8 +35,7 @@ from tests.cfn import (
     resources_of_type,
     stage_values,
 )
-from tests.conftest import REGION
-from tests.test_aws_rules import Deployed, settings_record
+from tests.deployed import Deployed, settings_record, version_description
 from tools.deploy.stack_policy import STATEFUL_TYPES
 from tools.local import moto_compat
 from tools.local.routes import invoked_function
@@ -406,7 +405,7 @@ def test_every_description_fits_lambdas_limit(template, source):
     record = template["Resources"][settings_record(template)]["Properties"]["Description"]
     assert len(str(deployed.resolve(record))) <= DESCRIPTION_LIMIT
     for spec in FUNCTIONS:
-        text = aws_rules.version_description(template, spec, deployed)
+        text = version_description(template, spec, deployed)
         assert len(text) <= DESCRIPTION_LIMIT, (spec.name, len(text), text)
 
 
@@ -426,6 +425,7 @@ def test_no_input_can_hold_the_separator(template, spec):
 # What moto creates (tools.local.moto_compat registers the alias; CodeDeploy stays skipped)
 
 
+@pytest.mark.slow
 def test_moto_creates_every_version_and_alias_and_the_callers_invoke_the_alias(template, aws_env):
     moto_compat.apply()
     with mock_aws():

@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import api_event
 from tests.handler_client import (
     GENERIC_500,
     all_items,
@@ -23,6 +22,7 @@ from tests.handler_client import (
     raise_client_error,
     raise_throttle,
 )
+from tests.handlers import api_event
 
 DAY = 24 * 60 * 60
 

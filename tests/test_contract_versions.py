@@ -14,7 +14,6 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from moto.core.botocore_stubber import BotocoreStubber
 
-from tests.conftest import api_event, load_handler
 from tests.handler_client import (
     SERVER_FIELDS,
     STATUSES,
@@ -32,6 +31,7 @@ from tests.handler_client import (
     put,
     reply_of,
 )
+from tests.handlers import api_event, load_handler
 
 
 def rows(stack: Any, item_id: str) -> list[dict]:

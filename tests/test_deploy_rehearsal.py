@@ -12,6 +12,8 @@ from templates.functions import PYTHON_RUNTIMES
 from templates.naming import logical_id
 from tests import moto_server
 
+pytestmark = pytest.mark.slow  # make deploy against moto_server
+
 BIN = Path(sys.executable).parent
 STACK = "items-api-test"
 REGION = "us-west-2"

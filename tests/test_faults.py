@@ -42,7 +42,6 @@ from botocore.retries.standard import ExponentialBackoff
 from items_common import deadline
 from items_common.dynamo import UPDATE_ATTEMPTS
 from templates.catalog import FUNCTIONS
-from tests.conftest import FakeContext, api_event, load_handler
 from tests.handler_client import (
     GENERIC_500,
     Reply,
@@ -53,6 +52,7 @@ from tests.handler_client import (
     invoke,
     reply_of,
 )
+from tests.handlers import FakeContext, api_event, load_handler
 
 ITEM = "doc"  # exists before each test, with an attachment
 FRESH = "fresh"  # created by the tests' POSTs

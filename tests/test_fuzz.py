@@ -20,6 +20,8 @@ from schemathesis.specs.openapi.checks import (
 from tests.cfn import ROOT
 from tools.local import LocalApi, unpack
 
+pytestmark = pytest.mark.slow  # schemathesis through the emulator
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 SPEC = json.loads((ROOT / "dist" / "openapi.json").read_text())
 SCHEMA = schemathesis.openapi.from_dict(SPEC)

@@ -25,7 +25,8 @@ import pytest
 
 from templates.catalog import FUNCTIONS
 from templates.openapi import document
-from tests.conftest import FUNCTIONS_DIR, REGION
+from tests.aws import REGION
+from tests.handlers import FUNCTIONS_DIR
 
 SHARED = FUNCTIONS_DIR / "shared"
 NAMES = [spec.name for spec in FUNCTIONS]

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import api_event
 from tests.handler_client import (
     GENERIC_500,
     MAX_BODY,
@@ -35,6 +34,7 @@ from tests.handler_client import (
     raise_runtime_error,
     stored,
 )
+from tests.handlers import api_event
 
 TABLE_FUNCTIONS = [
     "list_items",

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from tests.conftest import api_event
 from tests.handler_client import (
     GENERIC_500,
     TIMESTAMP,
@@ -25,6 +24,7 @@ from tests.handler_client import (
     put,
     raise_client_error,
 )
+from tests.handlers import api_event
 
 
 @pytest.fixture(params=["id", "itemId"])

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import api_event
 from tests.handler_client import (
     GENERIC_500,
     create,
@@ -20,6 +19,7 @@ from tests.handler_client import (
     put,
     raise_client_error,
 )
+from tests.handlers import api_event
 
 
 @pytest.fixture

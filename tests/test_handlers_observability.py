@@ -20,8 +20,8 @@ from aws_lambda_powertools import Logger, Metrics
 from botocore.awsrequest import AWSResponse
 
 from items_common import http
-from tests.conftest import api_event, load_handler
 from tests.handler_client import drop_table
+from tests.handlers import api_event, load_handler
 
 ITEM_ID = "obs-item-7f3a"
 # Values that must never reach a log line or a metric: they stand for personal data in an item.

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import REGION, load_handler
+from tests.aws import REGION
+from tests.handlers import load_handler
 
 STREAM_ARN = "arn:aws:dynamodb:us-west-2:123456789012:table/t/stream/2026-11-21T00:00:00.000"
 

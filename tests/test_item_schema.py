@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from items_common import errors, model, validation
 from tests import cfn
-from tests.conftest import api_event
 from tests.handler_client import all_items, create, get, post, put
+from tests.handlers import api_event
 
 SCHEMA_FILE = cfn.ROOT / "functions" / "shared" / "items_common" / "item_schema.json"
 ID_RULE = "^[A-Za-z0-9._-]{1,128}$"

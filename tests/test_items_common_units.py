@@ -21,7 +21,7 @@ from items_common import (
     rows,
     validation,
 )
-from tests.conftest import api_event
+from tests.handlers import api_event
 
 
 @pytest.mark.parametrize(

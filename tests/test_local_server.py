@@ -15,6 +15,8 @@ import pytest
 from templates.naming import logical_id
 from tests.local_process import LocalApi
 
+pytestmark = pytest.mark.slow  # make local, over HTTP
+
 STAGE = "dev"
 STACK = f"items-api-{STAGE}"
 

@@ -452,6 +452,7 @@ ONE_OPERATION = {
 }
 
 
+@pytest.mark.slow
 def test_schemathesis_drives_the_wsgi_app_in_process(local_api):
     """The API the fuzz tests use: from_dict(spec), then `schema.app = <WSGI app>` (what
     from_wsgi does after fetching the document), and every case is sent in-process."""

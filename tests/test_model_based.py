@@ -19,6 +19,8 @@ from werkzeug.test import Client
 
 from tools.local import LocalApi
 
+pytestmark = pytest.mark.slow  # hypothesis state machines through the emulator
+
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "20"))
 SERVER_FIELDS = {"id", "version", "created_at", "updated_at"}
 

@@ -360,6 +360,7 @@ def test_a_failed_update_rolls_back_and_the_custom_resource_gets_its_old_propert
 # --- custom resources, through moto_server ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_custom_resources_through_moto_server(moto_server):
     """`python -m tools.local.moto_compat`: the handler runs in the server's request thread, its
     boto3 calls land in the server's moto (its records are read back through the endpoint)."""
@@ -466,6 +467,7 @@ def check_still_usable(session: Any, before: dict[str, str]) -> None:
     assert gone["StackStatus"] == "DELETE_COMPLETE"
 
 
+@pytest.mark.slow
 def test_our_stack_updates_for_a_cors_origin_change_and_nothing_unrelated_changes(ours):
     session = boto3.Session(region_name=REGION)
     before = physical_ids(session, OUR_STACK)
@@ -497,6 +499,7 @@ def test_our_stack_updates_for_a_cors_origin_change_and_nothing_unrelated_change
     check_still_usable(session, before)
 
 
+@pytest.mark.slow
 def test_our_stack_updates_for_a_route_prefix_change_and_the_api_moves(ours):
     session = boto3.Session(region_name=REGION)
     before = physical_ids(session, OUR_STACK)
@@ -530,6 +533,7 @@ def code_variant(artifact: str) -> tuple[str, bytes]:
     return f"artifacts/{artifact}-{hashlib.sha256(body).hexdigest()}.zip", body
 
 
+@pytest.mark.slow
 def test_our_stack_updates_a_functions_code_for_a_new_code_key(ours):
     session = boto3.Session(region_name=REGION)
     before = physical_ids(session, OUR_STACK)
@@ -555,6 +559,7 @@ def test_our_stack_updates_a_functions_code_for_a_new_code_key(ours):
     check_still_usable(session, before)
 
 
+@pytest.mark.slow
 def test_our_stack_updates_the_same_through_a_change_set(ours):
     """`aws cloudformation deploy`'s way: CreateChangeSet (UPDATE), then ExecuteChangeSet."""
     session = boto3.Session(region_name=REGION)
@@ -584,6 +589,7 @@ def test_our_stack_updates_the_same_through_a_change_set(ours):
     check_still_usable(session, before)
 
 
+@pytest.mark.slow
 def test_our_stack_updates_through_moto_server(moto_server, monkeypatch):
     """The reported failure: UpdateStack of our stack on `python -m tools.local.moto_compat`."""
     for key, value in moto_helpers.environment(moto_server["endpoint"]).items():
@@ -614,6 +620,7 @@ def copied_inputs(tmp: Path, stage: str, **changes: str) -> tuple[Path, Path]:
     return params, dist
 
 
+@pytest.mark.slow
 def test_a_deploy_with_a_changed_parameter_updates_through_aws_cloudformation_deploy(
     moto_server, tmp_path
 ):

@@ -16,8 +16,9 @@ from openapi_spec_validator import validate
 import build
 from templates.catalog import COLLECTION, ROUTES
 from templates.openapi import document, path_of
-from tests import conftest
+from tests import checkout
 from tests.cfn import ROOT
+from tests.handlers import api_event, load_handler
 
 SCHEMA_FILE = ROOT / "functions" / "shared" / "items_common" / "item_schema.json"
 ROUTE_IDS = [spec.name for spec in ROUTES]
@@ -240,10 +241,11 @@ def test_the_document_is_deterministic_across_processes():
 
 @pytest.fixture(scope="module")
 def dist() -> Path:
-    """dist/ as `build.py` writes it; built here only when absent."""
+    """dist/ as `build.py` writes it; built here only when absent (one test worker at a time)."""
     out = ROOT / "dist"
-    if not (out / "openapi.json").exists() or not (out / "manifest.json").exists():
-        subprocess.run([sys.executable, str(ROOT / "build.py"), "--quiet"], check=True)
+    with checkout.locked():
+        if not (out / "openapi.json").exists() or not (out / "manifest.json").exists():
+            subprocess.run([sys.executable, str(ROOT / "build.py"), "--quiet"], check=True)
     return out
 
 
@@ -280,14 +282,13 @@ def test_the_function_serves_the_document_for_its_prefix(
     """The handler as Lambda runs it: from its zip, with the template's ROUTE_PREFIX."""
     with zipfile.ZipFile(_openapi_zip(dist)) as zf:
         zf.extractall(tmp_path / "openapi")
-    monkeypatch.setattr(conftest, "FUNCTIONS_DIR", tmp_path)
     if prefix is None:
         monkeypatch.delenv("ROUTE_PREFIX", raising=False)
     else:
         monkeypatch.setenv("ROUTE_PREFIX", prefix)
-    handler = conftest.load_handler("openapi")
+    handler = load_handler("openapi", functions_dir=tmp_path)
 
-    response = handler.lambda_handler(conftest.api_event("GET", "/openapi.json"), lambda_context)
+    response = handler.lambda_handler(api_event("GET", "/openapi.json"), lambda_context)
 
     assert response["statusCode"] == 200
     assert response["headers"]["Content-Type"] == "application/json"

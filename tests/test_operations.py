@@ -23,6 +23,8 @@ from tests.cfn import ROOT
 from tools.deploy import drift
 from tools.deploy import logs as ops_logs
 
+pytestmark = pytest.mark.slow  # make targets against moto_server
+
 STAGE = "dev"
 STACK = f"items-api-{STAGE}"
 BUCKET = "items-api-local-test-artifacts"

@@ -10,8 +10,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from tests.aws import REGION
 from tests.cfn import ROOT, stage_values
-from tests.conftest import REGION
 from tools.deploy import changes, drift, events, logs, teardown
 from tools.deploy import cli as deploy
 

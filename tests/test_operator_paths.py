@@ -27,6 +27,8 @@ from tests import moto_server
 from tests.cfn import ROOT
 from tools.deploy import stage_params
 
+pytestmark = pytest.mark.slow  # every operator path against moto_server
+
 STAGE = "test"
 STACK = f"items-api-{STAGE}"
 BUCKET = "items-api-operator-paths"

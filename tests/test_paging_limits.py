@@ -10,8 +10,8 @@ from types import ModuleType
 import pytest
 
 from tests.cfn import ROOT
-from tests.conftest import api_event, load_handler
 from tests.handler_client import invoke
+from tests.handlers import api_event, load_handler
 
 FUNCTIONS = ROOT / "functions"
 UNBOUNDED = ("scan", "query")  # DynamoDB reads that can run past one page

@@ -9,7 +9,7 @@ import pytest
 from templates.parameters import EDIT_AT_ONCE, EDIT_REDEPLOYS, EDIT_REFUSED, REFUSED
 from templates.parameters import REPLACING as REPLACING_ALLOW_LIST
 from tests.cfn import ROOT, create_only_properties, parameter_reach, resources_of_type
-from tests.test_template import STATEFUL_TYPES
+from tools.deploy.stack_policy import STATEFUL_TYPES
 
 
 @pytest.fixture(scope="module")

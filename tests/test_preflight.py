@@ -20,7 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests import moto_server
+from tests import checkout, moto_server
 from tests.cfn import ROOT, create_built_stack, resources_of_type, stage_values
 from tools.deploy import cli as deploy
 from tools.deploy import preflight
@@ -101,6 +101,7 @@ def reserving(template: dict) -> list[str]:
 # Resolution: the names are the ones CloudFormation gives
 
 
+@pytest.mark.slow
 def test_every_fixed_name_is_the_physical_id_cloudformation_gives(built, aws):
     """moto's CloudFormation creates dist/template.json: each fixed name preflight derives is
     the physical ID of its resource (where moto makes that type and its ID is the name)."""
@@ -223,6 +224,7 @@ def test_the_cloudwatch_role(built, aws, case, setup, create, outcome, words):
     assert all(w in text for w in words), text
 
 
+@pytest.mark.slow
 def test_a_role_set_by_this_stack_is_no_warning(built, aws):
     """The live stack owns the account setting: deploying it again changes nothing."""
     values = values_for(built, "dev", CreateApiGatewayAccountRole="true")
@@ -332,6 +334,7 @@ def test_reserved_concurrency_leaves_100_unreserved(
         assert words in text, (case, text)
 
 
+@pytest.mark.slow
 def test_this_stacks_own_reservations_are_not_counted_twice(built, aws, monkeypatch):
     """An update: the live stack's functions already reserve what the stage asks; they are
     replaced, not added (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
@@ -580,6 +583,7 @@ def bare(tmp_path_factory) -> Any:
 CHANGES = ("plan for", "created artifact bucket", "uploaded ", "$ ")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["preflight", "plan", "deploy"])
 def test_make_stops_on_a_refusal_before_anything_is_made(bare, target):
     """No CloudWatch role in a new account and CreateApiGatewayAccountRole=false in dev: make
@@ -603,9 +607,11 @@ def _offline_env() -> dict[str, str]:
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_CONFIG_FILE": "/dev/null"}  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["preflight", "plan", "deploy"])
 def test_make_refuses_a_too_long_stack_name_offline(built, target):
     fits = _longest_fitting(built, "dev")
+    checkout.ensure_built()
     result = subprocess.run(
         ["make", "--no-print-directory", target, "STAGE=dev", f"REGION={REGION}",
          f"STACK_NAME={'a' * (fits + 1)}"],
@@ -616,6 +622,7 @@ def test_make_refuses_a_too_long_stack_name_offline(built, target):
     assert "Traceback" not in result.stderr and "preflight a" not in result.stdout
 
 
+@pytest.mark.slow
 def test_make_preflight_passes_once_the_account_has_a_role(env):
     result = moto_server.make(env, "preflight", "dev")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -623,6 +630,7 @@ def test_make_preflight_passes_once_the_account_has_a_role(env):
     assert "preflight: passed" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["plan", "deploy"])
 def test_make_plan_and_deploy_run_preflight_first(env, target):
     result = moto_server.make(env, target, "dev")

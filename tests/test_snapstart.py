@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cfn import ROOT
-from tests.conftest import FUNCTIONS_DIR
+from tests.handlers import FUNCTIONS_DIR
 
 HANDLERS = sorted(
     p.parent.name for p in FUNCTIONS_DIR.glob("*/app.py") if p.parent.name != "api_deployment"

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 import build
+from tests.aws import REGION
 from tests.cfn import _schemas
-from tests.conftest import REGION
 from tools.deploy import cli as deploy
 from tools.deploy.stack_policy import STATEFUL_TYPES, stack_policy
 

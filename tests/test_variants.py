@@ -9,6 +9,7 @@ from moto import mock_aws
 
 from templates.catalog import COLLECTION, ROUTES
 from templates.naming import logical_id
+from tests.aws import REGION
 from tests.cfn import (
     ROOT,
     Resolver,
@@ -16,7 +17,6 @@ from tests.cfn import (
     resources_of_type,
     stage_values,
 )
-from tests.conftest import REGION
 from tools.deploy import stage_params
 from tools.local import moto_compat
 
@@ -164,6 +164,7 @@ DEPLOYED_VARIANTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", DEPLOYED_VARIANTS)
 def test_variant_deploys_to_moto(template, aws_env, variant):
     moto_compat.apply()

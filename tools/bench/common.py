@@ -176,6 +176,12 @@ class Context:
         return 15_000
 
 
+# Fixed, so the events are the same in every run (as the tests' are).
+REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+API_ID = "abcdef1234"
+REQUEST_EPOCH = 1_700_000_000
+
+
 def api_event(
     method: str,
     resource: str,
@@ -186,30 +192,21 @@ def api_event(
     body: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST (v1) Lambda proxy event: the shape of tests/conftest.py api_event."""
-    headers = {"Content-Type": "application/json", **(headers or {})}
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/{STAGE}{path}",
-            "stage": STAGE,
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "bench"},
-            "requestTimeEpoch": 1700000000000,
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    """An API Gateway REST (v1) Lambda proxy event from tools.local.events.proxy_event (the
+    emulator's and the tests' builder), JSON by default, with a fixed request ID and time."""
+    from tools.local.events import proxy_event
+
+    return proxy_event(
+        method,
+        resource,
+        path,
+        stage=STAGE,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        query=query,
+        path_parameters=path_parameters,
+        body=body,
+        user_agent="bench",
+        now=REQUEST_EPOCH,
+        request_id=REQUEST_ID,
+        api_id=API_ID,
+    )

@@ -2,14 +2,15 @@
 turned into API Gateway proxy events (v1), the handlers in functions/ called in-process.
 
 - routes: the API's routes, OPTIONS preflights and gateway responses, from the template itself.
-- events: request -> proxy event, proxy result -> response.
+- events: request -> proxy event (proxy_event: the event's one builder), proxy result ->
+  response.
 - app: LocalApi, a plain WSGI application (the fuzz tests and `make local` both use it).
 - artifacts: the built zips unpacked, so LocalApi runs exactly what a deploy uploads.
 """
 
 from .app import LambdaContext, LocalApi
 from .artifacts import unpack
-from .events import from_result, to_event
+from .events import from_result, proxy_event, to_event
 from .routes import GatewayResponse, LambdaTarget, MockResponse, Route, read_routes
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "MockResponse",
     "Route",
     "from_result",
+    "proxy_event",
     "read_routes",
     "to_event",
     "unpack",

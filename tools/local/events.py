@@ -4,6 +4,9 @@ As API Gateway REST does: `path` keeps the request's percent-encoding while path
 query parameters are decoded; a repeated header or query key keeps its last value in
 headers/queryStringParameters and every value in the multiValue* maps; empty maps are None; a body
 that is not valid UTF-8 arrives base64-encoded with isBase64Encoded true.
+
+proxy_event is the one place that knows the event's shape: to_event (the emulator's requests),
+the tests' api_event (tests/handlers.py) and the benchmarks' (tools/bench/common.py) use it.
 """
 
 import base64
@@ -83,26 +86,68 @@ def to_event(
     raw_params = route.match(path)
     if raw_params is None:
         raise ValueError(f"{path} does not match {route.path}")
+    text, is_base64 = _body(body)
+    return proxy_event(
+        method,
+        route.path,
+        path,
+        stage=stage,
+        headers=headers,
+        query=query,
+        path_parameters={k: unquote(v) for k, v in raw_params.items()} or None,
+        body=text,
+        is_base64=is_base64,
+        stage_variables=stage_variables,
+        source_ip=source_ip,
+        now=now,
+        resource_id=route.resource_id or "root",
+    )
+
+
+def proxy_event(
+    method: str,
+    resource: str,
+    path: str,
+    *,
+    stage: str,
+    headers: Pairs | None = None,
+    query: Pairs | str | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+    body: str | None = None,
+    is_base64: bool = False,
+    stage_variables: Mapping[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+    user_agent: str | None = None,
+    now: float | None = None,
+    request_id: str | None = None,
+    resource_id: str = "root",
+    api_id: str = API_ID,
+) -> dict[str, Any]:
+    """The proxy event for a request already taken apart: `resource` is the route's path
+    template, `path` the request path, `body` the body as it travels (base64 text when
+    `is_base64`), `path_parameters` as given (None for none). The user agent and domain come
+    from the User-Agent and Host headers unless given; the request ID and time are new ones
+    unless given (tests and benchmarks fix them)."""
     header_pairs, query_pairs = _pairs(headers), _pairs(query)
     single_headers, multi_headers = _single_and_multi(header_pairs)
     single_query, multi_query = _single_and_multi(query_pairs)
-    text, is_base64 = _body(body)
     epoch = time.time() if now is None else now
-    request_id = str(uuid.uuid4())
+    request_id = str(uuid.uuid4()) if request_id is None else request_id
     host = _header(header_pairs, "Host") or "localhost"
+    agent = _header(header_pairs, "User-Agent") if user_agent is None else user_agent
     return {
-        "resource": route.path,
+        "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": single_headers,
         "multiValueHeaders": multi_headers,
         "queryStringParameters": single_query,
         "multiValueQueryStringParameters": multi_query,
-        "pathParameters": {k: unquote(v) for k, v in raw_params.items()} or None,
+        "pathParameters": None if path_parameters is None else dict(path_parameters),
         "stageVariables": dict(stage_variables) if stage_variables else None,
         "requestContext": {
-            "resourceId": route.resource_id or "root",
-            "resourcePath": route.path,
+            "resourceId": resource_id,
+            "resourcePath": resource,
             "httpMethod": method,
             "extendedRequestId": request_id,
             "requestTime": datetime.fromtimestamp(epoch, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -115,7 +160,7 @@ def to_event(
             "requestId": request_id,
             "identity": {
                 "sourceIp": source_ip,
-                "userAgent": _header(header_pairs, "User-Agent"),
+                "userAgent": agent,
                 "accountId": None,
                 "apiKey": None,
                 "caller": None,
@@ -123,9 +168,9 @@ def to_event(
                 "userArn": None,
             },
             "domainName": host,
-            "apiId": API_ID,
+            "apiId": api_id,
         },
-        "body": text,
+        "body": body,
         "isBase64Encoded": is_base64,
     }
 

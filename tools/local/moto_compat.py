@@ -443,31 +443,30 @@ def detach_stream_mappings() -> int:
     return detached
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(log: Path, seconds: float = 60) -> tuple[subprocess.Popen, str]:
     """`python -m tools.local.moto_compat` on a free loopback port, its output in `log`:
     (process, endpoint). The endpoint's host is `localhost`: moto resolves a path-style S3
-    TemplateURL only for that host."""
-    port = free_port()
+    TemplateURL only for that host. The server binds port 0 and its log names the port it got:
+    a port picked here and bound there could meanwhile be taken by another process (another
+    test worker's server), which would then answer in its stead."""
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "tools.local.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "tools.local.moto_compat", "-H", "127.0.0.1", "-p", "0"],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return server, f"http://localhost:{port}"
-        except OSError:
-            time.sleep(0.1)
+    while time.monotonic() < deadline and server.poll() is None:
+        running = re.search(r"Running on http://127\.0\.0\.1:(\d+)", log.read_text())
+        if running:
+            port = int(running[1])
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return server, f"http://localhost:{port}"
+            except OSError:
+                pass
+        time.sleep(0.1)
     server.kill()
     raise RuntimeError(f"moto_server did not start: {log.read_text()}")
 
@@ -603,10 +602,12 @@ class _Answers(http.server.BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def _response_url(path: str) -> Iterator[tuple[str, list[bytes]]]:
-    """A loopback HTTP server for the call: (its URL, the bodies PUT to it)."""
+    """A loopback HTTP server for the call: (its URL, the bodies PUT to it). It checks for its
+    shutdown every 10 ms (socketserver's default, 0.5 s, was half a second of every custom
+    resource request)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
     server.answers = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/{path}", server.answers  # type: ignore[attr-defined]
