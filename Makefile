@@ -95,7 +95,7 @@ FUZZ_EXAMPLES ?= 1000
 MODEL_EXAMPLES ?= 500
 fuzz: template
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(BIN)/pytest -s -q \
-		tests/test_fuzz.py tests/test_model_based.py
+		tests/tools/local/test_fuzz.py tests/tools/local/test_model_based.py
 
 # Graphviz draws the picture: installed here when missing if apt-get can (root); otherwise
 # tools/diagram.py writes only docs/stack.dot, which the tests compare with the template.
@@ -114,7 +114,7 @@ diagram: template
 	fi
 	$(BIN)/python -m tools.diagram
 
-# The browser end-to-end test (tests/test_browser.py): Debian's Chromium, installed here when
+# The browser end-to-end test (tests/tools/local/test_browser.py): Debian's Chromium, installed here when
 # missing if apt-get can (root), and playwright-core, exactly as .browser/package-lock.json pins
 # it (npm ci; it downloads no browser of its own). Either missing fails here, with the reason:
 # the test never skips.

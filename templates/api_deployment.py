@@ -135,7 +135,8 @@ def _function(t: Template, rest_api, log_groups: LogGroups) -> awslambda.Functio
 
 CHECKOV_REASONS = {
     "CKV_AWS_116": "CloudFormation invokes it and waits for its answer: the handler answers on "
-    "every path (tests/test_api_deployment_handler.py), so a failed event has nobody to go to.",
+    "every path (tests/functions/test_api_deployment_handler.py), so a failed event has "
+    "nobody to go to.",
     "CKV_AWS_117": "It calls only API Gateway's control plane and CloudFormation's response URL; "
     "in the functions' VPC it would need a NAT or endpoints for both, or hang the stack.",
     "CKV_AWS_115": "It runs once per stack update; reserving concurrency would take it from the "
@@ -146,8 +147,8 @@ CHECKOV_REASONS = {
 def add(t: Template, rest_api, log_groups: LogGroups, resources: list[AWSObject]) -> ApiDeployment:
     """`resources`: the API's whole definition, every resource of the types a deployment
     snapshots (RestApi, Resource, Method, GatewayResponse, Model, RequestValidator, Authorizer;
-    tests/test_api_deployment_template.py checks that none is missing): the deployment waits for
-    all of them, and hashes them."""
+    tests/templates/test_api_deployment_template.py checks that none is missing): the
+    deployment waits for all of them, and hashes them."""
     fn = _function(t, rest_api, log_groups)
     return t.add_resource(
         ApiDeployment(

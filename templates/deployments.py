@@ -20,11 +20,11 @@ their sum fits (it would refuse ordinary stages: three subnets and two security 
 fixed-width values and the layer already pass 256, before any prefix, origin or project), and
 leaving out stack-wide values (none of them changes anything the Description already holds,
 so a change would publish nothing). So the Description records each value by the shortest thing
-that changes whenever it does; tests/test_aws_rules.py computes the longest Description any
-allowed values give from the parameters' own constraints (174 characters for a Version, 247 for
-the settings record) and checks that a new value changes it exactly when it changes the function:
-- the code key: only its sha256. The key's pattern is exactly the build's name,
-  `artifacts/<name>-<sha256>.zip` (under `<project>/dist/` for taskcat), so the part after
+that changes whenever it does; tests/templates/test_aws_rules.py computes the longest
+Description any allowed values give from the parameters' own constraints (174 characters for a
+Version, 247 for the settings record) and checks that a new value changes it exactly when it
+changes the function: - the code key: only its sha256. The key's pattern is exactly the build's
+  name, `artifacts/<name>-<sha256>.zip` (under `<project>/dist/` for taskcat), so the part after
   `artifacts/<name>-` is the one thing that differs between keys, and a zip's sha256 is its
   content: what the code is, wherever it lies;
 - a layer (the shared one): its version number, new whenever the layer is replaced;

@@ -178,8 +178,9 @@ def add(
         "WS1004",
         "cfn-lint-serverless finds a function's log group only by a LogGroupName naming the "
         "function, but ours are named by CloudFormation and wired through LoggingConfig.LogGroup "
-        "(a fixed name would block the next stack after a destroy); tests/test_template.py checks "
-        "that every function logs to a group of this stack with a retention.",
+        "(a fixed name would block the next stack after a destroy); "
+        "tests/templates/test_template.py checks that every function logs to a group of this "
+        "stack with a retention.",
     )
     layer = t.add_resource(
         awslambda.LayerVersion(

@@ -17,7 +17,7 @@ FROM_DEPLOY = "deploy"
 BOOLEAN = ("false", "true")  # a switch's AllowedValues
 
 # The parameters whose change replaces a stateful resource (the table's KeySchema is create-only):
-# the documented allow-list. tests/test_parameter_reach.py derives the real set from the
+# the documented allow-list. tests/templates/test_parameter_reach.py derives the real set from the
 # template and CloudFormation's schemas and checks it equals this; `make plan` blocks on them.
 REPLACING = frozenset({"PartitionKeyName", "SortKeyName"})
 # Parameters whose edit would replace a stateful resource: the key names (the table) and the

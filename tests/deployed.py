@@ -1,7 +1,8 @@
 """The template as CloudFormation deploys it for given parameter values, for the tests of the
-rules AWS enforces (tests/test_aws_rules.py) and of canary deployments (tests/test_canary.py):
-every intrinsic resolved, with made-up values for what only AWS assigns (a layer's version
-number, a table's stream label), and replacement by create-only properties."""
+rules AWS enforces (tests/templates/test_aws_rules.py) and of canary deployments
+(tests/templates/test_canary.py): every intrinsic resolved, with made-up values for what only AWS
+assigns (a layer's version number, a table's stream label), and replacement by create-only
+properties."""
 
 import functools
 from dataclasses import dataclass, field

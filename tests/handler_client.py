@@ -107,7 +107,7 @@ SECRET = "arn:aws:dynamodb:us-west-2:123456789012:table/secret-table-name"
 
 def raise_client_error(**kwargs: Any) -> None:
     """An AWS error that no retry cures (the deployment is wrong): a 500 that pages as a bug.
-    (Throttles and 5xx are 503s: tests/test_faults.py.)"""
+    (Throttles and 5xx are 503s: tests/functions/test_faults.py.)"""
     raise ClientError(
         {"Error": {"Code": "AccessDeniedException", "Message": SECRET}},
         kwargs["model"].name,

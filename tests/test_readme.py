@@ -14,7 +14,7 @@ README = ROOT / "README.md"
 # Every page: docs/, and the moto gaps beside the patches (tools/local/moto-gaps.md).
 DOCS = sorted([*(ROOT / "docs").glob("*.md"), *(ROOT / "tools").rglob("*.md")])
 # The pages this repo writes by hand or generates (benchmarks.md is bench's; aws-rules.md is
-# checked by tests/test_aws_rules.py).
+# checked by tests/templates/test_aws_rules.py).
 WRITTEN = [README, ROOT / "tools" / "local" / "moto-gaps.md"] + [
     ROOT / "docs" / f"{n}.md" for n in ("api", "operations", "parameters", "security", "testing")
 ]

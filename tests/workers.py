@@ -17,7 +17,10 @@ from xdist.scheduler import LoadFileScheduling
 # A file of the checkout -> the test modules that write it.
 SHARED_FILES = {
     # `make deploy STAGE=dev` writes the parameter overrides it deploys with there.
-    "dist/deploy/dev.json": ("tests/test_operations.py", "tests/test_preflight.py"),
+    "dist/deploy/dev.json": (
+        "tests/tools/deploy/test_operations.py",
+        "tests/tools/deploy/test_preflight.py",
+    ),
 }
 SCOPES = {
     module: f"writers of {path}" for path, modules in SHARED_FILES.items() for module in modules
@@ -25,13 +28,13 @@ SCOPES = {
 # Started first, longest first (each some 20 to 60 s of a worker's time).
 LONG = (
     "writers of dist/deploy/dev.json",
-    "tests/test_moto_compat.py",
-    "tests/test_model_based.py",
-    "tests/test_operator_paths.py",
-    "tests/test_fuzz.py",
-    "tests/test_local_server.py",
-    "tests/test_browser.py",
-    "tests/test_deploy_rehearsal.py",
+    "tests/tools/local/test_moto_compat.py",
+    "tests/tools/local/test_model_based.py",
+    "tests/tools/deploy/test_operator_paths.py",
+    "tests/tools/local/test_fuzz.py",
+    "tests/tools/local/test_local_server.py",
+    "tests/tools/local/test_browser.py",
+    "tests/tools/deploy/test_deploy_rehearsal.py",
 )
 
 

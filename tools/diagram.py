@@ -7,8 +7,8 @@ when DependsOn is the only link). The picture is drawn from the built template, 
 troposphere code, so it shows what CloudFormation will actually see.
 
 Same template, same bytes: nodes, edges and clusters are sorted, so docs/stack.dot can be checked
-in and compared by the tests (tests/test_diagram.py) without Graphviz. Rendering needs Graphviz's
-`dot`; without it only the .dot is written."""
+in and compared by the tests (tests/tools/test_diagram.py) without Graphviz. Rendering needs
+Graphviz's `dot`; without it only the .dot is written."""
 
 import argparse
 import json

@@ -43,7 +43,7 @@ in the console, says what it does and what a console edit of it does.
   `If-Match` and `Idempotency-Key` whatever `CorsAllowHeaders` adds. An artifact key sits
   under `<project>/dist/` when taskcat uploads it.
 - **replaces a stateful resource?**: `**yes: the table**` for the parameters in
-  `templates.parameters.REPLACING` (the table's key names; `tests/test_parameter_reach.py`
+  `templates.parameters.REPLACING` (the table's key names; `tests/templates/test_parameter_reach.py`
   derives the set from the template): CloudFormation creates a new, empty table and keeps the
   old one with its data. The stack policy refuses it; on purpose: `make deploy ALLOW_REPLACE=1`.
 

@@ -8,7 +8,7 @@
 // method, path, status, the response headers the page could read, body, or the error a blocked
 // fetch threw), the console's CORS messages and `failures`. Exits 0 when no fetch threw and the
 // console says nothing of CORS, 1 otherwise, 2 when the browser or page could not be used.
-// tests/test_browser.py runs it and asserts the statuses, headers and bodies.
+// tests/tools/local/test_browser.py runs it and asserts the statuses, headers and bodies.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -1,6 +1,6 @@
 """Deploy: `make deploy STAGE=test` against moto_server on loopback (as
-tests/test_deploy_rehearsal.py rehearses it): the first deploy creates the stack, then each
-no-op deploy must upload nothing and deploy nothing.
+tests/tools/deploy/test_deploy_rehearsal.py rehearses it): the first deploy creates the stack, then
+each no-op deploy must upload nothing and deploy nothing.
 
 Why: content-addressed artifacts and the no-change check make a repeated deploy cheap; a
 regression would re-upload the 1.3 MB layer or make a change set on every run. Bytes uploaded

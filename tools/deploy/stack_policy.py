@@ -8,8 +8,8 @@ the way through a routine deploy. Everything else may be updated, replaced or de
 To replace one on purpose, `make deploy ALLOW_REPLACE=1` allows it for that one deploy and
 sets this policy again right after."""
 
-# Resource types that hold data or keys to it. tests/test_stack_policy.py checks the template's
-# resources of these types against the policy; other tests import this set.
+# Resource types that hold data or keys to it. tests/tools/deploy/test_stack_policy.py checks the
+# template's resources of these types against the policy; other tests import this set.
 STATEFUL_TYPES = frozenset(
     {
         "AWS::DynamoDB::Table",

@@ -1132,7 +1132,7 @@ def _create_in_dependency_order() -> None:
     DependsOn), as CloudFormation makes them. moto goes in document order and follows DependsOn
     only; a Ref makes the resource it names on first use, but a custom resource's handler finds
     only what was made before it. Without this, the template's own order had to be a
-    dependency order (tests/test_moto_compat.py creates our stack with it reversed)."""
+    dependency order (tests/tools/local/test_moto_compat.py creates our stack with it reversed)."""
     model = parsing.ResourceMap
     if getattr(model, "_items_api_ordered_create", False):
         return

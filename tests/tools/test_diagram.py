@@ -12,7 +12,7 @@ import pytest
 from templates import build_template
 from tools import diagram
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHECKED_IN = ROOT / "docs" / "stack.dot"
 CLUSTER = re.compile(r"^\s*subgraph cluster_(\w+) \{$")
 NODE = re.compile(r'^\s*"([^"]+)" \[label=')

@@ -7,8 +7,8 @@ tools/deploy/cli.py runs on copies of params/ and dist/ (ADOPT writes the copy; 
 copied artifact with one more file). moto's gaps this needs (updates, custom resources run
 in-process from the built zip, the API stage) are patched in tools/local/moto_compat.py. Not
 rehearsed: the stack policy's refusal (moto does not evaluate stack policies; the policy
-itself is tested in tests/test_stack_policy.py) and CodeDeploy's traffic shifting (moto has no
-CodeDeploy: the alias moves at once)."""
+itself is tested in tests/tools/deploy/test_stack_policy.py) and CodeDeploy's traffic shifting
+(moto has no CodeDeploy: the alias moves at once)."""
 
 import hashlib
 import json

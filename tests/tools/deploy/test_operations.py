@@ -3,9 +3,10 @@ parameter change, the replacement gate), the drift stop and ADOPT, outputs, logs
 destroy with and without PURGE. Stage dev, its own moto_server (tests/conftest.py).
 
 Parameter changes are planned from copies of params/ and dist/ and not executed here (the
-executed updates, console edits included, are rehearsed in tests/test_operator_paths.py); moto
-reports no Replacement in change sets, so the gate's reading of AWS's Replacement fields is
-tested in tests/test_operations_units.py."""
+executed updates, console edits included, are rehearsed in
+tests/tools/deploy/test_operator_paths.py); moto reports no Replacement in change sets, so the
+gate's reading of AWS's Replacement fields is tested in
+tests/tools/deploy/test_operations_units.py."""
 
 import json
 import shutil

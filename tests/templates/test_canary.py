@@ -1,7 +1,8 @@
 """Canary deployments: every function is invoked through its `live` alias, CodeDeploy shifts the
 alias to each new version as DeploymentPreference says and rolls back on that version's own
 error and duration alarms, and a function's Version changes exactly when the function does
-(tests/test_aws_rules.py proves the Description's length bound and the exact-change rule)."""
+(tests/templates/test_aws_rules.py proves the Description's length bound and the exact-change
+rule)."""
 
 import dataclasses
 import hashlib
@@ -397,7 +398,7 @@ SOURCES = {
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_every_description_fits_lambdas_limit(template, source):
-    """Each stage file's and seed's actual values (tests/test_aws_rules.py bounds any values)."""
+    """Each stage file's and seed's actual values (test_aws_rules.py bounds any values)."""
     path, changes = SOURCES[source]
     values = {**json.loads(path.read_text()), **changes, **build_keys()}
     deployed = Deployed(template, {k: str(v) for k, v in values.items()})

@@ -23,7 +23,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-APP = Path(__file__).resolve().parents[1] / "functions" / "api_deployment" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "functions" / "api_deployment" / "app.py"
 LOGICAL_ID = "ApiDeployment"
 HASH = "ab12cd34ef56" + "0" * 52
 LOG_STREAM = "2025/01/01/[$LATEST]0123456789abcdef"

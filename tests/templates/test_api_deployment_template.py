@@ -1,5 +1,5 @@
 """The stage's deployment custom resource as the template declares it: what it carries, what its
-function may do (the handler itself: tests/test_api_deployment_handler.py)."""
+function may do (the handler itself: tests/functions/test_api_deployment_handler.py)."""
 
 import hashlib
 import json
@@ -106,9 +106,9 @@ def test_its_function_answers_before_its_timeout_with_room_to_retry(template):
     """CloudFormation waits ServiceTimeout seconds for an answer, an hour by default
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref.html,
     aws-resource-cloudformation-customresource.html: 1 to 3600). The handler answers within its
-    Timeout (tests/test_api_deployment_handler.py), CreateDeployment is throttled per account so
-    the Timeout leaves room for retries, and should the function never answer, the stack fails
-    after ServiceTimeout: longer than the Timeout, far shorter than an hour."""
+    Timeout (tests/functions/test_api_deployment_handler.py), CreateDeployment is throttled per
+    account so the Timeout leaves room for retries, and should the function never answer, the stack
+    fails after ServiceTimeout: longer than the Timeout, far shorter than an hour."""
     _, fn = _deployer(template)
     timeout = fn["Properties"]["Timeout"]
     assert 30 <= timeout <= 120

@@ -54,7 +54,7 @@ def test_an_attachment_round_trips_through_the_bucket(stack, lambda_context):
     assert "file_key" not in stored(stack.table, "f")
     assert get(lambda_context, "f").body == dropped.body
     # the replaced objects stay (update_item may not delete objects) until the stream consumer
-    # deletes them (tests/test_attachment_consistency.py); nothing references them
+    # deletes them (tests/functions/test_attachment_consistency.py); nothing references them
     assert set(objects(stack.bucket)) == {first_key, second_key}
 
 
@@ -116,7 +116,7 @@ def _raise_s3_error(**kwargs: Any) -> None:
         lambda c: get(c, "a"),
     ],
     ids=["create", "update", "get"],
-)  # a DELETE whose object S3 will not delete is a 204: tests/test_attachment_consistency.py
+)  # a DELETE whose object S3 will not delete is a 204: test_attachment_consistency.py
 def test_s3_failures_are_a_generic_500_and_logged(
     stack, lambda_context, dynamodb_hooks, fresh_logger, capsys, request_
 ):
