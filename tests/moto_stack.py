@@ -29,6 +29,7 @@ from moto.s3.models import s3_backends
 
 from tests import cfn
 from tests.aws import REGION
+from tools.deploy.teardown import empty_bucket
 
 STATE_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
 TABLE, BUCKET, KEY = "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key"
@@ -198,17 +199,3 @@ class StackPool:
 
 def _identity(thing: object) -> str:
     return f"<{type(thing).__name__} {id(thing)}>"
-
-
-def empty_bucket(s3: Any, bucket: str) -> None:
-    """Delete every object version and delete marker, and abort every upload."""
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        gone = [
-            {"Key": v["Key"], "VersionId": v["VersionId"]}
-            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-        ]
-        if gone:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": gone, "Quiet": True})
-    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
-        for upload in page.get("Uploads", []):
-            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])

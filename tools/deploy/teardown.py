@@ -58,6 +58,24 @@ def confirm(stack_name: str, yes: bool, ask: Callable[[str], str] = input) -> No
         raise TeardownError(f"{typed!r} is not {stack_name!r}: nothing deleted.")
 
 
+def empty_bucket(s3: Any, bucket: str) -> int:
+    """Delete every object version and delete marker (a versioned bucket keeps both), and abort
+    every multipart upload; returns how many versions and markers went."""
+    count = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        doomed = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if doomed:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+            count += len(doomed)
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    return count
+
+
 def purge(session: Any, resource: Retained, out: Callable[[str], None] = print) -> None:
     """Delete one retained resource (see the module docstring)."""
     kind, name = resource.resource_type, resource.physical_id
@@ -73,15 +91,7 @@ def purge(session: Any, resource: Retained, out: Callable[[str], None] = print) 
         out(f"  purged table {name}")
     elif kind == "AWS::S3::Bucket":
         s3 = session.client("s3")
-        count = 0
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-            doomed = [
-                {"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            if doomed:
-                s3.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
-                count += len(doomed)
+        count = empty_bucket(s3, name)
         s3.delete_bucket(Bucket=name)
         out(f"  purged bucket {name} ({count} object versions and delete markers)")
     elif kind == "AWS::Logs::LogGroup":
