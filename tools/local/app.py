@@ -24,6 +24,7 @@ emulated: auth (API keys, IAM), request validation by models, caching, throttlin
 (the context only reports the remaining time), a stage prefix in the URL (serve at /).
 """
 
+import functools
 import importlib.util
 import os
 import sys
@@ -144,7 +145,18 @@ def status_line(status: int) -> str:
 
 def _from_layer(module: ModuleType) -> bool:
     file = getattr(module, "__file__", None)
-    return bool(file) and any(Path(file).resolve().is_relative_to(d) for d in _KNOWN_LAYERS)
+    if not file:
+        return False
+    path = _resolved(file)
+    return any(path.startswith(f"{layer}{os.sep}") for layer in _KNOWN_LAYERS)
+
+
+@functools.cache
+def _resolved(file: str) -> str:
+    """A module file's real path, resolved once: every import walks all of sys.modules, and
+    resolving each file again (and listing its parents) for each known layer cost seconds once
+    a few LocalApis with layers of their own had run in the process (the tests')."""
+    return str(Path(file).resolve())
 
 
 @contextmanager
