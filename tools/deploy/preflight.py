@@ -31,8 +31,10 @@ the preflight knows: STACK for the stack name, the names RULES make Refs from, `
 """
 
 import re
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tools.intrinsics import (
@@ -73,74 +75,19 @@ class Rule:
     what Ref returns made from the name ("": an ID AWS makes), and how to delete a leftover."""
 
     prop: str
-    limit: int | None
-    doc: str
+    limit: int | None = None
+    doc: str = ""
     check: str | None = None
     why: str = ""
     ref: str = "{name}"
     delete: str = ""
 
 
-_API = "https://docs.aws.amazon.com"
-_NOT_UNIQUE = "names may repeat: each has its own ID"
-# fmt: off
+# The names the stack fixes, by resource type: a table, kept as data beside this module.
 RULES: dict[str, Rule] = {
-    "AWS::Lambda::Function": Rule(
-        "FunctionName", 64, f"{_API}/lambda/latest/api/API_CreateFunction.html", "lambda",
-        delete="aws lambda delete-function --function-name {name} --region {region}"),
-    "AWS::Logs::LogGroup": Rule(
-        "LogGroupName", 512,
-        f"{_API}/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html", "logs",
-        delete="aws logs delete-log-group --log-group-name {name} --region {region}"),
-    "AWS::CloudWatch::Alarm": Rule(
-        "AlarmName", 255, f"{_API}/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
-        "alarm", delete="aws cloudwatch delete-alarms --alarm-names {name} --region {region}"),
-    "AWS::CloudWatch::Dashboard": Rule(
-        "DashboardName", 255,
-        f"{_API}/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html", "dashboard",
-        delete="aws cloudwatch delete-dashboards --dashboard-names {name} --region {region}"),
-    "AWS::IAM::Role": Rule(
-        "RoleName", 64, f"{_API}/IAM/latest/APIReference/API_CreateRole.html", "role",
-        delete="aws iam delete-role --role-name {name} (detach and delete its policies first)"),
-    "AWS::SQS::Queue": Rule(
-        "QueueName", 80, f"{_API}/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html",
-        "queue", ref="https://sqs.{region}.amazonaws.com/{account}/{name}",
-        delete="aws sqs delete-queue --region {region} --queue-url "
-        "$(aws sqs get-queue-url --queue-name {name} --region {region} --output text)"),
-    "AWS::SNS::Topic": Rule(
-        "TopicName", 256, f"{_API}/sns/latest/api/API_CreateTopic.html", "topic",
-        ref="arn:{partition}:sns:{region}:{account}:{name}",
-        delete="aws sns delete-topic --topic-arn arn:{partition}:sns:{region}:<account>:{name}"),
-    "AWS::DynamoDB::Table": Rule(
-        "TableName", 255,
-        f"{_API}/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html",
-        "table", delete="aws dynamodb delete-table --table-name {name} --region {region} "
-        "(deletion protection off first; its items go with it)"),
-    "AWS::S3::Bucket": Rule(
-        "BucketName", 63, f"{_API}/AmazonS3/latest/userguide/bucketnamingrules.html", "bucket",
-        delete="aws s3 rb s3://{name} --force (if it is yours: bucket names are global)"),
-    "AWS::KMS::Alias": Rule(
-        "AliasName", 256, f"{_API}/kms/latest/APIReference/API_CreateAlias.html", "kms-alias",
-        delete="aws kms delete-alias --alias-name {name} --region {region}"),
-    "AWS::CodeDeploy::Application": Rule(
-        "ApplicationName", 100,
-        f"{_API}/codedeploy/latest/APIReference/API_CreateApplication.html", "codedeploy",
-        delete="aws deploy delete-application --application-name {name} --region {region}"),
-    "AWS::CodeDeploy::DeploymentGroup": Rule(
-        "DeploymentGroupName", 100,
-        f"{_API}/codedeploy/latest/APIReference/API_CreateDeploymentGroup.html",
-        why="unique only within its application, which this stack creates", ref=""),
-    "AWS::Lambda::LayerVersion": Rule(
-        "LayerName", 140, f"{_API}/lambda/latest/api/API_PublishLayerVersion.html",
-        why="publishing to an existing layer name adds a version: no collision", ref=""),
-    "AWS::IAM::Policy": Rule(
-        "PolicyName", 128, f"{_API}/IAM/latest/APIReference/API_PutRolePolicy.html",
-        why="an inline policy's name is unique only within the roles it is put on", ref=""),
-    "AWS::ApiGateway::RestApi": Rule("Name", None, "", why=_NOT_UNIQUE, ref=""),
-    "AWS::ApiGateway::ApiKey": Rule("Name", None, "", why=_NOT_UNIQUE, ref=""),
-    "AWS::ApiGateway::UsagePlan": Rule("UsagePlanName", None, "", why=_NOT_UNIQUE, ref=""),
+    kind: Rule(**row)
+    for kind, row in tomllib.loads((Path(__file__).parent / "names.toml").read_text()).items()
 }
-# fmt: on
 # The longest value a Ref can answer when it is an ID AWS makes (not a name).
 REF_ID_LENGTH = {"AWS::ApiGateway::RestApi": 10}
 
@@ -346,6 +293,21 @@ class Report:
         self.out(f"  WARNING: {text}")
 
 
+@dataclass(frozen=True)
+class Context:
+    """What the checks that ask AWS read: the session, the stage's names (and those the stack
+    fixes), the live stack's resources (None: no stack yet), the stage and its file for the
+    messages, and the report they add to."""
+
+    session: Any
+    names: Names
+    derived: list[Name]
+    live: dict[str, tuple[str, str]] | None
+    params_file: str
+    stage: str
+    report: Report
+
+
 def _code(error: Exception) -> str:
     return getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
 
@@ -373,33 +335,31 @@ def live_resources(cfn: Any, stack_name: str) -> dict[str, tuple[str, str]] | No
     }
 
 
-def check_cloudwatch_role(
-    session: Any,
-    names: Names,
-    live: dict[str, tuple[str, str]] | None,
-    params_file: str,
-    report: Report,
-) -> None:
+def check_cloudwatch_role(ctx: Context) -> None:
     """Access or execution logging of a Stage needs the account's CloudWatch role."""
     logging = [
         lid
-        for lid in names.created_of_type("AWS::ApiGateway::Stage")
-        if _logs(names.resolve(names.resources[lid].get("Properties", {})))
+        for lid in ctx.names.created_of_type("AWS::ApiGateway::Stage")
+        if _logs(ctx.names.resolve(ctx.names.resources[lid].get("Properties", {})))
     ]
     if not logging:
-        report.ok("API Gateway CloudWatch role: not needed (no stage writes logs)")
+        ctx.report.ok("API Gateway CloudWatch role: not needed (no stage writes logs)")
         return
-    accounts = [k for k, r in names.resources.items() if r["Type"] == "AWS::ApiGateway::Account"]
-    creating = any(names.created(a) for a in accounts)
-    conditions = [{"Condition": c} for a in accounts if (c := names.resources[a].get("Condition"))]
-    switch = parameters_read(names.template, conditions)
-    switch_now = ", ".join(f"{k}={names.values.get(k, '')}" for k in switch)
+    accounts = [
+        k for k, r in ctx.names.resources.items() if r["Type"] == "AWS::ApiGateway::Account"
+    ]
+    creating = any(ctx.names.created(a) for a in accounts)
+    conditions = [
+        {"Condition": c} for a in accounts if (c := ctx.names.resources[a].get("Condition"))
+    ]
+    switch = parameters_read(ctx.names.template, conditions)
+    switch_now = ", ".join(f"{k}={ctx.names.values.get(k, '')}" for k in switch)
     set_role = (
         f"set {ROLE_HOWTO}: aws apigateway update-account --patch-operations "
-        f"op=replace,path=/cloudwatchRoleArn,value=<role ARN> --region {names.region}"
+        f"op=replace,path=/cloudwatchRoleArn,value=<role ARN> --region {ctx.names.region}"
     )
     let_stack = (
-        f'set "{switch[0]}": "true" in {params_file} (this stack then creates the role '
+        f'set "{switch[0]}": "true" in {ctx.params_file} (this stack then creates the role '
         "and sets it; one stack per account and region), or "
         if len(switch) == 1
         else ""
@@ -408,48 +368,50 @@ def check_cloudwatch_role(
         f'the logging of {", ".join(logging)} would fail the stage with "{LOGGING_ERROR}" '
         f"and roll the whole stack back ({DOCS['logging']})"
     )
-    where = f"API Gateway in {names.region}"
-    arn = session.client("apigateway").get_account().get("cloudwatchRoleArn") or ""
+    where = f"API Gateway in {ctx.names.region}"
+    arn = ctx.session.client("apigateway").get_account().get("cloudwatchRoleArn") or ""
     if not arn:
         if creating:
-            report.ok(f"API Gateway CloudWatch role: none yet; this stack sets one ({switch_now})")
+            ctx.report.ok(
+                f"API Gateway CloudWatch role: none yet; this stack sets one ({switch_now})"
+            )
             return
-        given = f"{params_file} sets {switch_now}" if switch else "the template cannot set one"
-        report.refusals.append(
+        given = f"{ctx.params_file} sets {switch_now}" if switch else "the template cannot set one"
+        ctx.report.refusals.append(
             f"{where} has no CloudWatch role (get-account: no "
             f"cloudwatchRoleArn) and {given}: {fails}.\nFix: {let_stack}"
             f"{set_role}"
         )
         return
     role = arn.rsplit("/", 1)[-1]
-    iam = session.client("iam")
+    iam = ctx.session.client("iam")
     try:
         iam.get_role(RoleName=role)
         exists = True
     except iam.exceptions.NoSuchEntityException:
         exists = False
-    owned = any((live or {}).get(_role_of(names, a), ("", ""))[1] == role for a in accounts)
+    owned = any((ctx.live or {}).get(_role_of(ctx.names, a), ("", ""))[1] == role for a in accounts)
     if not exists and (not creating or owned):
-        report.refusals.append(
+        ctx.report.refusals.append(
             f"{where}'s CloudWatch role is {arn}, but IAM has no role {role} "
             f"any more: {fails}.\nFix: {'' if creating else let_stack}"
             f"{set_role}; or create {role} again as such a role."
         )
     elif not exists:
-        report.ok(
+        ctx.report.ok(
             f"API Gateway CloudWatch role: {arn} no longer exists; this stack sets its "
             f"own ({switch_now})"
         )
     elif creating and not owned:
-        report.warn(
-            f"{where} already has a CloudWatch role ({arn}), and {params_file} sets "
+        ctx.report.warn(
+            f"{where} already has a CloudWatch role ({arn}), and {ctx.params_file} sets "
             f"{switch_now}: this stack would replace that account-wide setting (every API "
             "in the region logs through it) with its own role, and keep it after the "
             "stack is deleted. That works; but if another stack owns the setting, set "
-            f"{' and '.join(switch)} to false in {params_file}."
+            f"{' and '.join(switch)} to false in {ctx.params_file}."
         )
     else:
-        report.ok(f"API Gateway CloudWatch role: {arn} (exists)")
+        ctx.report.ok(f"API Gateway CloudWatch role: {arn} (exists)")
 
 
 def _logs(stage: dict[str, Any]) -> bool:
@@ -469,36 +431,30 @@ def _role_of(names: Names, account_id: str) -> str:
     return role.name if role else ""
 
 
-def check_concurrency(
-    session: Any,
-    names: Names,
-    live: dict[str, tuple[str, str]] | None,
-    params_file: str,
-    report: Report,
-) -> None:
+def check_concurrency(ctx: Context) -> None:
     """The functions' reserved concurrency must leave the account MIN_UNRESERVED."""
-    functions = names.created_of_type("AWS::Lambda::Function")
+    functions = ctx.names.created_of_type("AWS::Lambda::Function")
     nodes = {
-        lid: names.resources[lid].get("Properties", {}).get("ReservedConcurrentExecutions")
+        lid: ctx.names.resources[lid].get("Properties", {}).get("ReservedConcurrentExecutions")
         for lid in functions
     }
     asked = {
         lid: int(float(text(v)))
-        for lid, v in ((lid, names.resolve(n)) for lid, n in nodes.items() if n is not None)
+        for lid, v in ((lid, ctx.names.resolve(n)) for lid, n in nodes.items() if n is not None)
         if v is not NO_VALUE and v is not None
     }
     ask = sum(asked.values())
-    knobs = parameters_read(names.template, list(nodes.values()))
-    knobs_now = ", ".join(f"{k}={names.values.get(k, '')}" for k in knobs)
+    knobs = parameters_read(ctx.names.template, list(nodes.values()))
+    knobs_now = ", ".join(f"{k}={ctx.names.values.get(k, '')}" for k in knobs)
     if not ask:
-        report.ok(f"Lambda concurrency: nothing reserved ({knobs_now or 'no reservation'})")
+        ctx.report.ok(f"Lambda concurrency: nothing reserved ({knobs_now or 'no reservation'})")
         return
-    lam = session.client("lambda")
+    lam = ctx.session.client("lambda")
     limits = lam.get_account_settings()["AccountLimit"]
     limit, unreserved = limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"]
     own = 0  # what this stack's live functions reserve now: the new ask replaces it
     for lid in functions:
-        kind, physical = (live or {}).get(lid, ("", ""))
+        kind, physical = (ctx.live or {}).get(lid, ("", ""))
         if kind == "AWS::Lambda::Function":
             reserved = lam.get_function_concurrency(FunctionName=physical)
             own += int(reserved.get("ReservedConcurrentExecutions") or 0)
@@ -512,26 +468,26 @@ def check_concurrency(
     )
     counted = f"; the {own} its live functions reserve now counted once" if own else ""
     numbers = (
-        f"account limit {limit} concurrent executions in {names.region}, other functions "
+        f"account limit {limit} concurrent executions in {ctx.names.region}, other functions "
         f"reserve {others}, this stage reserves {how} = {ask} ({knobs_now}{counted}): "
         f"{limit} - {others} - {ask} = {left} stay unreserved"
     )
     if left >= MIN_UNRESERVED:
-        report.ok(f"Lambda concurrency: {numbers} (at least {MIN_UNRESERVED})")
+        ctx.report.ok(f"Lambda concurrency: {numbers} (at least {MIN_UNRESERVED})")
         return
     room = max(0, (limit - others - MIN_UNRESERVED) // len(asked))
     needed = others + ask + MIN_UNRESERVED
     lower = (
-        f'set "{knobs[0]}" to at most {room} in {params_file} (0 = no reservation), or '
+        f'set "{knobs[0]}" to at most {room} in {ctx.params_file} (0 = no reservation), or '
         if len(knobs) == 1
         else ""
     )
-    report.refusals.append(
+    ctx.report.refusals.append(
         f"Lambda concurrency: {numbers}, fewer than the {MIN_UNRESERVED} AWS keeps unreserved "
         f"({DOCS['concurrency']}): the first function to reserve would fail and the stack roll "
         f"back.\nFix: {lower}raise the account's limit to at least {needed}: aws service-quotas "
         f"request-service-quota-increase --service-code lambda --quota-code {LAMBDA_QUOTA_CODE} "
-        f"--desired-value {needed} --region {names.region}"
+        f"--desired-value {needed} --region {ctx.names.region}"
     )
 
 
@@ -675,16 +631,9 @@ def _owned(name: Name, live: dict[str, tuple[str, str]] | None) -> bool:
     return False
 
 
-def check_names(
-    session: Any,
-    names: Names,
-    derived: list[Name],
-    live: dict[str, tuple[str, str]] | None,
-    stage: str,
-    report: Report,
-) -> None:
+def check_names(ctx: Context) -> None:
     """Fixed names that exist already, outside this stack."""
-    wanted = [n for n in derived if n.fixed and n.rule.check and not _owned(n, live)]
+    wanted = [n for n in ctx.derived if n.fixed and n.rule.check and not _owned(n, ctx.live)]
     by_check: dict[str, list[Name]] = {}
     for n in wanted:
         by_check.setdefault(n.rule.check or "", []).append(n)
@@ -692,37 +641,39 @@ def check_names(
     for check, group in sorted(by_check.items()):
         service, exists = EXISTS[check]
         try:
-            found = exists(session.client(service), [n.text for n in group])
+            found = exists(ctx.session.client(service), [n.text for n in group])
         except _client_error() as error:
-            report.warn(
+            ctx.report.warn(
                 f"could not check {group[0].resource_type} names ({_code(error)}): not checked"
             )
             continue
         taken += [n for n in group if n.text in found]
-    stack = names.stack_name
+    stack = ctx.names.stack_name
     if not taken:
-        held = sum(1 for n in derived if n.fixed and n.rule.check and _owned(n, live))
+        held = sum(1 for n in ctx.derived if n.fixed and n.rule.check and _owned(n, ctx.live))
         owned = f", {held} held by it" if held else ""
-        report.ok(f"names: none of {len(wanted)} checked exists outside {stack}{owned}")
+        ctx.report.ok(f"names: none of {len(wanted)} checked exists outside {stack}{owned}")
         return
     lines = [
-        f"{len(taken)} names this stack would create already exist in {names.region}, "
+        f"{len(taken)} names this stack would create already exist in {ctx.names.region}, "
         f'outside stack {stack}: CloudFormation would fail them with "already exists" '
         "and roll the whole stack back."
     ]
     for n in taken:
-        fix = n.rule.delete.format(name=n.text, region=names.region, partition=names.partition)
+        fix = n.rule.delete.format(
+            name=n.text, region=ctx.names.region, partition=ctx.names.partition
+        )
         lines.append(f"  {n.resource_type} {n.logical_id}: {n.text}\n    delete: {fix}")
     purge = (
-        f"; next time, `make destroy STAGE={stage} PURGE=1` deletes them with the stack"
-        if stage != "prod"
+        f"; next time, `make destroy STAGE={ctx.stage} PURGE=1` deletes them with the stack"
+        if ctx.stage != "prod"
         else ""
     )
     lines.append(
         f"Fix: delete each as shown, if it is a leftover (`make destroy` keeps {stack}'s log "
         f"groups, tables, bucket, queue and keys){purge}; or deploy under another STACK_NAME."
     )
-    report.refusals.append("\n".join(lines))
+    ctx.report.refusals.append("\n".join(lines))
 
 
 def run(
@@ -750,16 +701,15 @@ def run(
 
         session = boto3.Session(region_name=region)
     live = live_resources(session.client("cloudformation"), stack_name)
-    checks: list[tuple[str, Callable[[], None]]] = [
-        ("API Gateway CloudWatch role",
-         lambda: check_cloudwatch_role(session, names, live, params_file, report)),
-        ("Lambda concurrency",
-         lambda: check_concurrency(session, names, live, params_file, report)),
-        ("names", lambda: check_names(session, names, derived, live, stage, report)),
-    ]  # fmt: skip
+    ctx = Context(session, names, derived, live, params_file, stage, report)
+    checks: list[tuple[str, Callable[[Context], None]]] = [
+        ("API Gateway CloudWatch role", check_cloudwatch_role),
+        ("Lambda concurrency", check_concurrency),
+        ("names", check_names),
+    ]
     for what, check in checks:
         try:
-            check()
+            check(ctx)
         except _client_error() as error:  # e.g. AccessDenied: say so, do not guess
             report.warn(f"{what}: not checked ({_code(error)}: {error})")
     if report.refusals:

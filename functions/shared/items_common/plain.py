@@ -10,50 +10,38 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import rows
-from .dynamo import (
-    condition_failed,
-    head_row,
-    next_version,
-    not_found,
-    optimistic,
-    paged,
-    table,
-    unchanged,
-)
+from . import dynamo, model, rows
 from .errors import Conflict, InvalidToken
-from .model import (
-    CREATED_AT,
-    FIRST_VERSION,
-    ID,
-    IDEMPOTENCY_TOKEN,
-    UPDATED_AT,
-    VERSION,
-    later_than,
-    now,
-)
+
+# What an update never removes: the key, the system attributes, the creation's idempotency token.
+_KEPT = (model.ID, model.CREATED_AT, model.UPDATED_AT, model.VERSION, model.IDEMPOTENCY_TOKEN)
 
 
 def read(item_id: str) -> dict[str, Any] | None:
     """The item (strongly consistent read), or None."""
-    row = head_row(item_id)
+    row = dynamo.head_row(item_id)
     return None if row is None else rows.to_item(row)
 
 
 def create(item: dict[str, Any]) -> dict[str, Any]:
     """Store a new item with both timestamps and version 1; Conflict if its id exists (never
     overwrites)."""
-    stamp = now()
-    item = {**item, CREATED_AT: stamp, UPDATED_AT: stamp, VERSION: FIRST_VERSION}
+    stamp = model.now()
+    item = {
+        **item,
+        model.CREATED_AT: stamp,
+        model.UPDATED_AT: stamp,
+        model.VERSION: model.FIRST_VERSION,
+    }
     try:
-        table().put_item(
+        dynamo.table().put_item(
             Item=rows.to_row(item),
             ConditionExpression="attribute_not_exists(#pk)",
             ExpressionAttributeNames={"#pk": rows.key_names()[0]},
         )
     except ClientError as error:
-        if condition_failed(error):
-            raise Conflict(f"item {item[ID]} already exists") from None
+        if dynamo.condition_failed(error):
+            raise Conflict(f"item {item[model.ID]} already exists") from None
         raise
     return item
 
@@ -70,17 +58,17 @@ def delete(item_id: str, expected: int | None = None) -> dict[str, Any]:
         try:
             return _delete(item_id, "attribute_exists(#pk)", {"#pk": rows.key_names()[0]}, {})
         except ClientError as error:
-            if condition_failed(error):
-                raise not_found(item_id) from None
+            if dynamo.condition_failed(error):
+                raise dynamo.not_found(item_id) from None
             raise
-    return optimistic(
-        item_id, read, lambda current: _delete(item_id, *unchanged(current)), expected
+    return dynamo.optimistic(
+        item_id, read, lambda current: _delete(item_id, *dynamo.unchanged(current)), expected
     )
 
 
 def _delete(item_id: str, condition: str, names: dict, values: dict) -> dict[str, Any]:
     """One conditional DeleteItem; what the row was."""
-    result = table().delete_item(
+    result = dynamo.table().delete_item(
         Key=rows.key(item_id),
         ConditionExpression=condition,
         ExpressionAttributeNames=names,
@@ -92,7 +80,7 @@ def _delete(item_id: str, condition: str, names: dict, values: dict) -> dict[str
 
 def page(limit: int, start_key: dict | None) -> tuple[list[dict[str, Any]], dict | None]:
     """One Scan page of at most `limit` items, and the key to continue from (None at the end)."""
-    found, last_key = paged("scan", limit, start_key)
+    found, last_key = dynamo.paged("scan", limit, start_key)
     return [rows.to_item(r) for r in found], last_key
 
 
@@ -104,9 +92,9 @@ def versions(
     here, so one given is refused."""
     if start_key is not None:
         raise InvalidToken("next_token is not a token this API returned")
-    row = head_row(item_id)
+    row = dynamo.head_row(item_id)
     if row is None:
-        raise not_found(item_id)
+        raise dynamo.not_found(item_id)
     return [rows.as_version(row)], None
 
 
@@ -127,7 +115,7 @@ def update(
     def write(current: dict[str, Any]) -> dict[str, Any]:
         return _update(item_id, current, attributes_after(current))
 
-    return optimistic(item_id, read, write, expected)
+    return dynamo.optimistic(item_id, read, write, expected)
 
 
 def replace(item_id: str, attributes: dict[str, Any], expected: int | None = None) -> dict:
@@ -138,21 +126,21 @@ def replace(item_id: str, attributes: dict[str, Any], expected: int | None = Non
 def _update(item_id: str, current: dict[str, Any], attributes: dict[str, Any]) -> dict[str, Any]:
     """One conditional UpdateItem from `current` to `attributes`. Every attribute name and value
     goes through a placeholder: no user text is ever part of the expression."""
-    condition, names, values = unchanged(current)
-    names["#updated"] = UPDATED_AT
-    values[":now"] = later_than(current.get(UPDATED_AT))
-    values[":version"] = next_version(current)
+    condition, names, values = dynamo.unchanged(current)
+    names["#updated"] = model.UPDATED_AT
+    values[":now"] = model.later_than(current.get(model.UPDATED_AT))
+    values[":version"] = dynamo.next_version(current)
     sets = ["#updated = :now", "#version = :version"]
     for i, (name, value) in enumerate(attributes.items()):
         names[f"#s{i}"], values[f":s{i}"] = name, value
         sets.append(f"#s{i} = :s{i}")
-    kept = {ID, CREATED_AT, UPDATED_AT, VERSION, IDEMPOTENCY_TOKEN, *attributes}
+    kept = {*_KEPT, *attributes}
     removes = []
     for i, name in enumerate(sorted(current.keys() - kept)):
         names[f"#r{i}"] = name
         removes.append(f"#r{i}")
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    result = table().update_item(
+    result = dynamo.table().update_item(
         Key=rows.key(item_id),
         UpdateExpression=expression,
         ConditionExpression=condition,
