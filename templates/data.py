@@ -8,7 +8,6 @@ from awacs import s3 as s3_actions
 from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from troposphere import (
     Equals,
-    GetAtt,
     If,
     Not,
     NoValue,
@@ -292,7 +291,7 @@ def tls_only(bucket: s3.Bucket) -> PolicyDocument:
                 Effect=Deny,
                 Principal=Principal("*"),
                 Action=[s3_actions.Action("*")],
-                Resource=[GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
+                Resource=[bucket.get_att("Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
                 Condition=Condition(Bool({"aws:SecureTransport": "false"})),
             )
         ],

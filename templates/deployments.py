@@ -52,7 +52,6 @@ import json
 from dataclasses import dataclass
 
 from troposphere import (
-    GetAtt,
     If,
     Join,
     Ref,
@@ -178,7 +177,7 @@ def _sha256(artifact: str, key: str) -> tuple[str, object]:
 
 def _stream_label(table: dynamodb.Table) -> tuple[str, object]:
     """The table's stream label: new with every new table (and its new stream)."""
-    return f"{table.title}StreamLabel", Select(1, Split(STREAM_MARK, GetAtt(table, "StreamArn")))
+    return f"{table.title}StreamLabel", Select(1, Split(STREAM_MARK, table.get_att("StreamArn")))
 
 
 def replaced_table(t: Template, parameter: str) -> dynamodb.Table:

@@ -1,6 +1,6 @@
 """Stack outputs, each exported under `<stack name>-<output>` for other stacks to import."""
 
-from troposphere import Export, GetAtt, Output, Ref, Sub, Template, cloudwatch
+from troposphere import Export, Output, Ref, Sub, Template, cloudwatch
 
 from .api import Api
 from .api_stage import ApiStage
@@ -46,19 +46,19 @@ def add(
         "Base URL of the API stage.",
     )
     _output(t, "TableName", Ref(data.table), "Name of the items table.")
-    _output(t, "TableArn", GetAtt(data.table, "Arn"), "ARN of the items table.")
-    _output(t, "TableStreamArn", GetAtt(data.table, "StreamArn"), "ARN of the table's stream.")
+    _output(t, "TableArn", data.table.get_att("Arn"), "ARN of the items table.")
+    _output(t, "TableStreamArn", data.table.get_att("StreamArn"), "ARN of the table's stream.")
     _output(t, "BucketName", Ref(data.bucket), "Bucket of attachments (items/) and audit (audit/).")
     _output(
         t,
         "DataKeyArn",
-        GetAtt(security.data_key, "Arn"),
+        security.data_key.get_att("Arn"),
         "Key of the table, bucket, failure queue and the functions' environment.",
     )
     _output(
         t,
         "TelemetryKeyArn",
-        GetAtt(security.telemetry_key, "Arn"),
+        security.telemetry_key.get_att("Arn"),
         "Key of the log groups and the alarm topic.",
     )
     _output(
