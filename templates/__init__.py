@@ -27,30 +27,19 @@ DESCRIPTION = (
     "items-api: API Gateway REST API -> one Python Lambda per route -> DynamoDB. "
     "One template for every stage; the stage is a parameter file."
 )
-# The template's parameter order (the console's and docs/parameters.md's too), as it was when
-# one module declared them all; a parameter not named here follows them in declaration order.
-ORDER = ("Stage", "ArtifactBucket", "Project", "Owner", "CostCenter", "Runtime", "Architecture",
-         "MemorySize", "Timeout", "LogLevel", "LogRetentionDays", "ApiLogRetentionDays",
-         "PartitionKeyName", "SortKeyName", "BillingMode", "AsyncRetryAttempts",
-         "StreamMaxRetries", "StreamMaxRecordAgeSeconds", "AlarmsEnabled", "AlarmEmail",
-         "ErrorRateAlarmPercent", "ConcurrencyAlarmThreshold", "Api5xxAlarmPercent",
-         "Api4xxAlarmPercent", "ApiLatencyAlarmMs", "IteratorAgeAlarmMs", "ErrorAlarmThreshold",
-         "DurationAlarmThresholdMs", "TableReadCapacity", "TableWriteCapacity",
-         "ThrottlingRateLimit", "ThrottlingBurstLimit", "RoutePrefix", "CorsAllowOrigin",
-         "CorsAllowHeaders", "CorsMaxAge", "CorsAllowCredentials", "CacheTtlSeconds",
-         "CacheClusterSize", "ApiDataTrace", "ApiLoggingLevel", "CreateApiGatewayAccountRole",
-         "AuthType", "ApiQuotaLimit", "ApiQuotaPeriod", "ReservedConcurrency", "SnapStart",
-         "DeploymentPreference", "TableDeletionProtection", "VpcSubnetIds",
-         "VpcSecurityGroupIds")  # fmt: skip
+# The console's parameter groups, in the order it shows them (the template's and
+# docs/parameters.md's order too); in a group, the parameters come as the modules declare them.
+GROUPS = ("Stage", "Artifacts", "Tags", "Functions", "API", "Table", "Stream", "Alarms",
+          "Access", "Network")  # fmt: skip
 # Every module's parameters (parameters.supplier reads them too).
-PARAMETERS = parameters.in_order(
-    ORDER,
+PARAMETERS = parameters.grouped(
+    GROUPS,
     stage.PARAMETERS,
     tags.PARAMETERS,
     network.PARAMETERS,
     data.PARAMETERS,
-    log_groups.PARAMETERS,
     functions.PARAMETERS,
+    log_groups.PARAMETERS,
     monitoring.PARAMETERS,
     deployments.PARAMETERS,
     events.PARAMETERS,

@@ -23,19 +23,23 @@ from .naming import logical_id
 from .parameters import Param, choice
 from .stage import STAGE
 
-LOG_RETENTION_DAYS = choice(
+
+def _retention(name: str, **row: str | int) -> Param:
+    """Days CloudWatch keeps a log group: one of the values CloudWatch Logs allows."""
+    return choice(name, allowed=tuple(RETENTION_DAYS), **row)
+
+
+LOG_RETENTION_DAYS = _retention(
     "LogRetentionDays",
     group="Functions",
     label="Log retention (days)",
     description="Days CloudWatch keeps the function and API access logs.",
-    allowed=tuple(RETENTION_DAYS),
 )
-API_LOG_RETENTION_DAYS = choice(
+API_LOG_RETENTION_DAYS = _retention(
     "ApiLogRetentionDays",
     group="API",
     label="API access log retention (days)",
     description="Days CloudWatch keeps the API access logs.",
-    allowed=tuple(RETENTION_DAYS),
     default=30,
 )
 PARAMETERS = (LOG_RETENTION_DAYS, API_LOG_RETENTION_DAYS)

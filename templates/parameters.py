@@ -5,7 +5,7 @@ Stage files (params/<stage>.json) set the values; the build adds the artifact ke
 deploy adds the artifact bucket. Parameters without a Default must be given by one of them,
 so a stage can never silently inherit another stage's value."""
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 
 from troposphere import And, Equals, Not, Parameter, Ref, Template
@@ -93,15 +93,15 @@ def choice(name: str, *, allowed: tuple[str, ...] | tuple[int, ...], **row: str 
     return Param(name, type=kind, allowed=tuple(allowed), constraint=constraint, **row)
 
 
-def in_order(order: Iterable[str], *declared: tuple[Param, ...]) -> tuple[Param, ...]:
-    """The modules' rows: those `order` names first, in its order, then the others as declared."""
-    by_name: dict[str, Param] = {}
-    for row in (row for module in declared for row in module):
-        if row.name in by_name:
-            raise ValueError(f"parameter {row.name} is declared twice")
-        by_name[row.name] = row
-    first = [by_name.pop(name) for name in order]  # KeyError: a name nobody declares
-    return (*first, *by_name.values())
+def grouped(groups: Sequence[str], *declared: tuple[Param, ...]) -> tuple[Param, ...]:
+    """The modules' rows by console group, in `groups` order; in a group, as declared."""
+    rows = [row for module in declared for row in module]
+    names = [row.name for row in rows]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    unknown = sorted({row.group for row in rows} - set(groups))
+    if twice or unknown:
+        raise ValueError(f"parameters declared twice: {twice}; groups not in GROUPS: {unknown}")
+    return tuple(sorted(rows, key=lambda row: groups.index(row.group)))
 
 
 def supplier(name: str) -> str | None:

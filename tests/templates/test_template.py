@@ -3,13 +3,16 @@ every stateful resource and every parameter."""
 
 import dataclasses
 import json
+import re
 
 import pytest
 
+import templates
 import templates.api
 from templates import build_template
 from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.naming import logical_id
+from templates.parameters import Param, grouped
 from tests.cfn import (
     Resolver,
     function_policy,
@@ -265,6 +268,26 @@ def test_every_parameter_is_safe_and_clear_in_the_console(template):
         assert spec.get("ConstraintDescription"), name
         assert {"AllowedValues", "AllowedPattern", "MinValue"} & set(spec), name
         assert interface["ParameterLabels"][name]["default"], name
+
+
+def test_the_parameters_come_group_by_group_in_the_consoles_order(template):
+    """The template lists the parameters as the console shows them (docs/parameters.md follows
+    the template), so a reader of either finds a group's parameters together."""
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert [g["Label"]["default"] for g in groups] == list(templates.GROUPS)
+    assert list(template["Parameters"]) == [p for g in groups for p in g["Parameters"]]
+
+
+@pytest.mark.parametrize(
+    "declared, refused",
+    [
+        ((Param("A", group="Nowhere", label="a", description="a"),), "groups not in GROUPS"),
+        ((Param("A", group="API", label="a", description="a"),) * 2, "declared twice: ['A']"),
+    ],
+)
+def test_a_parameter_in_an_unknown_group_or_declared_twice_is_a_build_error(declared, refused):
+    with pytest.raises(ValueError, match=re.escape(refused)):
+        grouped(templates.GROUPS, declared)
 
 
 def test_outputs_name_the_api_table_stage_and_every_function(template):
