@@ -24,7 +24,7 @@ from troposphere.cloudformation import AWSCustomObject
 from tools.intrinsics import parameters_read
 
 from .catalog import API_DEPLOYMENT
-from .functions import ARCHITECTURE, RUNTIME, code
+from .functions import ARCHITECTURE, RUNTIME, code, logging_config
 from .log_groups import LOG_RETENTION_DAYS, LogGroups, log_group
 from .naming import logical_id, physical_name
 from .permissions import log_writing, xray_writing
@@ -126,7 +126,8 @@ def _function(t: Template, rest_api, log_groups: LogGroups) -> awslambda.Functio
         Role=role.get_att("Arn"),
         Code=awslambda.Code(**code(API_DEPLOYMENT)),
         TracingConfig=awslambda.TracingConfig(Mode="Active"),
-        LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(group)),
+        LoggingConfig=logging_config(group),
+        RecursiveLoop="Terminate",
     )
     for rule, reason in CHECKOV_REASONS.items():
         suppress(fn, rule, reason)

@@ -79,7 +79,7 @@ from .security import assumed_by
 LIVE = "live"  # the alias every caller invokes (and the API's lambdaAlias stage variable)
 # Function-level settings that a published version does not capture: a change to them alone
 # leaves Lambda nothing new to publish.
-NOT_VERSIONED = frozenset({"ReservedConcurrentExecutions", "Tags"})
+NOT_VERSIONED = frozenset({"ReservedConcurrentExecutions", "RecursiveLoop", "Tags"})
 ROLLBACK_EVENTS = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
 # AWS's managed policy for CodeDeploy's Lambda deployments: read the alarms, get and update the
 # aliases, invoke hook functions named CodeDeployHook_*. Chosen over an inline policy because

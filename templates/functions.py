@@ -2,8 +2,22 @@
 S3 key parameter per artifact, in the artifact bucket."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from troposphere import Equals, GetAtt, If, Not, NoValue, Ref, Sub, Template, awslambda, iam
+from troposphere import (
+    Equals,
+    FindInMap,
+    GetAtt,
+    If,
+    Not,
+    NoValue,
+    Ref,
+    Sub,
+    Template,
+    awslambda,
+    iam,
+    logs,
+)
 from troposphere.validators.awslambda import MAXIMUM_MEMORY, MINIMUM_MEMORY
 
 from .catalog import ARTIFACTS, FUNCTIONS, LAYER, ROUTE_PREFIX
@@ -106,11 +120,46 @@ LOG_LEVEL = choice(
     "LogLevel",
     group="Functions",
     label="Function log level",
-    description="Level of the functions' JSON logs (LOG_LEVEL). INFO logs one line per request "
-    "(route, status, duration); WARNING or ERROR keep only problems.",
+    description="Lowest level of the functions' own log records that Lambda keeps (its advanced "
+    "logging controls: LoggingConfig ApplicationLogLevel, WARNING as WARN; Powertools Logger "
+    "follows it through AWS_LAMBDA_LOG_LEVEL). INFO logs one line per request (route, status, "
+    "duration); WARNING or ERROR keep only problems.",
     allowed=("DEBUG", "INFO", "WARNING", "ERROR"),
     default="INFO",
 )
+SYSTEM_LOG_LEVEL = choice(
+    "SystemLogLevel",
+    group="Functions",
+    label="Lambda platform log level",
+    description="Lowest level of Lambda's own log records that it keeps (LoggingConfig "
+    "SystemLogLevel): INFO keeps each invocation's start and report (duration, memory); WARN "
+    "only problems.",
+    allowed=("DEBUG", "INFO", "WARN"),
+    default="INFO",
+)
+# LogLevel's values as Lambda's ApplicationLogLevel names them.
+APPLICATION_LOG_LEVELS = "ApplicationLogLevels"
+LAMBDA_LEVEL = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
+
+
+class LoggingConfig(awslambda.LoggingConfig):
+    """troposphere 4.11.1's LoggingConfig lacks LogFormat, which AWS::Lambda::Function's
+    LoggingConfig has (Text or JSON; the log levels need JSON)."""
+
+    props: ClassVar[dict] = {**awslambda.LoggingConfig.props, "LogFormat": (str, False)}
+
+
+def logging_config(group: logs.LogGroup) -> LoggingConfig:
+    """JSON logs into the stack's own `group` (Lambda would otherwise create /aws/lambda/<name>),
+    at the levels the parameters set, so an operator changes them from the console."""
+    return LoggingConfig(
+        LogGroup=Ref(group),
+        LogFormat="JSON",
+        ApplicationLogLevel=FindInMap(APPLICATION_LOG_LEVELS, LOG_LEVEL.ref(), "Level"),
+        SystemLogLevel=SYSTEM_LOG_LEVEL.ref(),
+    )
+
+
 RESERVED_CONCURRENCY = number(
     "ReservedConcurrency",
     group="Functions",
@@ -143,6 +192,7 @@ PARAMETERS = (
     MEMORY_SIZE,
     TIMEOUT,
     LOG_LEVEL,
+    SYSTEM_LOG_LEVEL,
     RESERVED_CONCURRENCY,
     SNAP_START,
     *CODE_KEYS.values(),
@@ -173,6 +223,7 @@ def add(
     """Each function waits for its policy, so it never runs without its permissions (and Lambda
     checks the dead letter queue permission when it creates the function)."""
     t.add_condition(RESERVED, Not(Equals(RESERVED_CONCURRENCY.ref(), 0)))
+    t.add_mapping(APPLICATION_LOG_LEVELS, {k: {"Level": v} for k, v in LAMBDA_LEVEL.items()})
     suppress_everywhere(
         t,
         "WS1004",
@@ -225,8 +276,10 @@ def add(
                 # Applies to the versions published from now on: the Version's Description
                 # records the value, so an edit publishes a new one (deployments.py).
                 SnapStart=awslambda.SnapStart(ApplyOn=SNAP_START.ref()),
-                # The stack's own group: Lambda would otherwise create /aws/lambda/<name>.
-                LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_groups.functions[f.name])),
+                LoggingConfig=logging_config(log_groups.functions[f.name]),
+                # Lambda stops a loop of invocations through SQS, SNS or S3 (AWS's default;
+                # written so that nobody turns it off by accident).
+                RecursiveLoop="Terminate",
                 Environment=awslambda.Environment(
                     Variables={
                         "TABLE_NAME": Ref(data.table),

@@ -344,3 +344,43 @@ def test_every_preflight_allows_every_header_the_api_reads(template, stage):
             names = {h.strip() for h in allowed.strip("'").split(",")}
             assert _document_headers() <= names, (rid, allowed)
     assert {"If-Match", "Idempotency-Key"} <= _document_headers()
+
+
+# What AWS::Lambda::Function LoggingConfig accepts ("Allowed values" of ApplicationLogLevel and
+# SystemLogLevel in the CloudFormation reference, aws-properties-lambda-function-loggingconfig):
+# Python's WARNING is not among them, so the template maps LogLevel to Lambda's names.
+LAMBDA_APPLICATION_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+LAMBDA_SYSTEM_LEVELS = {"DEBUG", "INFO", "WARN"}
+
+
+@pytest.mark.parametrize(
+    "log_level, system_level, application_level",
+    [("DEBUG", "DEBUG", "DEBUG"), ("INFO", "INFO", "INFO"), ("WARNING", "WARN", "WARN"),
+     ("ERROR", "INFO", "ERROR")],
+)  # fmt: skip
+def test_every_function_logs_json_at_the_levels_the_console_sets(
+    template, log_level, system_level, application_level
+):
+    """An operator's edit of LogLevel or SystemLogLevel reaches every function, the custom
+    resource's included, as a value Lambda accepts; and none may loop on itself."""
+    values = {**stage_values(template, "prod"), "LogLevel": log_level,
+              "SystemLogLevel": system_level}  # fmt: skip
+    resolver = Resolver(template, values)
+    functions = resources_of_type(template, "AWS::Lambda::Function")
+    assert len(functions) == len(FUNCTIONS) + 1  # the catalog's and the custom resource's
+    for lid, fn in functions.items():
+        config = resolver.resolve(fn["Properties"]["LoggingConfig"])
+        assert config["LogFormat"] == "JSON", lid  # the levels need JSON
+        assert config["ApplicationLogLevel"] == application_level, lid
+        assert config["SystemLogLevel"] == system_level, lid
+        assert config["ApplicationLogLevel"] in LAMBDA_APPLICATION_LEVELS
+        assert config["SystemLogLevel"] in LAMBDA_SYSTEM_LEVELS
+        assert fn["Properties"]["RecursiveLoop"] == "Terminate", lid
+
+
+def test_every_log_level_the_console_offers_is_one_lambda_accepts(template):
+    offered = template["Parameters"]["LogLevel"]["AllowedValues"]
+    mapped = template["Mappings"]["ApplicationLogLevels"]
+    assert sorted(mapped) == sorted(offered)
+    assert {m["Level"] for m in mapped.values()} <= LAMBDA_APPLICATION_LEVELS
+    assert set(template["Parameters"]["SystemLogLevel"]["AllowedValues"]) <= LAMBDA_SYSTEM_LEVELS
