@@ -10,6 +10,7 @@ from . import (
     dashboard,
     data,
     deployments,
+    domain,
     events,
     functions,
     log_groups,
@@ -21,6 +22,7 @@ from . import (
     security,
     stage,
     tags,
+    waf,
 )
 
 DESCRIPTION = (
@@ -30,7 +32,7 @@ DESCRIPTION = (
 # The console's parameter groups, in the order it shows them (the template's and
 # docs/parameters.md's order too); in a group, the parameters come as the modules declare them.
 GROUPS = ("Stage", "Artifacts", "Tags", "Functions", "API", "Table", "Stream", "Alarms",
-          "Access", "Network")  # fmt: skip
+          "Access", "Domain", "Network")  # fmt: skip
 # Every module's parameters (parameters.supplier reads them too).
 PARAMETERS = parameters.grouped(
     GROUPS,
@@ -47,6 +49,8 @@ PARAMETERS = parameters.grouped(
     cors.PARAMETERS,
     api.PARAMETERS,
     api_stage.PARAMETERS,
+    waf.PARAMETERS,
+    domain.PARAMETERS,
 )
 
 
@@ -57,6 +61,7 @@ def build_template() -> Template:
     parameters.add(t, PARAMETERS)
     stage.add(t)
     network.add(t)
+    domain.add_conditions(t)
     roles_and_keys = security.add(t)
     stores = data.add(t, roles_and_keys.data_key)
     logs = log_groups.add(t, roles_and_keys.telemetry_key)
@@ -68,6 +73,8 @@ def build_template() -> Template:
     events.add(t, stores, versions_and_aliases.aliases)
     rest_api = api.add(t, versions_and_aliases.aliases, logs)
     served_by = api_stage.add(t, rest_api, logs)
+    waf.add(t, rest_api.rest_api, served_by.stage, logs)
+    custom_domain = domain.add(t, rest_api.rest_api, served_by.stage)
     parameters.describe_edits(t, rest_api.redeploying)
-    outputs.add(t, stores, roles_and_keys, fns, rest_api, served_by, alarms, board)
+    outputs.add(t, stores, roles_and_keys, fns, rest_api, served_by, custom_domain, alarms, board)
     return t

@@ -8,6 +8,7 @@ from troposphere import Equals, If, Ref, Sub, Template, apigateway, awslambda
 
 from . import api_deployment, cors
 from .catalog import COLLECTION, ROUTE_PREFIX, ROUTES, FunctionSpec
+from .domain import EXECUTE_API_OFF
 from .item_schema import ITEM_SCHEMA
 from .log_groups import LogGroups
 from .naming import logical_id
@@ -198,6 +199,8 @@ def add(t: Template, aliases: dict[str, awslambda.Alias], log_groups: LogGroups)
             Name=Sub("${AWS::StackName}"),
             Description="items-api CRUD API",
             EndpointConfiguration=apigateway.EndpointConfiguration(Types=["REGIONAL"]),
+            # A change needs a new deployment to take effect: the API's deployment carries it.
+            DisableExecuteApiEndpoint=If(EXECUTE_API_OFF, True, False),
         )
     )
     _access_control(t)

@@ -6,6 +6,7 @@ from .api import Api
 from .api_stage import ApiStage
 from .catalog import FUNCTIONS
 from .data import Data
+from .domain import Domain
 from .functions import Functions
 from .monitoring import Monitoring
 from .naming import logical_id
@@ -32,6 +33,7 @@ def add(
     functions: Functions,
     api: Api,
     served_by: ApiStage,
+    domain: Domain,
     monitoring: Monitoring,
     dashboard: cloudwatch.Dashboard,
 ) -> None:
@@ -44,6 +46,21 @@ def add(
             Stage=Ref(served_by.stage),
         ),
         "Base URL of the API stage.",
+    )
+    _output(
+        t,
+        "DomainUrl",
+        Sub("https://${Name}/", Name=Ref(domain.name)),
+        "Base URL of the API under CustomDomainName.",
+        Condition=domain.name.Condition,
+    )
+    _output(
+        t,
+        "DomainTarget",
+        domain.name.get_att("RegionalDomainName"),
+        "Where CustomDomainName must point (an alias or CNAME record), when this stack does "
+        "not make the Route 53 record itself.",
+        Condition=domain.name.Condition,
     )
     _output(t, "TableName", Ref(data.table), "Name of the items table.")
     _output(t, "TableArn", data.table.get_att("Arn"), "ARN of the items table.")

@@ -36,6 +36,7 @@ from .catalog import FUNCTIONS
 from .data import RETAIN
 from .naming import logical_id
 from .network import IN_VPC
+from .waf import WAF_LOG_PREFIX
 
 # The account administers the keys: every key-management action, spelled out (no wildcard).
 KEY_ADMINISTRATION = ("CancelKeyDeletion", "CreateAlias", "DeleteAlias", "DescribeKey",
@@ -183,6 +184,8 @@ def telemetry_key_policy() -> PolicyDocument:
                             # API Gateway names the execution group; its API id is not known
                             # when the key is made (the key comes first).
                             Sub(f"{log_group}API-Gateway-Execution-Logs_*/${{Stage}}"),
+                            # WAF's group must be named aws-waf-logs-... (templates/waf.py).
+                            Sub(f"{log_group}{WAF_LOG_PREFIX}${{AWS::StackName}}-*"),
                         ]
                     }
                 ),

@@ -47,6 +47,7 @@ def test_every_make_target_the_docs_show_exists(page, target):
 def _relative_links(text: str) -> list[str]:
     """The targets of Markdown links and images that are not URLs or in-page anchors."""
     text = re.sub(r"```.*?```", "", text, flags=re.S)  # code blocks hold no links
+    text = re.sub(r"`[^`\n]*`", "", text)  # nor code spans (a pattern's `[a-z](...)`)
     targets = re.findall(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
     return [t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:|^#", t)]
 
