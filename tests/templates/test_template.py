@@ -11,15 +11,15 @@ from templates import build_template
 from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.naming import logical_id
 from tests.cfn import (
-    Resolver,
     function_policy,
     policy_statements,
     references,
     resources_of_type,
-    stage_values,
     taggable_types,
 )
 from tools.deploy.stack_policy import STATEFUL_TYPES
+from tools.deploy.stage_params import stage_values
+from tools.intrinsics import Resolver
 
 
 def _fn(template: dict, spec: FunctionSpec) -> dict:
