@@ -1,15 +1,15 @@
-"""Reading the built template in tests: references, parameter subsets, stage values."""
+"""Reading the built template in tests: references, policies, parameter reach, resource
+schemas, and the built stack in moto."""
 
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from tools import intrinsics
-from tools.deploy import stage_params
-from tools.intrinsics import ResourceValues
-from tools.intrinsics import named as references  # the logical IDs and parameters a node names
+from tools.local.stack import stack_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
+references = intrinsics.named  # the logical IDs and parameters a node names
 
 
 def policy_statements(template: dict) -> Iterator[tuple[str, dict]]:
@@ -41,47 +41,6 @@ def resources_of_type(template: dict, type_: str) -> dict[str, dict]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
 
 
-def with_dependencies(template: dict, logical_ids: list[str]) -> list[str]:
-    """These resources and every resource they reference, directly or not, in template order."""
-    wanted, todo = set(), list(logical_ids)
-    while todo:
-        rid = todo.pop()
-        if rid in wanted:
-            continue
-        wanted.add(rid)
-        resource = template["Resources"][rid]
-        todo += [r for r in references(resource) if r in template["Resources"]]
-        todo += resource.get("DependsOn", [])
-    return [r for r in template["Resources"] if r in wanted]
-
-
-def subset(template: dict, logical_ids: list[str]) -> dict:
-    """A template of just these resources and those they need, the conditions, and the
-    parameters they reference."""
-    resources = {i: template["Resources"][i] for i in with_dependencies(template, logical_ids)}
-    conditions = template.get("Conditions", {})
-    used = set(references(resources)) | set(references(conditions))
-    return {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Parameters": {k: v for k, v in template["Parameters"].items() if k in used},
-        "Conditions": conditions,
-        "Resources": resources,
-    }
-
-
-def stage_values(template: dict, stage: str) -> dict[str, str]:
-    return stage_params.validate(ROOT / "params" / f"{stage}.json", template)
-
-
-def stack_parameters(template: dict, values: dict[str, str]) -> list[dict]:
-    """create_stack Parameters for the template's parameters found in `values`."""
-    return [
-        {"ParameterKey": k, "ParameterValue": values[k]}
-        for k in template.get("Parameters", {})
-        if k in values
-    ]
-
-
 def dumps(template: dict) -> str:
     return json.dumps(template)
 
@@ -89,21 +48,6 @@ def dumps(template: dict) -> str:
 def parameter_values(template: dict, values: dict[str, str]) -> dict[str, str]:
     """Every parameter's value: the given ones, else the template's Default."""
     return intrinsics.parameter_values(template, values, pseudo={})
-
-
-class Resolver(intrinsics.Evaluator):
-    """The template as CloudFormation deploys it for these parameter values (Defaults for the
-    rest), through tools.intrinsics; what needs AWS (a resource's Ref or attribute without
-    `resources`, a pseudo parameter not given) stays as written, a Sub variable as `${Name}`."""
-
-    def __init__(
-        self, template: dict, values: dict[str, str], resources: ResourceValues | None = None
-    ) -> None:
-        super().__init__(template, parameter_values(template, values), resources)
-
-    def unresolved(self, node: dict, error: intrinsics.Unresolvable) -> object:
-        ((fn, args),) = node.items()
-        return {fn: self.resolve(args)}
 
 
 def parameter_reach(template: dict) -> dict[str, set[tuple[str, str]]]:

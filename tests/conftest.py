@@ -19,6 +19,7 @@ from tests import moto_server as moto_helpers
 from tests.handlers import FakeContext
 from tests.moto_stack import Stack, StackPool
 from tools.local import moto_compat
+from tools.local.stack import give_account_cloudwatch_role
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -157,5 +158,5 @@ def env(moto_server) -> dict:
     """The environment of a make run against moto_server, whose account has API Gateway's
     CloudWatch role set, as an operator sets it once (else `make preflight` refuses)."""
     environment = moto_helpers.environment(moto_server["endpoint"])
-    moto_helpers.give_account_cloudwatch_role(environment)
+    give_account_cloudwatch_role(moto_server["endpoint"], moto_helpers.REGION)
     return environment

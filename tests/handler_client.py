@@ -1,5 +1,6 @@
 """Calling the handlers as API Gateway does, for the handler tests: one place for the request
-helpers and the failure injections every tests/test_handlers*.py file uses."""
+helpers, the bad bodies every write refuses and the failure injections every
+tests/functions/test_handlers*.py file uses."""
 
 import json
 import re
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from templates.catalog import ROUTES
@@ -92,6 +94,85 @@ def create(context: Any, item: dict) -> dict:
     reply = post(context, json.dumps(item))
     assert reply.status == 201, reply.raw
     return reply.body
+
+
+def assert_refused(context: Any, body: str, put_to: str | None = None) -> Reply:
+    """A POST of `body` answers 400 INVALID_ITEM; given `put_to`, so does a PUT of it to that
+    item (created first, so the 400 is the body's, not a 404). Returns the POST's reply."""
+    reply = post(context, body)
+    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
+    if put_to is not None:
+        create(context, {"id": put_to})
+        replaced = put(context, put_to, body)
+        assert (replaced.status, replaced.error_code) == (400, "INVALID_ITEM")
+    return reply
+
+
+def nested(depth: int) -> str:
+    """An item whose attribute holds `depth` nested lists (the item itself is one more level)."""
+    return '{"a": ' + "[" * depth + "]" * depth + "}"
+
+
+# Bodies that POST, PUT and PATCH all refuse, and how (id, body, status, code): one set of body
+# rules (items_common.validation) whatever the method, so one table for the three.
+BAD_BODIES = [
+    ("none", None, 400, "BAD_REQUEST"),
+    ("empty", "", 400, "BAD_REQUEST"),
+    ("not-json", "{not json", 400, "INVALID_JSON"),
+    ("whitespace", "   ", 400, "INVALID_JSON"),
+    ("bom", "\ufeff{}", 400, "INVALID_JSON"),
+    ("very-deep", "[" * 30_000 + "]" * 30_000, 400, "INVALID_JSON"),
+    ("array", "[1, 2]", 400, "INVALID_ITEM"),
+    ("array-of-one", "[1]", 400, "INVALID_ITEM"),
+    ("string", '"text"', 400, "INVALID_ITEM"),
+    ("number", "42", 400, "INVALID_ITEM"),
+    ("small-number", "5", 400, "INVALID_ITEM"),
+    ("null", "null", 400, "INVALID_ITEM"),
+    ("created-at", '{"created_at": "2020-01-01T00:00:00.000000Z"}', 400, "INVALID_ITEM"),
+    ("created-at-text", '{"created_at": "x"}', 400, "INVALID_ITEM"),
+    ("created-at-null", '{"created_at": null}', 400, "INVALID_ITEM"),
+    ("updated-at", '{"updated_at": "x"}', 400, "INVALID_ITEM"),
+    ("updated-at-null", '{"updated_at": null}', 400, "INVALID_ITEM"),
+    ("file-key-null", '{"file_key": null}', 400, "INVALID_ITEM"),
+    ("file-content-number", '{"file_content": 5}', 400, "INVALID_ITEM"),
+    ("id-null", '{"id": null}', 400, "INVALID_ITEM"),
+    ("id-malformed", '{"id": "a b"}', 400, "INVALID_ITEM"),
+    ("empty-name", '{"": 1}', 400, "INVALID_ITEM"),
+    ("empty-name-in-object", '{"o": {"": 1}}', 400, "INVALID_ITEM"),
+    ("empty-nested-name", '{"a": {"b": [{"": 1}]}}', 400, "INVALID_ITEM"),
+    ("lone-surrogate", '{"a": "\\ud800"}', 400, "INVALID_ITEM"),
+    ("lone-surrogate-name", '{"\\udfff": 1}', 400, "INVALID_ITEM"),
+    ("too-deep", nested(32), 400, "INVALID_ITEM"),
+    ("101-attributes", json.dumps({f"a{i}": i for i in range(101)}), 400, "INVALID_ITEM"),
+    ("101-null-attributes", json.dumps({f"a{i}": None for i in range(101)}), 400, "INVALID_ITEM"),
+    ("nan", '{"a": NaN}', 400, "INVALID_NUMBER"),
+    ("infinity", '{"a": Infinity}', 400, "INVALID_NUMBER"),
+    ("minus-infinity", '{"a": [-Infinity]}', 400, "INVALID_NUMBER"),
+    ("39-digits", '{"a": 123456789012345678901234567890123456789}', 400, "INVALID_NUMBER"),
+    ("40-digits", '{"a": 1234567890123456789012345678901234567890}', 400, "INVALID_NUMBER"),
+    ("1e-400", '{"a": 1e-400}', 400, "INVALID_NUMBER"),
+    ("inexact-decimal", '{"a": 0.12345678901234567890}', 400, "INVALID_NUMBER"),
+    ("too-large", '{"a": 1e126}', 400, "INVALID_NUMBER"),
+    ("too-small", '{"a": 1e-131}', 400, "INVALID_NUMBER"),
+    ("huge-exponent", '{"a": 1e999999}', 400, "INVALID_NUMBER"),
+    # Beyond Decimal's own exponent limit: InvalidOperation, not a ValueError (#16 item 10).
+    ("exponent-beyond-decimal", '{"n": 1e99999999999999999999}', 400, "INVALID_NUMBER"),
+    ("zero-exponent-beyond-decimal", '{"n": 0e-99999999999999999999}', 400, "INVALID_NUMBER"),
+    ("version-beyond-decimal", '{"version": 1e99999999999999999999}', 400, "INVALID_NUMBER"),
+    ("zero-version-beyond-decimal", '{"version": 0e-99999999999999999999}', 400, "INVALID_NUMBER"),
+    ("huge-int", '{"a": ' + "9" * 5000 + "}", 400, "INVALID_NUMBER"),
+    ("over-limit", '{"a": "' + "x" * MAX_BODY + '"}', 413, "PAYLOAD_TOO_LARGE"),
+    ("over-limit-in-bytes", '{"a": "' + "ü" * (MAX_BODY // 2) + '"}', 413, "PAYLOAD_TOO_LARGE"),
+]
+
+
+def bad_bodies(*more: tuple[str, str | None, int, str]) -> pytest.MarkDecorator:
+    """Parametrizes (body, status, code) with BAD_BODIES and a method's `more` rows, each row's
+    id its first item."""
+    rows = [*BAD_BODIES, *more]
+    return pytest.mark.parametrize(
+        ("body", "status", "code"), [r[1:] for r in rows], ids=[r[0] for r in rows]
+    )
 
 
 def stored(table: Any, item_id: str) -> dict | None:

@@ -1,7 +1,6 @@
 """moto_server on loopback for the tests that run make targets against it (deploy rehearsal,
 operations): start it, point a make run at it, and read it back with boto3."""
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -57,33 +56,3 @@ def client(env: dict, service: str) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-
-
-CLOUDWATCH_ROLE = "apigateway-cloudwatch-logs"  # the account's API Gateway logging role
-
-
-def give_account_cloudwatch_role(env: dict, name: str = CLOUDWATCH_ROLE) -> str:
-    """What an operator does once per account and region before API Gateway may log (a new
-    account, like moto's, has none): a role API Gateway can assume that may write logs (the
-    actions of the managed AmazonAPIGatewayPushToCloudWatchLogs, inline: moto has no AWS
-    managed policies), set with `aws apigateway update-account`. Returns its ARN."""
-    iam = client(env, "iam")
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "sts:AssumeRole",
-        "Principal": {"Service": "apigateway.amazonaws.com"}}]}  # fmt: skip
-    push = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Resource": "*",
-        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
-                   "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents",
-                   "logs:FilterLogEvents"]}]}  # fmt: skip
-    try:
-        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        made = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-        arn = made["Role"]["Arn"]
-        iam.put_role_policy(RoleName=name, PolicyName="push-to-cloudwatch-logs",
-                            PolicyDocument=json.dumps(push))  # fmt: skip
-    client(env, "apigateway").update_account(
-        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
-    )
-    return arn

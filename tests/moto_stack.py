@@ -29,9 +29,11 @@ from moto.s3.models import s3_backends
 
 from tests import cfn
 from tests.aws import REGION
+from tools.deploy.stage_params import stage_values
 from tools.deploy.teardown import empty_bucket
+from tools.intrinsics import Resolver
+from tools.local.stack import create_part, state_part
 
-STATE_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
 TABLE, BUCKET, KEY = "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key"
 SET_BY_AWS_ENV = ("STAGE", "LOG_LEVEL", "POWERTOOLS_SERVICE_NAME")
 # A bucket's settings, as moto keeps them (a test that changes one gets a new stack after).
@@ -64,7 +66,7 @@ def function_environment(template: dict, values: dict[str, str], physical: dict)
     """The environment the template gives the functions, resolved for these parameter values
     and these physical resources (the functions share it, bar their service name)."""
     fn = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
-    resolver = cfn.Resolver(template, values, lambda name, _: physical[name])
+    resolver = Resolver(template, values, lambda name, _: physical[name])
     env = resolver.resolve(fn["Properties"]["Environment"]["Variables"])
     return {k: v for k, v in env.items() if isinstance(v, str) and k not in SET_BY_AWS_ENV}
 
@@ -97,9 +99,8 @@ class StackPool:
 
     def __init__(self, template: dict) -> None:
         self.template = template
-        ids = [i for t in STATE_TYPES for i in cfn.resources_of_type(template, t)]
-        self.part = cfn.subset(template, ids)
-        self.base = cfn.stage_values(template, "test")
+        self.part = state_part(template)
+        self.base = stage_values(template, "test")
         self.stacks: dict[tuple, list[Made]] = {}
         self.created = 0
         # Clients of the pool's own (dummy credentials), never those a test hooks.
@@ -125,16 +126,9 @@ class StackPool:
         return stack
 
     def _create(self, values: dict[str, str]) -> Made:
-        client = self.cloudformation
         name = f"handler-tests-{self.created}"
         self.created += 1
-        client.create_stack(
-            StackName=name,
-            TemplateBody=json.dumps(self.part),
-            Parameters=cfn.stack_parameters(self.part, values),
-        )
-        resources = client.describe_stack_resources(StackName=name)["StackResources"]
-        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+        physical = create_part(self.cloudformation, name, self.part, values)
         environment = function_environment(self.template, values, physical)
         [bucket_id] = cfn.resources_of_type(self.part, BUCKET)
         table = physical[env_ref(self.template, "TABLE_NAME")]

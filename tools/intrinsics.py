@@ -11,7 +11,8 @@
   the caller's `resources`) resources, Fn::GetAtt, Fn::Sub, Fn::If over the Conditions,
   Fn::Join, Fn::Select, Fn::Split, Fn::FindInMap, AWS::NoValue, and the Rules' assertions.
   The emulator, the preflight (its names), the stage files' Rules check and the tests evaluate
-  through it, each passing what it knows of the resources.
+  through it, each passing what it knows of the resources. `Resolver` is one that keeps what
+  needs AWS as written (the tests and the benchmarks read the deployed template through it).
 
 A template is CloudFormation's dict form; `inputs` and `parameters_read` also take a troposphere
 Template (the build's checks run before the template is rendered)."""
@@ -430,6 +431,21 @@ class Evaluator:
             return "${" + name + "}" if isinstance(found, dict) else text(found)
 
         return substitute(body, value)
+
+
+class Resolver(Evaluator):
+    """The template as CloudFormation deploys it for these parameter values (Defaults for the
+    rest): what needs AWS (a resource's Ref or attribute without `resources`, a pseudo
+    parameter not given) stays as written, a Sub variable as `${Name}`."""
+
+    def __init__(
+        self, template: dict, values: dict[str, str], resources: ResourceValues | None = None
+    ) -> None:
+        super().__init__(template, parameter_values(template, values, pseudo={}), resources)
+
+    def unresolved(self, node: dict[str, Any], error: Unresolvable) -> Any:
+        ((fn, args),) = node.items()
+        return {fn: self.resolve(args)}
 
 
 def _unknown(name: str, attribute: str | None) -> NoReturn:

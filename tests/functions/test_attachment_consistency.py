@@ -29,14 +29,7 @@ from templates import data
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
 from tests.aws import REGION
-from tests.cfn import (
-    Resolver,
-    function_policy,
-    parameter_values,
-    policy_statements,
-    resources_of_type,
-    stage_values,
-)
+from tests.cfn import function_policy, parameter_values, policy_statements, resources_of_type
 from tests.handler_client import (
     GENERIC_500,
     Reply,
@@ -51,6 +44,8 @@ from tests.handler_client import (
     reply_of,
 )
 from tests.handlers import api_event, load_handler
+from tools.deploy.stage_params import stage_values
+from tools.intrinsics import Resolver
 from tools.local import streams
 
 PENDING_TAGS = {attachments.TAG_KEY: attachments.PENDING}

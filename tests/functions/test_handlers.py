@@ -14,26 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.handler_client import (
-    GENERIC_500,
-    MAX_BODY,
-    SECRET,
-    SERVER_FIELDS,
-    TIMESTAMP,
-    all_items,
-    concurrent_writer,
-    create,
-    delete,
-    drop_table,
-    get,
-    invoke,
-    list_page,
-    post,
-    put,
-    raise_client_error,
-    raise_runtime_error,
-    stored,
-)
+from tests import handler_client as api
 from tests.handlers import api_event
 
 TABLE_FUNCTIONS = [
@@ -46,16 +27,11 @@ TABLE_FUNCTIONS = [
 ]
 
 
-def _nested(depth: int) -> str:
-    """An item whose attribute holds `depth` nested lists (the item itself is one more level)."""
-    return '{"a": ' + "[" * depth + "]" * depth + "}"
-
-
 # -- GET / -------------------------------------------------------------------------------------
 
 
 def test_health_answers_ok_with_the_stage(aws_env, lambda_context):
-    reply = invoke("health", api_event("GET", "/"), lambda_context)
+    reply = api.invoke("health", api_event("GET", "/"), lambda_context)
     assert (reply.status, reply.body) == (200, {"status": "ok", "stage": "test"})
 
 
@@ -73,23 +49,23 @@ def test_health_answers_ok_with_the_stage(aws_env, lambda_context):
     ids=["simple", "nested", "longest-id", "shortest-id"],
 )
 def test_create_stores_the_item_with_timestamps(items_table, lambda_context, item):
-    reply = post(lambda_context, json.dumps(item))
+    reply = api.post(lambda_context, json.dumps(item))
     assert reply.status == 201
     body = reply.body
-    assert {k: v for k, v in body.items() if k not in SERVER_FIELDS} == item
-    assert TIMESTAMP.fullmatch(body["created_at"])
+    assert {k: v for k, v in body.items() if k not in api.SERVER_FIELDS} == item
+    assert api.TIMESTAMP.fullmatch(body["created_at"])
     assert body["updated_at"] == body["created_at"]
     assert (body["version"], reply.headers["ETag"]) == (1, '"1"')
-    again = get(lambda_context, item["id"])
+    again = api.get(lambda_context, item["id"])
     assert (again.body, again.headers["ETag"]) == (body, '"1"')
 
 
 def test_create_accepts_the_deepest_and_widest_items(items_table, lambda_context, dynamodb_hooks):
-    deep = post(lambda_context, _nested(31))  # the item and 31 list levels: DynamoDB's 32
+    deep = api.post(lambda_context, api.nested(31))  # the item and 31 list levels: DynamoDB's 32
     assert deep.status == 201
-    assert stored(items_table, deep.body["id"])["a"] == json.loads(_nested(31))["a"]
+    assert api.stored(items_table, deep.body["id"])["a"] == json.loads(api.nested(31))["a"]
     wide = {"id": "wide", **{f"a{i}": i for i in range(99)}}  # 100 attributes with the id
-    assert post(lambda_context, json.dumps(wide)).status == 201
+    assert api.post(lambda_context, json.dumps(wide)).status == 201
     # and a PUT that removes all 99 and sets 100 others, in one expression within DynamoDB's
     # 4 KB expression limit (which moto does not enforce)
     expressions: list[str] = []
@@ -97,92 +73,50 @@ def test_create_accepts_the_deepest_and_widest_items(items_table, lambda_context
         "before-parameter-build.dynamodb.UpdateItem",
         lambda params, **_: expressions.append(params["UpdateExpression"]),
     )
-    reply = put(lambda_context, "wide", json.dumps({f"b{i}": i for i in range(100)}))
+    reply = api.put(lambda_context, "wide", json.dumps({f"b{i}": i for i in range(100)}))
     assert reply.status == 200
     assert len(expressions) == 1 and len(expressions[0].encode()) <= 4096
-    assert set(stored(items_table, "wide")) == {"id", *SERVER_FIELDS} | {
+    assert set(api.stored(items_table, "wide")) == {"id", *api.SERVER_FIELDS} | {
         f"b{i}" for i in range(100)
     }
 
 
 @pytest.mark.parametrize("body", ["{}", '{"name": "no id"}'])
 def test_create_without_id_generates_a_uuid4(items_table, lambda_context, body):
-    reply = post(lambda_context, body)
+    reply = api.post(lambda_context, body)
     assert reply.status == 201
     assert uuid.UUID(reply.body["id"]).version == 4
-    assert stored(items_table, reply.body["id"]) is not None
+    assert api.stored(items_table, reply.body["id"]) is not None
 
 
 def test_create_accepts_a_base64_encoded_body(items_table, lambda_context):
     raw = json.dumps({"id": "b64", "text": "grüße ✓"}).encode()
-    reply = post(lambda_context, raw)  # bytes: api_event sends them with isBase64Encoded
+    reply = api.post(lambda_context, raw)  # bytes: api_event sends them with isBase64Encoded
     assert reply.status == 201
-    assert stored(items_table, "b64")["text"] == "grüße ✓"
+    assert api.stored(items_table, "b64")["text"] == "grüße ✓"
 
 
 def test_create_accepts_a_body_of_exactly_the_limit(items_table, lambda_context):
     prefix, suffix = '{"id": "big", "pad": "', '"}'
-    body = prefix + "x" * (MAX_BODY - len(prefix) - len(suffix)) + suffix
-    assert len(body.encode()) == MAX_BODY
-    assert post(lambda_context, body).status == 201
+    body = prefix + "x" * (api.MAX_BODY - len(prefix) - len(suffix)) + suffix
+    assert len(body.encode()) == api.MAX_BODY
+    assert api.post(lambda_context, body).status == 201
 
 
 def test_create_existing_id_is_409_and_keeps_the_original(items_table, lambda_context):
-    original = create(lambda_context, {"id": "dup", "v": 1})
-    reply = post(lambda_context, json.dumps({"id": "dup", "v": 2}))
+    original = api.create(lambda_context, {"id": "dup", "v": 1})
+    reply = api.post(lambda_context, json.dumps({"id": "dup", "v": 2}))
     assert (reply.status, reply.error_code) == (409, "CONFLICT")
-    assert get(lambda_context, "dup").body == original
+    assert api.get(lambda_context, "dup").body == original
 
 
-BAD_BODIES = [
-    # (id, body, status, code)
-    ("none", None, 400, "BAD_REQUEST"),
-    ("empty", "", 400, "BAD_REQUEST"),
-    ("not-json", "{not json", 400, "INVALID_JSON"),
-    ("whitespace", "   ", 400, "INVALID_JSON"),
-    ("bom", "\ufeff{}", 400, "INVALID_JSON"),
-    ("array", "[1, 2]", 400, "INVALID_ITEM"),
-    ("string", '"text"', 400, "INVALID_ITEM"),
-    ("number", "42", 400, "INVALID_ITEM"),
-    ("null", "null", 400, "INVALID_ITEM"),
-    ("created_at", '{"created_at": "2020-01-01T00:00:00.000000Z"}', 400, "INVALID_ITEM"),
-    ("updated_at", '{"updated_at": "x"}', 400, "INVALID_ITEM"),
-    ("empty-name", '{"": 1}', 400, "INVALID_ITEM"),
-    ("empty-nested-name", '{"a": {"b": [{"": 1}]}}', 400, "INVALID_ITEM"),
-    ("lone-surrogate", '{"a": "\\ud800"}', 400, "INVALID_ITEM"),
-    ("lone-surrogate-name", '{"\\udfff": 1}', 400, "INVALID_ITEM"),
-    ("too-deep", _nested(32), 400, "INVALID_ITEM"),
-    ("very-deep", "[" * 30_000 + "]" * 30_000, 400, "INVALID_JSON"),
-    ("too-many-attributes", json.dumps({f"a{i}": i for i in range(101)}), 400, "INVALID_ITEM"),
-    ("nan", '{"a": NaN}', 400, "INVALID_NUMBER"),
-    ("infinity", '{"a": Infinity}', 400, "INVALID_NUMBER"),
-    ("minus-infinity", '{"a": [-Infinity]}', 400, "INVALID_NUMBER"),
-    ("39-digits", '{"a": 123456789012345678901234567890123456789}', 400, "INVALID_NUMBER"),
-    ("40-digits", '{"a": 1234567890123456789012345678901234567890}', 400, "INVALID_NUMBER"),
-    ("1e-400", '{"a": 1e-400}', 400, "INVALID_NUMBER"),
-    ("inexact-decimal", '{"a": 0.12345678901234567890}', 400, "INVALID_NUMBER"),
-    ("too-large", '{"a": 1e126}', 400, "INVALID_NUMBER"),
-    ("too-small", '{"a": 1e-131}', 400, "INVALID_NUMBER"),
-    ("huge-exponent", '{"a": 1e999999}', 400, "INVALID_NUMBER"),
-    # Beyond Decimal's own exponent limit: InvalidOperation, not a ValueError (#16 item 10).
-    ("exponent-beyond-decimal", '{"n": 1e99999999999999999999}', 400, "INVALID_NUMBER"),
-    ("zero-exponent-beyond-decimal", '{"n": 0e-99999999999999999999}', 400, "INVALID_NUMBER"),
-    ("version-beyond-decimal", '{"version": 1e99999999999999999999}', 400, "INVALID_NUMBER"),
-    ("huge-int", '{"a": ' + "9" * 5000 + "}", 400, "INVALID_NUMBER"),
-    ("over-limit", '{"a": "' + "x" * MAX_BODY + '"}', 413, "PAYLOAD_TOO_LARGE"),
-    ("over-limit-in-bytes", '{"a": "' + "ü" * (MAX_BODY // 2) + '"}', 413, "PAYLOAD_TOO_LARGE"),
-]
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "code"), [b[1:] for b in BAD_BODIES], ids=[b[0] for b in BAD_BODIES]
-)
+@api.bad_bodies()
 def test_create_refuses_bad_bodies_and_stores_nothing(
     items_table, lambda_context, body, status, code
 ):
-    reply = post(lambda_context, body)
+    reply = api.post(lambda_context, body)
     assert (reply.status, reply.error_code) == (status, code)
-    assert all_items(items_table) == []
+    assert api.all_items(items_table) == []
 
 
 # A body id is part of the body's shape (item_schema.json): a bad one is INVALID_ITEM, as API
@@ -201,10 +135,9 @@ def test_create_refuses_bad_bodies_and_stores_nothing(
     ],
 )
 def test_create_refuses_bad_ids(items_table, lambda_context, body):
-    reply = post(lambda_context, body)
-    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
+    reply = api.assert_refused(lambda_context, body)
     assert reply.body["error"]["message"].startswith("id: must ")
-    assert all_items(items_table) == []
+    assert api.all_items(items_table) == []
 
 
 @pytest.mark.parametrize(
@@ -213,14 +146,14 @@ def test_create_refuses_bad_ids(items_table, lambda_context, body):
         ("%%% not base64 %%%", "INVALID_JSON"),
         (base64.b64encode(b"\xff\xfe\xfd").decode(), "INVALID_JSON"),  # not UTF-8
         (base64.b64encode(b"[1]").decode(), "INVALID_ITEM"),
-        (base64.b64encode(b"x" * (MAX_BODY + 1)).decode(), "PAYLOAD_TOO_LARGE"),
+        (base64.b64encode(b"x" * (api.MAX_BODY + 1)).decode(), "PAYLOAD_TOO_LARGE"),
     ],
     ids=["not-base64", "not-utf8", "not-object", "decoded-over-limit"],
 )
 def test_create_refuses_bad_base64_bodies(items_table, lambda_context, raw_body, code):
     event = api_event("POST", "/items", body="{}", is_base64=True)
     event["body"] = raw_body
-    reply = invoke("create_item", event, lambda_context)
+    reply = api.invoke("create_item", event, lambda_context)
     assert reply.error_code == code
     assert reply.status == (413 if code == "PAYLOAD_TOO_LARGE" else 400)
 
@@ -246,15 +179,15 @@ ROUND_TRIP_NUMBERS = [
 @pytest.mark.parametrize("number", ROUND_TRIP_NUMBERS)
 def test_numbers_keep_their_value(items_table, lambda_context, number):
     body = f'{{"id": "n", "top": {number}, "nested": {{"list": [{number}, {{"deep": {number}}}]}}}}'
-    created = post(lambda_context, body)
+    created = api.post(lambda_context, body)
     assert created.status == 201
     value = Decimal(number)
-    for reply in (created, get(lambda_context, "n")):
+    for reply in (created, api.get(lambda_context, "n")):
         item = reply.exact
         assert item["top"] == value
         assert item["nested"]["list"][0] == value
         assert item["nested"]["list"][1]["deep"] == value
-    assert stored(items_table, "n")["top"] == value
+    assert api.stored(items_table, "n")["top"] == value
 
 
 @pytest.mark.parametrize(
@@ -262,22 +195,22 @@ def test_numbers_keep_their_value(items_table, lambda_context, number):
     [("1e20", "100000000000000000000"), ("2.0", "2"), ("0.1", "0.1"), ("25e-1", "2.5")],
 )
 def test_integral_numbers_come_back_as_json_integers(items_table, lambda_context, number, expected):
-    reply = post(lambda_context, f'{{"id": "n", "v": {number}}}')
+    reply = api.post(lambda_context, f'{{"id": "n", "v": {number}}}')
     assert f'"v":{expected}' in reply.raw.replace(" ", "")
-    assert f'"v":{expected}' in get(lambda_context, "n").raw.replace(" ", "")
+    assert f'"v":{expected}' in api.get(lambda_context, "n").raw.replace(" ", "")
 
 
 # -- GET /items/{id} ---------------------------------------------------------------------------
 
 
 def test_get_returns_the_item(items_table, lambda_context):
-    item = create(lambda_context, {"id": "g", "v": [1, {"w": "x"}]})
-    reply = get(lambda_context, "g")
+    item = api.create(lambda_context, {"id": "g", "v": [1, {"w": "x"}]})
+    reply = api.get(lambda_context, "g")
     assert (reply.status, reply.body) == (200, item)
 
 
 def test_get_missing_is_404(items_table, lambda_context):
-    reply = get(lambda_context, "nope")
+    reply = api.get(lambda_context, "nope")
     assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
 
 
@@ -294,7 +227,7 @@ def test_bad_path_id_is_400(items_table, lambda_context, function, item_id):
         "delete_item": "DELETE",
     }[function]
     event = api_event(method, "/items/x", path_parameters={"id": item_id}, body="{}")
-    reply = invoke(function, event, lambda_context)
+    reply = api.invoke(function, event, lambda_context)
     assert (reply.status, reply.error_code) == (400, "INVALID_ID")
 
 
@@ -302,7 +235,7 @@ def test_bad_path_id_is_400(items_table, lambda_context, function, item_id):
 def test_missing_path_parameters_is_400(items_table, lambda_context, function):
     event = api_event("GET", "/items/x", body="{}")
     assert event["pathParameters"] is None
-    reply = invoke(function, event, lambda_context)
+    reply = api.invoke(function, event, lambda_context)
     assert (reply.status, reply.error_code) == (400, "INVALID_ID")
 
 
@@ -310,25 +243,25 @@ def test_missing_path_parameters_is_400(items_table, lambda_context, function):
 
 
 def test_put_replaces_attributes_and_keeps_created_at(items_table, lambda_context):
-    before = create(lambda_context, {"id": "u", "keep": 1, "drop": 2, "nested": {"a": 1}})
-    reply = put(lambda_context, "u", json.dumps({"keep": 3, "new": "n", "nested": {"b": 0.5}}))
+    before = api.create(lambda_context, {"id": "u", "keep": 1, "drop": 2, "nested": {"a": 1}})
+    reply = api.put(lambda_context, "u", json.dumps({"keep": 3, "new": "n", "nested": {"b": 0.5}}))
     assert reply.status == 200
     after = reply.body
     assert after["created_at"] == before["created_at"]
-    assert TIMESTAMP.fullmatch(after["updated_at"])
+    assert api.TIMESTAMP.fullmatch(after["updated_at"])
     assert after["updated_at"] > before["updated_at"]
     assert (before["version"], after["version"], reply.headers["ETag"]) == (1, 2, '"2"')
     expected = {"id": "u", "keep": 3, "new": "n", "nested": {"b": 0.5}}
-    assert {k: v for k, v in after.items() if k not in SERVER_FIELDS} == expected
-    assert get(lambda_context, "u").body == after
+    assert {k: v for k, v in after.items() if k not in api.SERVER_FIELDS} == expected
+    assert api.get(lambda_context, "u").body == after
 
 
 def test_put_with_an_empty_object_removes_every_attribute(items_table, lambda_context):
-    before = create(lambda_context, {"id": "e", "a": 1, "b": 2})
-    reply = put(lambda_context, "e", "{}")
+    before = api.create(lambda_context, {"id": "e", "a": 1, "b": 2})
+    reply = api.put(lambda_context, "e", "{}")
     assert reply.status == 200
-    assert set(reply.body) == {"id", *SERVER_FIELDS}
-    assert set(stored(items_table, "e")) == {"id", *SERVER_FIELDS}
+    assert set(reply.body) == {"id", *api.SERVER_FIELDS}
+    assert set(api.stored(items_table, "e")) == {"id", *api.SERVER_FIELDS}
     assert reply.body["created_at"] == before["created_at"]
 
 
@@ -341,12 +274,12 @@ def test_put_with_an_empty_object_removes_every_attribute(items_table, lambda_co
     ids=["expression-syntax-and-reserved-words", "near-server-names"],
 )
 def test_put_treats_every_name_as_data(items_table, lambda_context, names):
-    create(lambda_context, {"id": "names", **{n: "old" for n in names}, "other": 0})
+    api.create(lambda_context, {"id": "names", **{n: "old" for n in names}, "other": 0})
     keep, drop = names[: len(names) // 2], names[len(names) // 2 :]
-    reply = put(lambda_context, "names", json.dumps({n: "new" for n in keep}))
+    reply = api.put(lambda_context, "names", json.dumps({n: "new" for n in keep}))
     assert reply.status == 200
-    item = stored(items_table, "names")
-    assert {k: v for k, v in item.items() if k not in ("id", *SERVER_FIELDS)} == {
+    item = api.stored(items_table, "names")
+    assert {k: v for k, v in item.items() if k not in ("id", *api.SERVER_FIELDS)} == {
         n: "new" for n in keep
     }
     assert not set(drop) & set(item)
@@ -354,9 +287,9 @@ def test_put_treats_every_name_as_data(items_table, lambda_context, names):
 
 @pytest.mark.parametrize("body_id", ['"same"', None])
 def test_put_accepts_the_path_id_or_no_id_in_the_body(items_table, lambda_context, body_id):
-    create(lambda_context, {"id": "same", "v": 1})
+    api.create(lambda_context, {"id": "same", "v": 1})
     body = '{"v": 2' + (f', "id": {body_id}' if body_id else "") + "}"
-    reply = put(lambda_context, "same", body)
+    reply = api.put(lambda_context, "same", body)
     assert (reply.status, reply.body["id"], reply.body["v"]) == (200, "same", 2)
 
 
@@ -371,42 +304,40 @@ def test_put_accepts_the_path_id_or_no_id_in_the_body(items_table, lambda_contex
 )
 def test_put_cannot_change_the_id(items_table, lambda_context, body_id, code):
     """A valid other id is INVALID_ID (immutable); one the schema refuses is INVALID_ITEM."""
-    before = create(lambda_context, {"id": "fixed", "v": 1})
-    reply = put(lambda_context, "fixed", f'{{"id": {body_id}, "v": 2}}')
+    before = api.create(lambda_context, {"id": "fixed", "v": 1})
+    reply = api.put(lambda_context, "fixed", f'{{"id": {body_id}, "v": 2}}')
     assert (reply.status, reply.error_code) == (400, code)
-    assert get(lambda_context, "fixed").body == before
-    assert stored(items_table, "other") is None
+    assert api.get(lambda_context, "fixed").body == before
+    assert api.stored(items_table, "other") is None
 
 
 def test_put_missing_item_is_404_and_never_creates_it(items_table, lambda_context):
-    reply = put(lambda_context, "ghost", '{"v": 1}')
+    reply = api.put(lambda_context, "ghost", '{"v": 1}')
     assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
-    assert all_items(items_table) == []
+    assert api.all_items(items_table) == []
 
 
-@pytest.mark.parametrize(
-    ("body", "status", "code"), [b[1:] for b in BAD_BODIES], ids=[b[0] for b in BAD_BODIES]
-)
+@api.bad_bodies()
 def test_put_refuses_bad_bodies_and_changes_nothing(
     items_table, lambda_context, body, status, code
 ):
-    before = create(lambda_context, {"id": "p", "v": 1})
-    reply = put(lambda_context, "p", body)
+    before = api.create(lambda_context, {"id": "p", "v": 1})
+    reply = api.put(lambda_context, "p", body)
     assert (reply.status, reply.error_code) == (status, code)
-    assert get(lambda_context, "p").body == before
+    assert api.get(lambda_context, "p").body == before
 
 
 @pytest.mark.parametrize(("races", "status"), [(0, 200), (1, 200), (2, 200), (3, 409), (9, 409)])
 def test_put_retries_a_lost_race_then_gives_409(
     items_table, lambda_context, dynamodb_hooks, races, status
 ):
-    before = create(lambda_context, {"id": "race", "v": 0})
+    before = api.create(lambda_context, {"id": "race", "v": 0})
     dynamodb_hooks(
-        "before-call.dynamodb.UpdateItem", concurrent_writer(items_table, {"id": "race"}, races)
+        "before-call.dynamodb.UpdateItem", api.concurrent_writer(items_table, {"id": "race"}, races)
     )
-    reply = put(lambda_context, "race", '{"v": 1}')
+    reply = api.put(lambda_context, "race", '{"v": 1}')
     assert reply.status == status
-    item = stored(items_table, "race")
+    item = api.stored(items_table, "race")
     assert item["created_at"] == before["created_at"]
     if status == 200:  # on top of the other writer's versions
         version = 2 + races
@@ -426,23 +357,23 @@ def test_put_retries_a_lost_race_then_gives_409(
 def test_put_on_an_item_deleted_meanwhile_is_404_not_an_upsert(
     items_table, lambda_context, dynamodb_hooks
 ):
-    create(lambda_context, {"id": "race", "v": 0})
+    api.create(lambda_context, {"id": "race", "v": 0})
 
     def concurrent_delete(**_: Any) -> None:  # a hook's return value would replace the call
         items_table.delete_item(Key={"id": "race"})
 
     dynamodb_hooks("before-call.dynamodb.UpdateItem", concurrent_delete)
-    reply = put(lambda_context, "race", '{"v": 1}')
+    reply = api.put(lambda_context, "race", '{"v": 1}')
     assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
-    assert all_items(items_table) == []
+    assert api.all_items(items_table) == []
 
 
 def test_put_on_an_item_written_outside_the_api(items_table, lambda_context):
     items_table.put_item(Item={"id": "legacy", "old": "x"})  # no timestamps
-    reply = put(lambda_context, "legacy", '{"v": 1}')
+    reply = api.put(lambda_context, "legacy", '{"v": 1}')
     assert reply.status == 200
     assert reply.body["v"] == 1 and "old" not in reply.body
-    assert TIMESTAMP.fullmatch(reply.body["updated_at"])
+    assert api.TIMESTAMP.fullmatch(reply.body["updated_at"])
     assert reply.body["version"] == 1  # it had none: version 0
 
 
@@ -450,21 +381,21 @@ def test_put_on_an_item_written_outside_the_api(items_table, lambda_context):
 
 
 def test_delete_removes_the_item_with_204_and_an_empty_body(items_table, lambda_context):
-    create(lambda_context, {"id": "d"})
-    reply = delete(lambda_context, "d")
+    api.create(lambda_context, {"id": "d"})
+    reply = api.delete(lambda_context, "d")
     assert (reply.status, reply.raw) == (204, "")
-    assert stored(items_table, "d") is None
-    assert get(lambda_context, "d").status == 404
+    assert api.stored(items_table, "d") is None
+    assert api.get(lambda_context, "d").status == 404
 
 
 def test_delete_missing_is_404(items_table, lambda_context):
-    reply = delete(lambda_context, "nope")
+    reply = api.delete(lambda_context, "nope")
     assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
 
 
 def test_delete_twice_is_204_then_404(items_table, lambda_context):
-    create(lambda_context, {"id": "twice"})
-    assert [delete(lambda_context, "twice").status for _ in range(2)] == [204, 404]
+    api.create(lambda_context, {"id": "twice"})
+    assert [api.delete(lambda_context, "twice").status for _ in range(2)] == [204, 404]
 
 
 # -- GET /items --------------------------------------------------------------------------------
@@ -472,15 +403,17 @@ def test_delete_twice_is_204_then_404(items_table, lambda_context):
 
 @pytest.mark.parametrize(("count", "limit"), [(0, 5), (1, 1), (7, 3), (10, 10), (6, 1), (12, 100)])
 def test_list_pages_through_every_item_exactly_once(items_table, lambda_context, count, limit):
-    created = {create(lambda_context, {"id": f"item-{i:02d}", "i": i})["id"] for i in range(count)}
+    created = {
+        api.create(lambda_context, {"id": f"item-{i:02d}", "i": i})["id"] for i in range(count)
+    }
     seen: list[str] = []
     query: dict[str, str] = {"limit": str(limit)}
     for _ in range(count + 2):  # bounded: at most one page per item, plus an empty last page
-        reply = list_page(lambda_context, query)
+        reply = api.list_page(lambda_context, query)
         assert reply.status == 200
         body = reply.body
         assert body["count"] == len(body["items"]) <= limit
-        assert all(TIMESTAMP.fullmatch(item["created_at"]) for item in body["items"])
+        assert all(api.TIMESTAMP.fullmatch(item["created_at"]) for item in body["items"])
         seen += [item["id"] for item in body["items"]]
         if body["next_token"] is None:
             break
@@ -495,26 +428,26 @@ def test_list_default_limit_is_50(items_table, lambda_context):
     with items_table.batch_writer() as batch:
         for i in range(55):
             batch.put_item(Item={"id": f"i{i}"})
-    first = list_page(lambda_context).body
+    first = api.list_page(lambda_context).body
     assert first["count"] == 50 and first["next_token"]
-    second = list_page(lambda_context, {"next_token": first["next_token"]}).body
+    second = api.list_page(lambda_context, {"next_token": first["next_token"]}).body
     assert {i["id"] for i in first["items"] + second["items"]} == {f"i{i}" for i in range(55)}
 
 
 def test_list_returns_stored_numbers_exactly(items_table, lambda_context):
-    create(lambda_context, {"id": "n", "v": 0.1, "big": 10**20})
-    (item,) = list_page(lambda_context).exact["items"]
+    api.create(lambda_context, {"id": "n", "v": 0.1, "big": 10**20})
+    (item,) = api.list_page(lambda_context).exact["items"]
     assert (item["v"], item["big"]) == (Decimal("0.1"), 10**20)
 
 
 @pytest.mark.parametrize("limit", ["1", "100", "050"])
 def test_list_accepts_limits_1_to_100(items_table, lambda_context, limit):
-    assert list_page(lambda_context, {"limit": limit}).status == 200
+    assert api.list_page(lambda_context, {"limit": limit}).status == 200
 
 
 @pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "", "1.5", " 5", "1e2", "9999", "+5"])
 def test_list_refuses_bad_limits(items_table, lambda_context, limit):
-    reply = list_page(lambda_context, {"limit": limit})
+    reply = api.list_page(lambda_context, {"limit": limit})
     assert (reply.status, reply.error_code) == (400, "INVALID_LIMIT")
 
 
@@ -546,14 +479,14 @@ def _token(raw: bytes) -> str:
     ],
 )
 def test_list_refuses_forged_or_garbage_tokens(items_table, lambda_context, token):
-    reply = list_page(lambda_context, {"next_token": token})
+    reply = api.list_page(lambda_context, {"next_token": token})
     assert (reply.status, reply.error_code) == (400, "INVALID_TOKEN")
 
 
 @pytest.mark.parametrize("item_id", [b"never-existed", b"bad id", b"x" * 2048, b"\xc3\xbc"])
 def test_list_accepts_a_well_formed_token_for_any_id(items_table, lambda_context, item_id):
-    create(lambda_context, {"id": "a"})
-    reply = list_page(lambda_context, {"next_token": _token(b'{"id": "' + item_id + b'"}')})
+    api.create(lambda_context, {"id": "a"})
+    reply = api.list_page(lambda_context, {"next_token": _token(b'{"id": "' + item_id + b'"}')})
     assert reply.status == 200
 
 
@@ -566,7 +499,7 @@ def test_rows_outside_the_id_pattern_do_not_end_the_listing(items_table, lambda_
     seen, token = [], None
     for _ in range(len(ids) + 1):
         query = {"limit": "1", **({"next_token": token} if token else {})}
-        reply = list_page(lambda_context, query)
+        reply = api.list_page(lambda_context, query)
         assert reply.status == 200, reply.raw
         seen += [i["id"] for i in reply.body["items"]]
         token = reply.body["next_token"]
@@ -590,22 +523,24 @@ def _event_for(function: str) -> dict:
     }[function]()
 
 
-@pytest.mark.parametrize("hook", [raise_client_error, raise_runtime_error])
+@pytest.mark.parametrize("hook", [api.raise_client_error, api.raise_runtime_error])
 @pytest.mark.parametrize("function", TABLE_FUNCTIONS)
 def test_aws_failures_are_a_generic_500_and_logged(
     items_table, lambda_context, dynamodb_hooks, fresh_logger, capsys, function, hook
 ):
-    create(lambda_context, {"id": "boom"})
+    api.create(lambda_context, {"id": "boom"})
     dynamodb_hooks("before-call.dynamodb", hook)
-    reply = invoke(function, _event_for(function), lambda_context)
-    assert (reply.status, reply.body) == (500, GENERIC_500)
+    reply = api.invoke(function, _event_for(function), lambda_context)
+    assert (reply.status, reply.body) == (500, api.GENERIC_500)
     logged = capsys.readouterr().out
-    assert "unhandled error" in logged and SECRET in logged  # the operator sees it, not the client
+    assert (
+        "unhandled error" in logged and api.SECRET in logged
+    )  # the operator sees it, not the client
 
 
 @pytest.mark.parametrize("function", TABLE_FUNCTIONS)
 def test_a_missing_table_is_a_generic_500(items_table, lambda_context, function):
-    drop_table(items_table)
-    reply = invoke(function, _event_for(function), lambda_context)
-    assert (reply.status, reply.body) == (500, GENERIC_500)
+    api.drop_table(items_table)
+    reply = api.invoke(function, _event_for(function), lambda_context)
+    assert (reply.status, reply.body) == (500, api.GENERIC_500)
     assert "ResourceNotFound" not in reply.raw and items_table.name not in reply.raw

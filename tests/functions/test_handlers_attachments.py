@@ -11,6 +11,7 @@ from tests import handler_client
 from tests.handler_client import (
     GENERIC_500,
     all_items,
+    assert_refused,
     create,
     delete,
     get,
@@ -96,11 +97,7 @@ def test_listings_carry_neither_content_nor_key(stack, lambda_context):
     ],
 )
 def test_bad_attachment_fields_are_refused(stack, lambda_context, body):
-    reply = post(lambda_context, body)
-    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
-    create(lambda_context, {"id": "p"})
-    reply = put(lambda_context, "p", body)
-    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
+    assert_refused(lambda_context, body, put_to="p")
     assert objects(stack.bucket) == {}
 
 

@@ -11,19 +11,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from tests.handler_client import (
-    GENERIC_500,
-    TIMESTAMP,
-    concurrent_writer,
-    create,
-    delete,
-    get,
-    invoke,
-    list_page,
-    post,
-    put,
-    raise_client_error,
-)
+from tests import handler_client as api
 from tests.handlers import api_event
 
 
@@ -37,7 +25,7 @@ def versions(context: Any, item_id: str, query: dict | None = None) -> Any:
     event = api_event(
         "GET", f"/items/{item_id}/versions", path_parameters={"id": item_id}, query=query
     )
-    return invoke("list_versions", event, context)
+    return api.invoke("list_versions", event, context)
 
 
 def rows_of(table: Any, item_id: str) -> list[dict]:
@@ -83,16 +71,19 @@ def _all_pages(fetch: Callable[[dict], Any], limit: int) -> tuple[list[dict], li
 def test_the_full_lifecycle_keeps_every_version(history, lambda_context):
     table = history.table
     sort_key = "timestamp"
-    first = create(lambda_context, {"id": "h", "v": 1})
+    first = api.create(lambda_context, {"id": "h", "v": 1})
     assert sort_key not in first and "deleted_at" not in first
-    second = put(lambda_context, "h", '{"v": 2, "extra": "x"}').body
-    third = put(lambda_context, "h", '{"v": 3}').body
+    second = api.put(lambda_context, "h", '{"v": 2, "extra": "x"}').body
+    third = api.put(lambda_context, "h", '{"v": 3}').body
     assert third["created_at"] == first["created_at"] and "extra" not in third
-    assert get(lambda_context, "h").body == third
+    assert api.get(lambda_context, "h").body == third
 
-    assert delete(lambda_context, "h").status == 204
-    assert get(lambda_context, "h").status == 404
-    assert [put(lambda_context, "h", "{}").status, delete(lambda_context, "h").status] == [404, 404]
+    assert api.delete(lambda_context, "h").status == 204
+    assert api.get(lambda_context, "h").status == 404
+    assert [api.put(lambda_context, "h", "{}").status, api.delete(lambda_context, "h").status] == [
+        404,
+        404,
+    ]
     tombstone = head(table, "h")
     assert tombstone[sort_key] == 0 and tombstone["deleted_at"] == tombstone["updated_at"]
 
@@ -115,9 +106,9 @@ def test_the_full_lifecycle_keeps_every_version(history, lambda_context):
     assert sort_keys[1:] == [micros(s["updated_at"]) for s in (first, second, third, tombstone)]
     assert [r["version"] for r in stored] == [4, 1, 2, 3, 4]
 
-    again = post(lambda_context, '{"id": "h", "v": "again"}')
+    again = api.post(lambda_context, '{"id": "h", "v": "again"}')
     assert again.status == 201 and again.body["created_at"] > first["created_at"]
-    assert get(lambda_context, "h").body == again.body
+    assert api.get(lambda_context, "h").body == again.body
     listing = versions(lambda_context, "h").body
     assert listing["count"] == 5 and listing["items"][0]["v"] == "again"
     # a new life counts its writes again from 1; the listing stays in write order
@@ -126,10 +117,10 @@ def test_the_full_lifecycle_keeps_every_version(history, lambda_context):
 
 
 def test_create_on_a_live_id_is_409_and_changes_nothing(history_table, lambda_context):
-    original = create(lambda_context, {"id": "dup", "v": 1})
-    reply = post(lambda_context, '{"id": "dup", "v": 2}')
+    original = api.create(lambda_context, {"id": "dup", "v": 1})
+    reply = api.post(lambda_context, '{"id": "dup", "v": 2}')
     assert (reply.status, reply.error_code) == (409, "CONFLICT")
-    assert get(lambda_context, "dup").body == original
+    assert api.get(lambda_context, "dup").body == original
     assert len(rows_of(history_table, "dup")) == 2
 
 
@@ -140,22 +131,21 @@ def test_a_tombstone_from_a_clock_ahead_is_409_not_a_version_out_of_order(
     history_table.put_item(
         Item={"id": "future", "timestamp": 0, "updated_at": stamp, "deleted_at": stamp}
     )
-    reply = post(lambda_context, '{"id": "future"}')
+    reply = api.post(lambda_context, '{"id": "future"}')
     assert (reply.status, reply.error_code) == (409, "CONFLICT")
 
 
 @pytest.mark.parametrize("body", ['{"timestamp": 1}', '{"deleted_at": "x"}', '{"file_key": "k"}'])
 def test_history_fields_are_not_body_attributes(history_table, lambda_context, body):
-    reply = post(lambda_context, body)
-    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
+    api.assert_refused(lambda_context, body)
 
 
 def test_history_keeps_attachments_of_deleted_items(make_stack, lambda_context):
     stack = make_stack(SortKeyName="timestamp")
-    create(lambda_context, {"id": "a", "file_content": "one"})
-    put(lambda_context, "a", '{"file_content": "two"}')
-    assert get(lambda_context, "a").body["file_content"] == "two"
-    assert delete(lambda_context, "a").status == 204
+    api.create(lambda_context, {"id": "a", "file_content": "one"})
+    api.put(lambda_context, "a", '{"file_content": "two"}')
+    assert api.get(lambda_context, "a").body["file_content"] == "two"
+    assert api.delete(lambda_context, "a").status == 204
     contents = sorted(o.get()["Body"].read().decode() for o in stack.bucket.objects.all())
     assert contents == ["one", "two"]
     assert all("file_key" not in v for v in versions(lambda_context, "a").body["items"])
@@ -169,13 +159,13 @@ def test_history_keeps_attachments_of_deleted_items(make_stack, lambda_context):
 def test_writes_retry_a_lost_race_then_give_409(
     history_table, lambda_context, dynamodb_hooks, method, races, lost
 ):
-    create(lambda_context, {"id": "race", "v": 0})
-    hook = concurrent_writer(history_table, {"id": "race", "timestamp": 0}, races)
+    api.create(lambda_context, {"id": "race", "v": 0})
+    hook = api.concurrent_writer(history_table, {"id": "race", "timestamp": 0}, races)
     dynamodb_hooks("before-call.dynamodb.TransactWriteItems", hook)
     if method == "PUT":
-        reply = put(lambda_context, "race", '{"v": 1}')
+        reply = api.put(lambda_context, "race", '{"v": 1}')
     else:
-        reply = delete(lambda_context, "race")
+        reply = api.delete(lambda_context, "race")
     assert reply.status == (409 if lost else {"PUT": 200, "DELETE": 204}[method])
     current = head(history_table, "race")
     if lost:
@@ -188,7 +178,7 @@ def test_writes_retry_a_lost_race_then_give_409(
 
 
 def test_an_item_deleted_meanwhile_is_404(history_table, lambda_context, dynamodb_hooks):
-    create(lambda_context, {"id": "race", "v": 0})
+    api.create(lambda_context, {"id": "race", "v": 0})
 
     def concurrent_delete(**_: Any) -> None:
         history_table.update_item(
@@ -198,7 +188,7 @@ def test_an_item_deleted_meanwhile_is_404(history_table, lambda_context, dynamod
         )
 
     dynamodb_hooks("before-call.dynamodb.TransactWriteItems", concurrent_delete)
-    reply = put(lambda_context, "race", '{"v": 1}')
+    reply = api.put(lambda_context, "race", '{"v": 1}')
     assert (reply.status, reply.error_code) == (404, "NOT_FOUND")
 
 
@@ -208,13 +198,13 @@ def test_an_item_deleted_meanwhile_is_404(history_table, lambda_context, dynamod
 @pytest.mark.parametrize("limit", [1, 2, 5, 100])
 def test_list_shows_live_heads_only_across_pages(history, lambda_context, limit):
     for i in range(6):
-        create(lambda_context, {"id": f"i{i}", "i": i})
-    put(lambda_context, "i0", '{"i": 10}')
-    put(lambda_context, "i0", '{"i": 20}')
-    delete(lambda_context, "i1")
-    delete(lambda_context, "i2")
-    post(lambda_context, '{"id": "i2", "i": 2}')  # started again
-    seen, bodies = _all_pages(lambda q: list_page(lambda_context, q), limit)
+        api.create(lambda_context, {"id": f"i{i}", "i": i})
+    api.put(lambda_context, "i0", '{"i": 10}')
+    api.put(lambda_context, "i0", '{"i": 20}')
+    api.delete(lambda_context, "i1")
+    api.delete(lambda_context, "i2")
+    api.post(lambda_context, '{"id": "i2", "i": 2}')  # started again
+    seen, bodies = _all_pages(lambda q: api.list_page(lambda_context, q), limit)
     assert sorted(item["id"] for item in seen) == ["i0", "i2", "i3", "i4", "i5"]
     assert next(item for item in seen if item["id"] == "i0")["i"] == 20
     assert all(set(item) == {"id", "i", "created_at", "updated_at", "version"} for item in seen)
@@ -240,32 +230,32 @@ def test_list_shows_live_heads_only_across_pages(history, lambda_context, limit)
     ],
 )
 def test_list_refuses_tokens_that_are_not_a_history_key(history_table, lambda_context, key):
-    reply = list_page(lambda_context, {"next_token": _token(key)})
+    reply = api.list_page(lambda_context, {"next_token": _token(key)})
     assert (reply.status, reply.error_code) == (400, "INVALID_TOKEN")
 
 
 def test_list_accepts_a_well_formed_history_token(history_table, lambda_context):
-    create(lambda_context, {"id": "a"})
+    api.create(lambda_context, {"id": "a"})
     token = _token({"id": "zzz", "timestamp": 1_700_000_000_000_000})
-    assert list_page(lambda_context, {"next_token": token}).status == 200
+    assert api.list_page(lambda_context, {"next_token": token}).status == 200
 
 
 @pytest.mark.parametrize("limit", [1, 3, 50])
 def test_versions_page_newest_first(history_table, lambda_context, limit):
-    create(lambda_context, {"id": "p", "n": 0})
+    api.create(lambda_context, {"id": "p", "n": 0})
     for n in range(1, 7):
-        put(lambda_context, "p", json.dumps({"n": n}))
-    create(lambda_context, {"id": "other"})
+        api.put(lambda_context, "p", json.dumps({"n": n}))
+    api.create(lambda_context, {"id": "other"})
     seen, bodies = _all_pages(lambda q: versions(lambda_context, "p", q), limit)
     assert [v["n"] for v in seen] == [6, 5, 4, 3, 2, 1, 0]
     assert all(body["count"] == limit for body in bodies[:-1])  # a Query page is full
-    assert all(TIMESTAMP.fullmatch(v["updated_at"]) for v in seen)
+    assert all(api.TIMESTAMP.fullmatch(v["updated_at"]) for v in seen)
 
 
 def test_versions_default_limit_is_50(history_table, lambda_context):
-    create(lambda_context, {"id": "many", "n": 0})
+    api.create(lambda_context, {"id": "many", "n": 0})
     for n in range(1, 55):
-        put(lambda_context, "many", json.dumps({"n": n}))
+        api.put(lambda_context, "many", json.dumps({"n": n}))
     first = versions(lambda_context, "many").body
     assert first["count"] == 50 and first["next_token"]
     rest = versions(lambda_context, "many", {"next_token": first["next_token"]}).body
@@ -279,8 +269,8 @@ def test_versions_of_an_unknown_id_is_404(history_table, lambda_context):
 
 def test_a_versions_token_only_continues_its_own_item(history_table, lambda_context):
     for item_id in ("a", "b"):
-        create(lambda_context, {"id": item_id})
-        put(lambda_context, item_id, "{}")
+        api.create(lambda_context, {"id": item_id})
+        api.put(lambda_context, item_id, "{}")
     token = versions(lambda_context, "a", {"limit": "1"}).body["next_token"]
     assert versions(lambda_context, "a", {"next_token": token}).status == 200
     reply = versions(lambda_context, "b", {"next_token": token})
@@ -296,32 +286,32 @@ def test_a_versions_token_only_continues_its_own_item(history_table, lambda_cont
     ],
 )
 def test_versions_refuse_bad_queries(history_table, lambda_context, query, code):
-    create(lambda_context, {"id": "q"})
+    api.create(lambda_context, {"id": "q"})
     reply = versions(lambda_context, "q", query)
     assert (reply.status, reply.error_code) == (400, code)
 
 
 def test_versions_bad_path_id_is_400(history_table, lambda_context):
     event = api_event("GET", "/items/x/versions", path_parameters={"id": "bad id"})
-    reply = invoke("list_versions", event, lambda_context)
+    reply = api.invoke("list_versions", event, lambda_context)
     assert (reply.status, reply.error_code) == (400, "INVALID_ID")
 
 
 @pytest.mark.parametrize("mode", ["plain", "history"])
 def test_versions_aws_failure_is_a_generic_500(make_stack, lambda_context, dynamodb_hooks, mode):
     make_stack(**({"SortKeyName": "timestamp"} if mode == "history" else {}))
-    create(lambda_context, {"id": "boom"})
-    dynamodb_hooks("before-call.dynamodb", raise_client_error)
+    api.create(lambda_context, {"id": "boom"})
+    dynamodb_hooks("before-call.dynamodb", api.raise_client_error)
     reply = versions(lambda_context, "boom")
-    assert (reply.status, reply.body) == (500, GENERIC_500)
+    assert (reply.status, reply.body) == (500, api.GENERIC_500)
 
 
 # -- the versions route in plain mode ----------------------------------------------------------
 
 
 def test_plain_mode_lists_the_current_item_as_its_one_version(items_table, lambda_context):
-    create(lambda_context, {"id": "one", "v": 1})
-    current = put(lambda_context, "one", '{"v": 2}').body
+    api.create(lambda_context, {"id": "one", "v": 1})
+    current = api.put(lambda_context, "one", '{"v": 2}').body
     body = versions(lambda_context, "one").body
     assert body == {
         "items": [{**current, "deleted": False}],
@@ -338,13 +328,13 @@ def test_plain_mode_versions_of_a_missing_item_is_404(items_table, lambda_contex
 
 
 def test_plain_mode_versions_issue_no_token_and_take_none(items_table, lambda_context):
-    create(lambda_context, {"id": "one"})
+    api.create(lambda_context, {"id": "one"})
     reply = versions(lambda_context, "one", {"next_token": _token({"id": "one"})})
     assert (reply.status, reply.error_code) == (400, "INVALID_TOKEN")
 
 
 def test_versions_entries_are_valid_json_numbers(history_table, lambda_context):
-    create(lambda_context, {"id": "n", "v": 0.1})
+    api.create(lambda_context, {"id": "n", "v": 0.1})
     reply = versions(lambda_context, "n")
     (entry,) = reply.exact["items"]
     assert entry["version"] == 1 and '"version":1' in reply.raw

@@ -8,17 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.handler_client import (
-    GENERIC_500,
-    create,
-    delete,
-    get,
-    invoke,
-    list_page,
-    post,
-    put,
-    raise_client_error,
-)
+from tests import handler_client as api
 from tests.handlers import api_event
 
 
@@ -33,30 +23,33 @@ def _token(key: dict) -> str:
 
 
 def test_a_renamed_partition_key_keeps_the_api_field_id(item_id_table, lambda_context):
-    created = create(lambda_context, {"id": "k1", "v": 1})
+    created = api.create(lambda_context, {"id": "k1", "v": 1})
     assert created["id"] == "k1" and "itemId" not in created
     row = item_id_table.get_item(Key={"itemId": "k1"}, ConsistentRead=True)["Item"]
     assert row["itemId"] == "k1" and "id" not in row
-    assert get(lambda_context, "k1").body == created
+    assert api.get(lambda_context, "k1").body == created
 
-    updated = put(lambda_context, "k1", '{"v": 2, "id": "k1"}')
+    updated = api.put(lambda_context, "k1", '{"v": 2, "id": "k1"}')
     assert (updated.status, updated.body["id"], updated.body["v"]) == (200, "k1", 2)
-    assert get(lambda_context, "k1").body == updated.body
-    assert put(lambda_context, "ghost", "{}").status == 404
+    assert api.get(lambda_context, "k1").body == updated.body
+    assert api.put(lambda_context, "ghost", "{}").status == 404
 
-    assert post(lambda_context, '{"id": "k1"}').status == 409
-    assert [i["id"] for i in list_page(lambda_context).body["items"]] == ["k1"]
-    assert delete(lambda_context, "k1").status == 204
+    assert api.post(lambda_context, '{"id": "k1"}').status == 409
+    assert [i["id"] for i in api.list_page(lambda_context).body["items"]] == ["k1"]
+    assert api.delete(lambda_context, "k1").status == 204
     assert item_id_table.get_item(Key={"itemId": "k1"}).get("Item") is None
-    assert [delete(lambda_context, "k1").status, get(lambda_context, "k1").status] == [404, 404]
+    assert [api.delete(lambda_context, "k1").status, api.get(lambda_context, "k1").status] == [
+        404,
+        404,
+    ]
 
 
 def test_a_renamed_partition_key_pages_with_its_own_tokens(item_id_table, lambda_context):
-    created = {create(lambda_context, {"id": f"p{i}"})["id"] for i in range(5)}
+    created = {api.create(lambda_context, {"id": f"p{i}"})["id"] for i in range(5)}
     seen: list[str] = []
     query = {"limit": "2"}
     for _ in range(5):
-        body = list_page(lambda_context, query).body
+        body = api.list_page(lambda_context, query).body
         seen += [item["id"] for item in body["items"]]
         assert all(
             set(item) == {"id", "created_at", "updated_at", "version"} for item in body["items"]
@@ -73,17 +66,13 @@ def test_a_renamed_partition_key_pages_with_its_own_tokens(item_id_table, lambda
     "key", [{"id": "p1"}, {"itemId": "p1", "id": "p1"}, {"itemId": 5}, {"itemId": ""}]
 )
 def test_a_renamed_partition_key_refuses_tokens_of_other_keys(item_id_table, lambda_context, key):
-    reply = list_page(lambda_context, {"next_token": _token(key)})
+    reply = api.list_page(lambda_context, {"next_token": _token(key)})
     assert (reply.status, reply.error_code) == (400, "INVALID_TOKEN")
 
 
 @pytest.mark.parametrize("body", ['{"itemId": "x"}', '{"id": "a", "itemId": "b"}'])
 def test_the_table_key_name_is_not_an_attribute_a_body_may_set(item_id_table, lambda_context, body):
-    reply = post(lambda_context, body)
-    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
-    create(lambda_context, {"id": "a"})
-    reply = put(lambda_context, "a", body)
-    assert (reply.status, reply.error_code) == (400, "INVALID_ITEM")
+    api.assert_refused(lambda_context, body, put_to="a")
 
 
 # -- CORS --------------------------------------------------------------------------------------
@@ -116,20 +105,20 @@ CORS_HEADERS = {"Access-Control-Allow-Origin", "Vary", "Access-Control-Allow-Cre
 def _replies(context: Any, dynamodb_hooks: Any) -> dict[str, Any]:
     """One reply of every kind: success, created, no content, 4xx of each family, and 500."""
     replies = {
-        "health-200": invoke("health", api_event("GET", "/"), context),
-        "create-201": post(context, '{"id": "c", "v": 1}'),
-        "get-200": get(context, "c"),
-        "list-200": list_page(context),
-        "put-200": put(context, "c", '{"v": 2}'),
-        "delete-204": delete(context, "c"),
-        "get-404": get(context, "c"),
-        "create-400": post(context, "{not json"),
-        "create-413": post(context, '{"a": "' + "x" * 70_000 + '"}'),
+        "health-200": api.invoke("health", api_event("GET", "/"), context),
+        "create-201": api.post(context, '{"id": "c", "v": 1}'),
+        "get-200": api.get(context, "c"),
+        "list-200": api.list_page(context),
+        "put-200": api.put(context, "c", '{"v": 2}'),
+        "delete-204": api.delete(context, "c"),
+        "get-404": api.get(context, "c"),
+        "create-400": api.post(context, "{not json"),
+        "create-413": api.post(context, '{"a": "' + "x" * 70_000 + '"}'),
     }
-    create(context, {"id": "twice"})
-    replies["create-409"] = post(context, '{"id": "twice"}')
-    dynamodb_hooks("before-call.dynamodb", raise_client_error)
-    replies["get-500"] = get(context, "twice")
+    api.create(context, {"id": "twice"})
+    replies["create-409"] = api.post(context, '{"id": "twice"}')
+    dynamodb_hooks("before-call.dynamodb", api.raise_client_error)
+    replies["get-500"] = api.get(context, "twice")
     return replies
 
 
@@ -146,7 +135,7 @@ def test_every_response_carries_the_cors_headers(
     replies = _replies(lambda_context, dynamodb_hooks)
     statuses = {name: reply.status for name, reply in replies.items()}
     assert statuses == {name: int(name.rsplit("-", 1)[1]) for name in replies}
-    assert replies["get-500"].body == GENERIC_500
+    assert replies["get-500"].body == api.GENERIC_500
     for name, reply in replies.items():
         cors = {k: v for k, v in reply.headers.items() if k in CORS_HEADERS}
         assert cors == expected, name

@@ -17,15 +17,7 @@ from templates.functions import code_key_parameter
 from templates.monitoring import ALARMS_ON
 from templates.naming import logical_id
 from templates.parameters import MAX_ITEMS_KEY, REPLACING
-from tests.cfn import (
-    ROOT,
-    Resolver,
-    build_keys,
-    parameter_values,
-    references,
-    resources_of_type,
-    stage_values,
-)
+from tests.cfn import ROOT, build_keys, parameter_values, references, resources_of_type
 from tests.deployed import (
     LAYER,
     VERSION,
@@ -38,7 +30,8 @@ from tests.deployed import (
     versioned,
 )
 from tools.deploy import stage_params
-from tools.intrinsics import sub_args, sub_names, substitute
+from tools.deploy.stage_params import stage_values
+from tools.intrinsics import Resolver, sub_args, sub_names, substitute
 
 try:  # the regular-expression parser behind `re` (sre_parse before Python 3.11)
     import re._parser as sre

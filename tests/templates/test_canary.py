@@ -27,17 +27,17 @@ from templates.parameters import REPLACING
 from tests.aws import REGION
 from tests.cfn import (
     ROOT,
-    Resolver,
     build_keys,
     create_built_stack,
     create_only_properties,
     parameter_reach,
     references,
     resources_of_type,
-    stage_values,
 )
 from tests.deployed import Deployed, settings_record, version_description
 from tools.deploy.stack_policy import STATEFUL_TYPES
+from tools.deploy.stage_params import stage_values
+from tools.intrinsics import Resolver
 from tools.local import moto_compat
 from tools.local.routes import invoked_function
 

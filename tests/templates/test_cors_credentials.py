@@ -25,6 +25,7 @@ from werkzeug.test import Client
 
 from templates.cors import CREDENTIALS
 from tests import cfn
+from tools.intrinsics import Resolver
 from tools.local import LocalApi, read_routes
 
 ORIGIN = "https://app.example.com"
@@ -84,7 +85,7 @@ def test_as_cloudformation_resolves_it(template, origin, credentials, expected):
     """Resolved for each value: the header is mapped and declared together or not at all, and
     every mapped header is declared (API Gateway refuses a mapping to an undeclared header)."""
     values = {"CorsAllowOrigin": origin, "CorsAllowCredentials": credentials}
-    resolver = cfn.Resolver(template, values)
+    resolver = Resolver(template, values)
     for rid in preflights(template):
         props = resolver.resource(rid)["Properties"]
         [integration] = props["Integration"]["IntegrationResponses"]

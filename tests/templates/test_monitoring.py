@@ -11,7 +11,9 @@ from templates import monitoring
 from templates.api_stage import ACCESS_LOG_FORMAT
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id, slug
-from tests.cfn import Resolver, references, resources_of_type, stage_values
+from tests.cfn import references, resources_of_type
+from tools.deploy.stage_params import stage_values
+from tools.intrinsics import Resolver
 
 FUNCTION_ALARMS = ("errors", "error-rate", "throttles", "duration")
 STACK_ALARMS = {("functions", "concurrency"), ("api", "5xx-rate"), ("api", "throttled"),

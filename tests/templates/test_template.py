@@ -14,15 +14,15 @@ from templates.catalog import COLLECTION, FUNCTIONS, ROUTES, FunctionSpec
 from templates.naming import logical_id
 from templates.parameters import Param, grouped
 from tests.cfn import (
-    Resolver,
     function_policy,
     policy_statements,
     references,
     resources_of_type,
-    stage_values,
     taggable_types,
 )
 from tools.deploy.stack_policy import STATEFUL_TYPES
+from tools.deploy.stage_params import stage_values
+from tools.intrinsics import Resolver
 
 
 def _fn(template: dict, spec: FunctionSpec) -> dict:

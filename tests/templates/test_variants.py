@@ -10,14 +10,10 @@ from moto import mock_aws
 from templates.catalog import COLLECTION, ROUTES
 from templates.naming import logical_id
 from tests.aws import REGION
-from tests.cfn import (
-    ROOT,
-    Resolver,
-    create_built_stack,
-    resources_of_type,
-    stage_values,
-)
+from tests.cfn import ROOT, create_built_stack, resources_of_type
 from tools.deploy import stage_params
+from tools.deploy.stage_params import stage_values
+from tools.intrinsics import Resolver
 from tools.local import moto_compat
 
 

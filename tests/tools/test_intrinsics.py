@@ -238,7 +238,7 @@ def test_parameter_values_fill_defaults_and_pseudo_parameters():
 
 
 class Kept(Evaluator):
-    """What tests/cfn.Resolver does: a node that needs AWS stays as written."""
+    """A node that needs AWS stays as written (Resolver keeps it too, its arguments resolved)."""
 
     def unresolved(self, node, error):
         return node

@@ -13,16 +13,10 @@ from items_common.validation import ITEM_SCHEMA as HANDLERS_SCHEMA
 from templates.catalog import FUNCTIONS
 from templates.naming import logical_id
 from templates.suppressions import REASONS_KEY
-from tests.cfn import (
-    ROOT,
-    Resolver,
-    function_policy,
-    policy_statements,
-    references,
-    resources_of_type,
-)
+from tests.cfn import ROOT, function_policy, policy_statements, references, resources_of_type
 from tools.deploy import stage_params
 from tools.deploy.stack_policy import STATEFUL_TYPES
+from tools.intrinsics import Resolver
 
 MAX_SUPPRESSIONS = 8
 PROD = "prod"

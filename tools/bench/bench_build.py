@@ -26,16 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.bench.common import (
-    PYTHON,
-    ROOT,
-    Row,
-    child_environment,
-    clock,
-    main,
-    progress,
-    sample_row,
-)
+from tools.bench import common
 from tools.deploy.stage_params import STAGES
 
 MIB = 1024 * 1024
@@ -44,8 +35,8 @@ BUILD_MIB = 64
 RATIO = 20  # the no-op build at least this many times faster than the CDK synth
 TOUCHED = "get_item"  # the function whose app.py the incrementality check changes (in a copy)
 EDITED_TEMPLATE = "templates/tags.py"  # the template source the regeneration check changes
-SEEDS = ROOT.parent / "shared" / "seeds"
-CDK_DIR = ROOT / ".cache" / "cdk"
+SEEDS = common.ROOT.parent / "shared" / "seeds"
+CDK_DIR = common.ROOT / ".cache" / "cdk"
 CDK_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",  # no instance-metadata lookup for an account
     "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
@@ -66,12 +57,16 @@ def timed_child(
     """Run `command`; (wall seconds, peak RSS in MiB of the child, its output). wait4 gives
     the child's own rusage, so earlier children do not count."""
     with tempfile.TemporaryFile() as out:
-        started = clock()
+        started = common.clock()
         child = subprocess.Popen(
-            command, cwd=cwd, env=env or child_environment(), stdout=out, stderr=subprocess.STDOUT
+            command,
+            cwd=cwd,
+            env=env or common.child_environment(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         _, status, usage = os.wait4(child.pid, 0)
-        elapsed = clock() - started
+        elapsed = common.clock() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         output = out.read().decode(errors="replace")
@@ -89,8 +84,8 @@ def digests(folder: Path) -> dict[str, str]:
     }
 
 
-def build_into(out: Path, root: Path = ROOT, *flags: str) -> tuple[float, float]:
-    command = [PYTHON, str(root / "build.py"), "--out", str(out), "--quiet", *flags]
+def build_into(out: Path, root: Path = common.ROOT, *flags: str) -> tuple[float, float]:
+    command = [common.PYTHON, str(root / "build.py"), "--out", str(out), "--quiet", *flags]
     wall, rss, _ = timed_child(command, root)
     return wall, rss
 
@@ -99,13 +94,13 @@ def copy_sources(into: Path) -> None:
     """What build.py reads, copied (the layer's libraries and the build cache linked)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for folder in ("templates", "functions", "params"):
-        shutil.copytree(ROOT / folder, into / folder, ignore=ignore)
+        shutil.copytree(common.ROOT / folder, into / folder, ignore=ignore)
     for file in ("build.py", "pyproject.toml"):
-        shutil.copy2(ROOT / file, into / file)
-    (into / ".cache").symlink_to(ROOT / ".cache")
+        shutil.copy2(common.ROOT / file, into / file)
+    (into / ".cache").symlink_to(common.ROOT / ".cache")
 
 
-def our_build(reps: int) -> tuple[list[Row], dict[str, float]]:
+def our_build(reps: int) -> tuple[list[common.Row], dict[str, float]]:
     """build.py cold, with nothing changed, after a template edit, after a function edit: the
     rows and their medians by name."""
     cold, peaks, noop, template, function = [], [], [], [], []
@@ -131,23 +126,23 @@ def our_build(reps: int) -> tuple[list[Row], dict[str, float]]:
         built = json.loads((out / "template.json").read_text())
     what = f"{len(built['Resources'])} resources, {len(built['Parameters'])} parameters"
     rows = [
-        sample_row(
+        common.sample_row(
             f"build.py --no-cache, cold ({what}; bytecode for every runtime, 12 zips): wall",
             cold,
             "s",
             f"< {COLD_SECONDS:g} s",
             COLD_SECONDS,
         ),
-        sample_row(
+        common.sample_row(
             f"build.py --no-cache: peak RSS ({reps} runs)", peaks, "MiB", "< 64 MiB", BUILD_MIB
         ),
-        sample_row("build.py, nothing changed (every output reused): wall", noop, "s"),
-        sample_row(
+        common.sample_row("build.py, nothing changed (every output reused): wall", noop, "s"),
+        common.sample_row(
             f"build.py after editing {EDITED_TEMPLATE} (template regenerated, zips reused): wall",
             template,
             "s",
         ),
-        sample_row(
+        common.sample_row(
             f"build.py after editing {TOUCHED}/app.py (its zip rebuilt): wall", function, "s"
         ),
     ]
@@ -183,7 +178,7 @@ def cdk_setup() -> tuple[Path, Path, Path, str] | str:
     version = pinned.group(1)
     venv = CDK_DIR / f"venv-{hashlib.sha256(requirements.encode()).hexdigest()[:12]}"
     if not (venv / ".installed").exists():
-        progress(f"build: installing aws-cdk-lib {version} into {venv} (once)")
+        common.progress(f"build: installing aws-cdk-lib {version} into {venv} (once)")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         (venv / "requirements.txt").write_text(requirements)
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
@@ -191,7 +186,7 @@ def cdk_setup() -> tuple[Path, Path, Path, str] | str:
         (venv / ".installed").touch()
     cli = CDK_DIR / f"cli-{version}"
     if not (cli / ".installed").exists():
-        progress(f"build: installing the CDK CLI (npm aws-cdk@{version}) into {cli} (once)")
+        common.progress(f"build: installing the CDK CLI (npm aws-cdk@{version}) into {cli} (once)")
         cli.mkdir(parents=True, exist_ok=True)
         npm = ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"]
         subprocess.run([*npm, str(cli), f"aws-cdk@{version}"], check=True)
@@ -204,18 +199,18 @@ def cdk_setup() -> tuple[Path, Path, Path, str] | str:
     return venv / "bin" / "python", cli / "node_modules" / ".bin" / "cdk", app, version
 
 
-def cdk_synth(reps: int, ours: dict[str, float]) -> list[Row]:
+def cdk_synth(reps: int, ours: dict[str, float]) -> list[common.Row]:
     """`cdk synth` of seed 000 and its app alone, and how many times faster our build is."""
     if os.environ.get("BENCH_CDK", "1") == "0":
-        return [Row("cdk synth of seed 000: not measured (BENCH_CDK=0)", None, "-")]
+        return [common.Row("cdk synth of seed 000: not measured (BENCH_CDK=0)", None, "-")]
     try:
         setup = cdk_setup()
     except (OSError, subprocess.CalledProcessError) as e:
         setup = f"installing it failed: {e}"
     if isinstance(setup, str):
-        return [Row(f"cdk synth of seed 000: not measured ({setup})", None, "-")]
+        return [common.Row(f"cdk synth of seed 000: not measured ({setup})", None, "-")]
     python, cli, app, version = setup
-    env = child_environment(**CDK_ENV)
+    env = common.child_environment(**CDK_ENV)
     synth, alone = [], []
     with tempfile.TemporaryDirectory(prefix="bench-cdk-") as tmp:
         command = [str(cli), "synth", "--quiet", "--no-notices", "--no-version-reporting",
@@ -228,8 +223,10 @@ def cdk_synth(reps: int, ours: dict[str, float]) -> list[Row]:
             alone_env = {**env, "CDK_OUTDIR": f"{tmp}/alone"}
             alone.append(timed_child([str(python), "main.py"], app, alone_env)[0])
     rows = [
-        sample_row(f"cdk synth, seed 000 (aws-cdk-lib {version}, CLI {version}): wall", synth, "s"),
-        sample_row("seed 000's main.py alone (what cdk synth runs): wall", alone, "s"),
+        common.sample_row(
+            f"cdk synth, seed 000 (aws-cdk-lib {version}, CLI {version}): wall", synth, "s"
+        ),
+        common.sample_row("seed 000's main.py alone (what cdk synth runs): wall", alone, "s"),
     ]
     cdk = rows[0].median
     for key, what in (("noop", "nothing changed"), ("template", "template edited"),
@@ -237,27 +234,27 @@ def cdk_synth(reps: int, ours: dict[str, float]) -> list[Row]:
         ratio = cdk / ours[key]
         target = f">= {RATIO}x" if key == "noop" else "-"
         met = ratio >= RATIO if key == "noop" else None
-        rows.append(Row(f"cdk synth / build.py ({what}), medians", ratio, "x", target, met))
+        rows.append(common.Row(f"cdk synth / build.py ({what}), medians", ratio, "x", target, met))
     return rows
 
 
-def make_template(reps: int) -> list[Row]:
+def make_template(reps: int) -> list[common.Row]:
     """`make template` after it is current: make compares mtimes and must not run build.py.
     One untimed run first brings dist/ up to date (other engineers edit sources meanwhile)."""
     command = ["make", "--no-print-directory", "template"]
-    manifest = ROOT / "dist" / "manifest.json"
-    timed_child(command, ROOT)
+    manifest = common.ROOT / "dist" / "manifest.json"
+    timed_child(command, common.ROOT)
     before = manifest.stat().st_mtime_ns
     walls, rebuilds = [], 0
     for _ in range(reps):
-        wall, _, output = timed_child(command, ROOT)
+        wall, _, output = timed_child(command, common.ROOT)
         walls.append(wall)
         rebuilds += "build.py" in output
     touched = manifest.stat().st_mtime_ns != before
     runs = rebuilds + (touched and not rebuilds)
     return [
-        sample_row("make template, nothing changed: wall", walls, "s", "a check only"),
-        Row(
+        common.sample_row("make template, nothing changed: wall", walls, "s", "a check only"),
+        common.Row(
             "make template, nothing changed: build.py runs (manifest mtime kept)",
             runs,
             "runs",
@@ -267,17 +264,17 @@ def make_template(reps: int) -> list[Row]:
     ]
 
 
-def determinism() -> list[Row]:
+def determinism() -> list[common.Row]:
     """Two builds into two folders, nothing reused from the cache: every file the same bytes."""
     with tempfile.TemporaryDirectory(prefix="bench-determinism-") as tmp:
         a, b = Path(tmp) / "a", Path(tmp) / "b"
-        build_into(a, ROOT, "--no-cache")
-        build_into(b, ROOT, "--no-cache")
+        build_into(a, common.ROOT, "--no-cache")
+        build_into(b, common.ROOT, "--no-cache")
         first, second = digests(a), digests(b)
     same = sum(1 for k, v in first.items() if second.get(k) == v)
     total = len(first.keys() | second.keys())
     return [
-        Row(
+        common.Row(
             "determinism: files identical in two --no-cache builds",
             f"{same}/{total}",
             "files",
@@ -297,7 +294,7 @@ def artifact_names(out: Path) -> dict[str, str]:
     return {p.name.rsplit("-", 1)[0]: p.name for p in (out / "artifacts").glob("*.zip")}
 
 
-def incrementality() -> list[Row]:
+def incrementality() -> list[common.Row]:
     """In a copy of the sources, build, append a comment to functions/<TOUCHED>/app.py, build
     again: exactly one artifact (that function's) and one value per params file may change."""
     with tempfile.TemporaryDirectory(prefix="bench-incremental-") as tmp:
@@ -319,21 +316,21 @@ def incrementality() -> list[Row]:
             after / "template.json"
         ).read_bytes()
     return [
-        Row(
+        common.Row(
             f"incremental: artifacts changed after touching {TOUCHED}",
             f"{len(changed_artifacts)} ({', '.join(changed_artifacts)})",
             "artifacts",
             "1",
             changed_artifacts == [TOUCHED],
         ),
-        Row(
+        common.Row(
             "incremental: param values changed per stage file (dev, test, prod)",
             ", ".join(map(str, changed_values)),
             "values",
             "1 each",
             changed_values == [1] * len(STAGES),
         ),
-        Row(
+        common.Row(
             "incremental: template.json unchanged",
             "yes" if template_same else "no",
             "-",
@@ -343,16 +340,16 @@ def incrementality() -> list[Row]:
     ]
 
 
-def run(quick: bool) -> list[Row]:
-    progress("build: build.py cold, no-op, template edit, function edit")
+def run(quick: bool) -> list[common.Row]:
+    common.progress("build: build.py cold, no-op, template edit, function edit")
     rows, ours = our_build(2 if quick else 7)
-    progress("build: cdk synth of seed 000")
+    common.progress("build: cdk synth of seed 000")
     rows += cdk_synth(1 if quick else 5, ours)
-    progress("build: make template (no change)")
+    common.progress("build: make template (no change)")
     rows += make_template(2 if quick else 5)
-    progress("build: determinism and incrementality")
+    common.progress("build: determinism and incrementality")
     return rows + determinism() + incrementality()
 
 
 if __name__ == "__main__":
-    main(run)
+    common.main(run)

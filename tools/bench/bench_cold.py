@@ -29,19 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 from templates.catalog import FUNCTIONS, LAYER
-from tools.bench.common import (
-    DIST,
-    DUMMY_AWS,
-    STACK,
-    Row,
-    child_environment,
-    function_environment,
-    main,
-    progress,
-    sample_row,
-    template,
-    unpack_dist,
-)
+from tools.bench import common
 
 KIB = 1024
 ZIP_LIMIT_KIB = 64
@@ -100,10 +88,12 @@ def runtime_boto3(into: Path, python: str) -> Path:
 def lambda_environment(tpl: dict, name: str, task_root: Path) -> dict[str, str]:
     """What Lambda sets, plus the function's own Environment from the template (resource Refs
     as plausible physical names): Powertools behaves as deployed."""
-    function_name = f"{STACK}-{name.replace('_', '-')}"
+    function_name = f"{common.STACK}-{name.replace('_', '-')}"
     return {
-        **DUMMY_AWS,
-        **function_environment(tpl, name, lambda logical: f"{STACK}-{logical.lower()}"),
+        **common.DUMMY_AWS,
+        **common.function_environment(
+            tpl, name, lambda logical: f"{common.STACK}-{logical.lower()}"
+        ),
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -144,12 +134,12 @@ def without_bytecode(root: Path) -> None:
 
 def measure(
     python: str, label: str, root: Path, boto3_dir: Path, tpl: dict, reps: int
-) -> list[Row]:
+) -> list[common.Row]:
     """One pass over the unpacked zips under `root`: import boto3, then each handler, `reps`
     times interleaved; a row for boto3 and one per function with its ratio to boto3."""
-    functions_dir, layer_dir = unpack_dist(root)
-    base = child_environment(PYTHONDONTWRITEBYTECODE="1")
-    boto3_env = {**base, **DUMMY_AWS, "PYTHONPATH": str(boto3_dir)}
+    functions_dir, layer_dir = common.unpack_dist(root)
+    base = common.child_environment(PYTHONDONTWRITEBYTECODE="1")
+    boto3_env = {**base, **common.DUMMY_AWS, "PYTHONPATH": str(boto3_dir)}
     environments = {}
     for spec in FUNCTIONS:
         folder = functions_dir / spec.name
@@ -165,36 +155,38 @@ def measure(
         label = f"bytecode {with_bytecode(root, python)}"
     times: dict[str, list[float]] = {"boto3": [], **{spec.name: [] for spec in FUNCTIONS}}
     for rep in range(reps):
-        progress(f"cold ({label}): round {rep + 1} of {reps}")
+        common.progress(f"cold ({label}): round {rep + 1} of {reps}")
         times["boto3"].append(import_seconds(python, "boto3", root, boto3_env))
         for spec in FUNCTIONS:
             folder = functions_dir / spec.name
             times[spec.name].append(import_seconds(python, "app", folder, environments[spec.name]))
     boto3_median = statistics.median(times["boto3"])
-    rows = [sample_row(f"cold, {label}: import boto3 alone ({RUNTIME})", times["boto3"], "s")]
+    rows = [
+        common.sample_row(f"cold, {label}: import boto3 alone ({RUNTIME})", times["boto3"], "s")
+    ]
     for spec in FUNCTIONS:
         ratio = statistics.median(times[spec.name]) / boto3_median
         name = f"cold, {label}: import {spec.name} handler ({ratio:.2f}x boto3)"
         if label == "no bytecode":  # for comparison only: the build never ships a zip without it
-            rows.append(sample_row(name, times[spec.name], "s"))
+            rows.append(common.sample_row(name, times[spec.name], "s"))
             continue
         target, limit = f"<= {RATIO_LIMIT}x boto3", RATIO_LIMIT * boto3_median
-        rows.append(sample_row(name, times[spec.name], "s", target, limit))
+        rows.append(common.sample_row(name, times[spec.name], "s", target, limit))
     return rows
 
 
 def zip_sizes() -> dict[str, int]:
-    manifest = json.loads((DIST / "manifest.json").read_text())
+    manifest = json.loads((common.DIST / "manifest.json").read_text())
     return {name: a["size"] for name, a in manifest["artifacts"].items()}
 
 
-def run(quick: bool) -> list[Row]:
+def run(quick: bool) -> list[common.Row]:
     reps = 2 if quick else 7
     python = python313()
-    tpl = template()
-    rows: list[Row] = []
+    tpl = common.template()
+    rows: list[common.Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
-        progress(f"cold: boto3 for {python}")
+        common.progress(f"cold: boto3 for {python}")
         boto3_dir = runtime_boto3(Path(tmp) / "runtime", python)
         for label in ("no bytecode", "bytecode"):
             root = Path(tmp) / label.replace(" ", "-")
@@ -203,7 +195,7 @@ def run(quick: bool) -> list[Row]:
     for spec in FUNCTIONS:
         size = sizes[spec.name] / KIB
         rows.append(
-            Row(
+            common.Row(
                 f"zip size: {spec.name}",
                 size,
                 "KiB",
@@ -211,9 +203,9 @@ def run(quick: bool) -> list[Row]:
                 size <= ZIP_LIMIT_KIB,
             )
         )
-    rows.append(Row("zip size: layer", sizes[LAYER] / KIB, "KiB"))
+    rows.append(common.Row("zip size: layer", sizes[LAYER] / KIB, "KiB"))
     return rows
 
 
 if __name__ == "__main__":
-    main(run)
+    common.main(run)

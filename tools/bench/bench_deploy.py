@@ -12,18 +12,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.moto_server import give_account_cloudwatch_role
-from tools.bench.common import (
-    REGION,
-    ROOT,
-    Row,
-    child_environment,
-    clock,
-    main,
-    progress,
-    sample_row,
-)
+from tools.bench import common
 from tools.local import moto_compat
+from tools.local.stack import give_account_cloudwatch_role
 
 STAGE = "test"
 UPLOADED = re.compile(r"^uploaded \S+: .* \((\d+) bytes\)$", re.MULTILINE)
@@ -34,17 +25,25 @@ NO_CHANGES = "no changes (same template, same parameters, same artifacts)"
 
 def make_deploy(endpoint: str) -> tuple[float, str]:
     """`make deploy STAGE=test` against moto: (wall seconds, its output)."""
-    env = child_environment(
+    env = common.child_environment(
         AWS_ENDPOINT_URL=endpoint,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=common.REGION,
+        AWS_REGION=common.REGION,
     )
-    command = ["make", "--no-print-directory", "deploy", f"STAGE={STAGE}", f"REGION={REGION}"]
-    started = clock()
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    elapsed = clock() - started
+    command = [
+        "make",
+        "--no-print-directory",
+        "deploy",
+        f"STAGE={STAGE}",
+        f"REGION={common.REGION}",
+    ]
+    started = common.clock()
+    result = subprocess.run(
+        command, cwd=common.ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    elapsed = common.clock() - started
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise RuntimeError(f"make deploy failed ({result.returncode}):\n{output}")
@@ -71,21 +70,21 @@ def requests_in(log: str) -> tuple[int, int, int]:
     return len(lines), artifacts, len(objects) - artifacts
 
 
-def run(quick: bool) -> list[Row]:
+def run(quick: bool) -> list[common.Row]:
     reps = 1 if quick else 3
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
         log = Path(tmp) / "moto.log"
         server, endpoint = moto_compat.start_server(log)
         try:
             # A fresh account (moto's too) has no API Gateway CloudWatch role: preflight refuses.
-            give_account_cloudwatch_role({"AWS_ENDPOINT_URL": endpoint})
-            progress("deploy: first deploy (create)")
+            give_account_cloudwatch_role(endpoint, common.REGION)
+            common.progress("deploy: first deploy (create)")
             first, output = make_deploy(endpoint)
             first_bytes = uploaded_bytes(output)
             before = requests_in(log.read_text())
             walls, sent, unchanged = [], 0, 0
             for i in range(reps):
-                progress(f"deploy: no-op deploy {i + 1}/{reps}")
+                common.progress(f"deploy: no-op deploy {i + 1}/{reps}")
                 wall, output = make_deploy(endpoint)
                 walls.append(wall)
                 sent += uploaded_bytes(output)
@@ -96,25 +95,27 @@ def run(quick: bool) -> list[Row]:
             server.wait(timeout=30)
     calls, puts, other = (a - b for a, b in zip(after, before, strict=True))
     return [
-        Row(
+        common.Row(
             f"deploy: first (create stack, {first_bytes:,} bytes uploaded): wall",
             first,
             "s",
         ),
-        sample_row(f"deploy: no-op, {reps} runs: wall", walls, "s"),
-        Row(
+        common.sample_row(f"deploy: no-op, {reps} runs: wall", walls, "s"),
+        common.Row(
             "deploy: no-op: artifact bytes uploaded (deploy output)", sent, "bytes", "0", sent == 0
         ),
-        Row("deploy: no-op: artifact PUTs seen by moto_server", puts, "requests", "0", puts == 0),
-        Row(
+        common.Row(
+            "deploy: no-op: artifact PUTs seen by moto_server", puts, "requests", "0", puts == 0
+        ),
+        common.Row(
             "deploy: no-op: other object PUTs (template, drift record)",
             other / reps,
             "per run",
             "0",
             other == 0,
         ),
-        Row("deploy: no-op: AWS requests", calls / reps, "per run"),
-        Row(
+        common.Row("deploy: no-op: AWS requests", calls / reps, "per run"),
+        common.Row(
             "deploy: no-op: 'no changes', no change set",
             f"{unchanged}/{reps}",
             "runs",
@@ -125,4 +126,4 @@ def run(quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    main(run)
+    common.main(run)

@@ -17,17 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from tools.bench.common import (
-    PYTHON,
-    ROOT,
-    Row,
-    child_environment,
-    clock,
-    main,
-    percentile,
-    progress,
-    sample_row,
-)
+from tools.bench import common
 
 BANNER = re.compile(r"http://127\.0\.0\.1:(\d+)\s+\(ready in ([0-9.]+) s\)")
 ITEM_ID = "bench-local"
@@ -39,12 +29,12 @@ class Server:
 
     def __init__(self, console: Path) -> None:
         self.console = console
-        self.started = clock()
+        self.started = common.clock()
         with console.open("w") as out:
             self.process = subprocess.Popen(
-                [PYTHON, "-m", "tools.local.serve", "--stage", "dev", "--port", "0"],
-                cwd=ROOT,
-                env=child_environment(),
+                [common.PYTHON, "-m", "tools.local.serve", "--stage", "dev", "--port", "0"],
+                cwd=common.ROOT,
+                env=common.child_environment(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -56,7 +46,7 @@ class Server:
         while time.monotonic() < deadline:
             found = BANNER.search(self.console.read_text())
             if found:
-                return int(found[1]), float(found[2]), clock() - self.started
+                return int(found[1]), float(found[2]), common.clock() - self.started
             if self.process.poll() is not None:
                 break
             time.sleep(0.01)
@@ -67,7 +57,7 @@ class Server:
         while True:
             try:
                 if request(self.port, "GET", "/")[0] == 200:
-                    return clock() - self.started
+                    return common.clock() - self.started
             except OSError:
                 pass
             time.sleep(0.005)
@@ -104,33 +94,33 @@ def load(port: int, total: int, threads: int) -> tuple[float, list[float]]:
     def client(count: int) -> None:
         mine = []
         for _ in range(count):
-            started = clock()
+            started = common.clock()
             status, body = request(port, "GET", f"/items/{ITEM_ID}")
-            mine.append((clock() - started) * 1000)
+            mine.append((common.clock() - started) * 1000)
             if status != 200:
                 failures.append(f"{status} {body[:200]!r}")
         with lock:
             latencies.extend(mine)
 
     workers = [threading.Thread(target=client, args=(total // threads,)) for _ in range(threads)]
-    started = clock()
+    started = common.clock()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    elapsed = clock() - started
+    elapsed = common.clock() - started
     if failures:
         raise RuntimeError(f"GET /items/{ITEM_ID} failed: {failures[0]}")
     return len(latencies) / elapsed, latencies
 
 
-def run(quick: bool) -> list[Row]:
+def run(quick: bool) -> list[common.Row]:
     starts, total = (1, 200) if quick else (3, 2_000)
-    rows: list[Row] = []
+    rows: list[common.Row] = []
     banners, reported, answers = [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-local-") as tmp:
         for i in range(starts):
-            progress(f"local: start {i + 1}/{starts}")
+            common.progress(f"local: start {i + 1}/{starts}")
             server = Server(Path(tmp) / f"console{i}.log")
             try:
                 banners.append(server.to_banner)
@@ -142,19 +132,19 @@ def run(quick: bool) -> list[Row]:
                         raise RuntimeError(f"POST /items: {status} {body[:200]!r}")
                     load(server.port, 20, 1)  # warm-up: get_item's cold start is not the rate
                     for threads in (1, 4):
-                        progress(f"local: {total:,} GETs from {threads} client(s)")
+                        common.progress(f"local: {total:,} GETs from {threads} client(s)")
                         rate, latencies = load(server.port, total, threads)
                         rows.append(
-                            Row(
+                            common.Row(
                                 f"local GET /items/{{id}}, {threads} client(s): throughput",
                                 rate,
                                 "req/s",
                             )
                         )
                         rows.append(
-                            sample_row(
+                            common.sample_row(
                                 f"local GET /items/{{id}}, {threads} client(s): latency "
-                                f"(p99 {percentile(latencies, 0.99):.1f} ms)",
+                                f"(p99 {common.percentile(latencies, 0.99):.1f} ms)",
                                 latencies,
                                 "ms",
                             )
@@ -162,12 +152,12 @@ def run(quick: bool) -> list[Row]:
             finally:
                 server.stop()
     return [
-        sample_row(f"local: spawn to 'ready' banner ({starts} starts)", banners, "s"),
-        sample_row("local: the banner's own 'ready in X s'", reported, "s"),
-        sample_row("local: spawn to first HTTP 200 (GET /)", answers, "s"),
+        common.sample_row(f"local: spawn to 'ready' banner ({starts} starts)", banners, "s"),
+        common.sample_row("local: the banner's own 'ready in X s'", reported, "s"),
+        common.sample_row("local: spawn to first HTTP 200 (GET /)", answers, "s"),
         *rows,
     ]
 
 
 if __name__ == "__main__":
-    main(run)
+    common.main(run)

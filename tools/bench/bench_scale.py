@@ -6,7 +6,6 @@ Why: every listing is one bounded page (Scan with Limit) and a read is one GetIt
 the time per request must not grow with the table. The items the Scan read per request are
 counted on the wire (ScannedCount), which shows the bound independently of moto's own cost."""
 
-import json
 import os
 import random
 import statistics
@@ -19,52 +18,30 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from tools.bench import common
 from tools.bench.bench_warm import ATTRIBUTES, STAMP, typed
-from tools.bench.common import (
-    DUMMY_AWS,
-    REGION,
-    STACK,
-    STAGE,
-    Context,
-    Row,
-    api_event,
-    function_environment,
-    load_handler,
-    main,
-    progress,
-    sample_row,
-    template,
-    unpack_dist,
-)
 
 SIZES = (100, 1_000, 10_000)
 LIMIT = 50
 RATIO_LIMIT = 1.5
-STATE_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
 
 
 def create_state(tpl: dict[str, Any]) -> dict[str, str]:
     """The template's tables and bucket, created by moto's CloudFormation with the test stage's
     values; their physical IDs by logical ID."""
-    from tests import cfn
+    from tools.deploy.stage_params import stage_values
     from tools.local import moto_compat
+    from tools.local.stack import create_part, state_part
 
     moto_compat.apply()
-    ids = [i for t in STATE_TYPES for i in cfn.resources_of_type(tpl, t)]
-    part = cfn.subset(tpl, ids)
-    client = boto3.client("cloudformation", region_name=REGION)
-    client.create_stack(
-        StackName=f"{STACK}-bench-scale",
-        TemplateBody=json.dumps(part),
-        Parameters=cfn.stack_parameters(part, cfn.stage_values(tpl, STAGE)),
-    )
-    resources = client.describe_stack_resources(StackName=f"{STACK}-bench-scale")
-    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]}
+    client = boto3.client("cloudformation", region_name=common.REGION)
+    values = stage_values(tpl, common.STAGE)
+    return create_part(client, f"{common.STACK}-bench-scale", state_part(tpl), values)
 
 
 def fill(table: str, start: int, stop: int) -> None:
     """Items start..stop-1 (ids item-00000...), 25 per BatchWriteItem."""
-    client = boto3.client("dynamodb", region_name=REGION)
+    client = boto3.client("dynamodb", region_name=common.REGION)
     for first in range(start, stop, 25):
         items = [
             {
@@ -80,7 +57,7 @@ def fill(table: str, start: int, stop: int) -> None:
         client.batch_write_item(RequestItems={table: puts})
 
 
-def timed(handler: Any, event: dict, context: Context, status: int) -> float:
+def timed(handler: Any, event: dict, context: common.Context, status: int) -> float:
     started = time.perf_counter()
     result = handler(event, context)
     elapsed = time.perf_counter() - started
@@ -89,13 +66,13 @@ def timed(handler: Any, event: dict, context: Context, status: int) -> float:
     return elapsed * 1000
 
 
-def run(quick: bool) -> list[Row]:
+def run(quick: bool) -> list[common.Row]:
     reps = 20 if quick else 100
-    os.environ.update(DUMMY_AWS)
+    os.environ.update(common.DUMMY_AWS)
     os.environ.update(POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_DEV="false")
-    tpl = template()
+    tpl = common.template()
     rng = random.Random(9)
-    list_event = api_event("GET", "/items", "/items", query={"limit": str(LIMIT)})
+    list_event = common.api_event("GET", "/items", "/items", query={"limit": str(LIMIT)})
     lists: dict[int, list[float]] = {}
     gets: dict[int, list[float]] = {}
     scanned: list[int] = []
@@ -105,23 +82,23 @@ def run(quick: bool) -> list[Row]:
         open(os.devnull, "w") as null,
         mock_aws(),
     ):
-        functions_dir, layer_dir = unpack_dist(Path(tmp))
+        functions_dir, layer_dir = common.unpack_dist(Path(tmp))
         physical = create_state(tpl)
-        env = function_environment(tpl, "list_items", lambda logical: physical[logical])
+        env = common.function_environment(tpl, "list_items", lambda logical: physical[logical])
         os.environ.update(env)
         sys.stdout = null  # the handlers' log lines
         try:
-            list_items, list_common = load_handler(functions_dir, layer_dir, "list_items")
-            get_item, _ = load_handler(functions_dir, layer_dir, "get_item")
+            list_items, list_common = common.load_handler(functions_dir, layer_dir, "list_items")
+            get_item, _ = common.load_handler(functions_dir, layer_dir, "get_item")
             client = list_common["items_common.dynamo"].table().meta.client
             client.meta.events.register(
                 "after-call.dynamodb.Scan",
                 lambda parsed, **_: scanned.append(parsed.get("ScannedCount", 0)),
             )
-            context = Context()
+            context = common.Context()
             count = 0
             for size in SIZES:
-                progress(f"scale: {size:,} items")
+                common.progress(f"scale: {size:,} items")
                 fill(env["TABLE_NAME"], count, size)
                 count = size
                 ids = [f"item-{rng.randrange(size):05d}" for _ in range(reps)]
@@ -134,7 +111,7 @@ def run(quick: bool) -> list[Row]:
                 gets[size] = [
                     timed(
                         get_item.lambda_handler,
-                        api_event(
+                        common.api_event(
                             "GET",
                             "/items/{id}",
                             f"/items/{item_id}",
@@ -147,16 +124,18 @@ def run(quick: bool) -> list[Row]:
                 ]
         finally:
             sys.stdout = real_stdout
-    rows: list[Row] = []
+    rows: list[common.Row] = []
     for label, samples in ((f"GET /items?limit={LIMIT}", lists), ("GET /items/{id}", gets)):
         base = statistics.median(samples[SIZES[0]])
         for size in SIZES:
             if size == SIZES[0]:
-                rows.append(sample_row(f"scale {label}, {size:,} items", samples[size], "ms"))
+                rows.append(
+                    common.sample_row(f"scale {label}, {size:,} items", samples[size], "ms")
+                )
                 continue
             ratio = statistics.median(samples[size]) / base
             rows.append(
-                sample_row(
+                common.sample_row(
                     f"scale {label}, {size:,} items ({ratio:.2f}x {SIZES[0]:,})",
                     samples[size],
                     "ms",
@@ -166,7 +145,7 @@ def run(quick: bool) -> list[Row]:
             )
     most = max(scanned) if scanned else 0
     rows.append(
-        Row(
+        common.Row(
             f"scale GET /items?limit={LIMIT}: items read per request at {SIZES[-1]:,}",
             most,
             "items",
@@ -178,4 +157,4 @@ def run(quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    main(run)
+    common.main(run)

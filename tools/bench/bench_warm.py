@@ -32,21 +32,7 @@ from typing import Any
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from tools.bench.common import (
-    DUMMY_AWS,
-    STACK,
-    Context,
-    Row,
-    api_event,
-    function_environment,
-    load_handler,
-    main,
-    percentile,
-    progress,
-    sample_row,
-    template,
-    unpack_dist,
-)
+from tools.bench import common
 
 ITEM_ID = "bench-item-0001"
 STAMP = "2025-01-01T00:00:00.000000Z"
@@ -126,28 +112,31 @@ def cases() -> list[Case]:
     get = ("dynamodb", "get_item", answer({"Item": row(ITEM_ID)}))
     new = ("dynamodb", "update_item", answer({"Attributes": row(ITEM_ID, 4)}))
     return [
-        Case("GET /", "health", api_event("GET", "/", "/"), 200),
+        Case("GET /", "health", common.api_event("GET", "/", "/"), 200),
         Case(
-            "GET /openapi.json", "openapi", api_event("GET", "/openapi.json", "/openapi.json"), 200
+            "GET /openapi.json",
+            "openapi",
+            common.api_event("GET", "/openapi.json", "/openapi.json"),
+            200,
         ),
         Case(
             "GET /items?limit=50",
             "list_items",
-            api_event("GET", "/items", "/items", query={"limit": "50"}),
+            common.api_event("GET", "/items", "/items", query={"limit": "50"}),
             200,
             [("dynamodb", "scan", answer(PAGE))],
         ),
         Case(
             "GET /items/{id}",
             "get_item",
-            api_event("GET", "/items/{id}", ITEM_PATH, **BY_ID),
+            common.api_event("GET", "/items/{id}", ITEM_PATH, **BY_ID),
             200,
             [get],
         ),
         Case(
             "GET /items/{id} + attachment",
             "get_item",
-            api_event("GET", "/items/{id}", ITEM_PATH, **BY_ID),
+            common.api_event("GET", "/items/{id}", ITEM_PATH, **BY_ID),
             200,
             [
                 ("dynamodb", "get_item", answer({"Item": row(ITEM_ID, file_key=FILE_KEY)})),
@@ -157,21 +146,23 @@ def cases() -> list[Case]:
         Case(
             "POST /items",
             "create_item",
-            api_event("POST", "/items", "/items", body=json.dumps({"id": ITEM_ID, **ATTRIBUTES})),
+            common.api_event(
+                "POST", "/items", "/items", body=json.dumps({"id": ITEM_ID, **ATTRIBUTES})
+            ),
             201,
             [("dynamodb", "put_item", answer({}))],
         ),
         Case(
             "PUT /items/{id}",
             "update_item",
-            api_event("PUT", "/items/{id}", ITEM_PATH, body=BODY, **BY_ID),
+            common.api_event("PUT", "/items/{id}", ITEM_PATH, body=BODY, **BY_ID),
             200,
             [get, new],
         ),
         Case(
             "PATCH /items/{id}",
             "patch_item",
-            api_event(
+            common.api_event(
                 "PATCH",
                 "/items/{id}",
                 ITEM_PATH,
@@ -184,14 +175,14 @@ def cases() -> list[Case]:
         Case(
             "DELETE /items/{id}",
             "delete_item",
-            api_event("DELETE", "/items/{id}", ITEM_PATH, **BY_ID),
+            common.api_event("DELETE", "/items/{id}", ITEM_PATH, **BY_ID),
             204,
             [("dynamodb", "delete_item", answer({"Attributes": row(ITEM_ID)}))],
         ),
         Case(
             "GET /items/{id}/versions",
             "list_versions",
-            api_event("GET", "/items/{id}/versions", f"{ITEM_PATH}/versions", **BY_ID),
+            common.api_event("GET", "/items/{id}/versions", f"{ITEM_PATH}/versions", **BY_ID),
             200,
             [get],
         ),
@@ -226,16 +217,16 @@ CATEGORIES = ("validation", "serialization", "logging")
 LOGGER_METHODS = ("info", "exception", "append_keys", "set_correlation_id", "structure_logs")
 
 
-def instrument(probe: Probe, handler_module: ModuleType, common: dict[str, ModuleType]) -> None:
+def instrument(probe: Probe, handler_module: ModuleType, layer: dict[str, ModuleType]) -> None:
     """Install the probe's wrappers in this function's modules (see the module docstring)."""
     replace: dict[int, Callable] = {}
-    validation = common.get("items_common.validation")  # health and openapi do not load it
+    validation = layer.get("items_common.validation")  # health and openapi do not load it
     for fn in vars(validation).values() if validation else ():
         if inspect.isfunction(fn) and fn.__module__ == validation.__name__:
             replace[id(fn)] = probe.wrap("validation", fn)
-    jsonify = common["items_common.jsonify"]
+    jsonify = layer["items_common.jsonify"]
     replace[id(jsonify.dumps)] = probe.wrap("serialization", jsonify.dumps)
-    for module in [handler_module, *common.values()]:
+    for module in [handler_module, *layer.values()]:
         for name, value in list(vars(module).items()):
             if id(value) in replace:
                 setattr(module, name, replace[id(value)])
@@ -255,28 +246,33 @@ class Loaded:
     case: Case
     handler: Callable[[dict, Any], dict]
     module: ModuleType
-    common: dict[str, ModuleType]
+    layer: dict[str, ModuleType]  # its items_common modules, by name
     stubbers: dict[str, Stubber]
 
 
 def load(case: Case, functions_dir: Path, layer_dir: Path, tpl: dict) -> Loaded:
     """The function as one warm container: its environment, its module, stubbed clients."""
-    os.environ.update(function_environment(tpl, case.function, lambda r: f"{STACK}-{r.lower()}"))
-    module, common = load_handler(functions_dir, layer_dir, case.function)
+    os.environ.update(
+        common.function_environment(tpl, case.function, lambda r: f"{common.STACK}-{r.lower()}")
+    )
+    module, layer = common.load_handler(functions_dir, layer_dir, case.function)
     services = {service for service, _, _ in case.calls}
     clients = {
-        "dynamodb": lambda: common["items_common.dynamo"].table().meta.client,
-        "s3": lambda: common["items_common.aws"].s3(),
+        "dynamodb": lambda: layer["items_common.dynamo"].table().meta.client,
+        "s3": lambda: layer["items_common.aws"].s3(),
     }
     stubbers = {name: Stubber(clients[name]()) for name in services}
     for stubber in stubbers.values():
         stubber.activate()
-    return Loaded(case, module.lambda_handler, module, common, stubbers)
+    return Loaded(case, module.lambda_handler, module, layer, stubbers)
 
 
 def requests(loaded: Loaded, count: int, probe: Probe | None = None) -> tuple[list, dict]:
     """`count` requests; (seconds per request, {category: seconds per request})."""
-    case, context = loaded.case, Context(function_name=f"{STACK}-{loaded.case.function}")
+    case, context = (
+        loaded.case,
+        common.Context(function_name=f"{common.STACK}-{loaded.case.function}"),
+    )
     times: list[float] = []
     spent: dict[str, list[float]] = {c: [] for c in CATEGORIES}
     for _ in range(count):
@@ -297,33 +293,37 @@ def requests(loaded: Loaded, count: int, probe: Probe | None = None) -> tuple[li
     return times, spent
 
 
-def run(quick: bool) -> list[Row]:
+def run(quick: bool) -> list[common.Row]:
     count, probed = (300, 100) if quick else (10_000, 2_000)
-    os.environ.update(DUMMY_AWS)
+    os.environ.update(common.DUMMY_AWS)
     os.environ.update(POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_DEV="false")
-    tpl = template()
-    rows: list[Row] = []
+    tpl = common.template()
+    rows: list[common.Row] = []
     real_stdout = sys.stdout
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp, open(os.devnull, "w") as null:
-        functions_dir, layer_dir = unpack_dist(Path(tmp))
+        functions_dir, layer_dir = common.unpack_dist(Path(tmp))
         sys.stdout = null  # Powertools' Logger binds its stream when the handler is imported
         try:
             for case in cases():
-                progress(f"warm: {case.label} x {count}")
+                common.progress(f"warm: {case.label} x {count}")
                 loaded = load(case, functions_dir, layer_dir, tpl)
                 requests(loaded, 50)  # warm-up: first-call caches (clients, JMESPath, schemas)
                 times, _ = requests(loaded, count)
                 ms = [t * 1000 for t in times]
-                rows.append(sample_row(f"warm {case.label}: per request", ms, "ms"))
-                rows.append(Row(f"warm {case.label}: p99 of {count:,}", percentile(ms, 0.99), "ms"))
+                rows.append(common.sample_row(f"warm {case.label}: per request", ms, "ms"))
+                rows.append(
+                    common.Row(
+                        f"warm {case.label}: p99 of {count:,}", common.percentile(ms, 0.99), "ms"
+                    )
+                )
                 probe = Probe()
-                instrument(probe, loaded.module, loaded.common)
+                instrument(probe, loaded.module, loaded.layer)
                 probe_times, spent = requests(loaded, probed, probe)
                 total = sum(probe_times)
                 for category in CATEGORIES:
                     share = 100 * sum(spent[category]) / total
                     rows.append(
-                        sample_row(
+                        common.sample_row(
                             f"warm {case.label}: {category} ({share:.0f}% of request)",
                             [s * 1000 for s in spent[category]],
                             "ms",
@@ -335,4 +335,4 @@ def run(quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    main(run)
+    common.main(run)

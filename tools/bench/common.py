@@ -154,11 +154,12 @@ def function_environment(
     """The function's Environment as CloudFormation resolves it for the test stage, with
     `physical(logical_id)` for each Ref to a resource (table, bucket)."""
     from templates.naming import logical_id
-    from tests import cfn
+    from tools.deploy.stage_params import stage_values
+    from tools.intrinsics import Resolver
 
-    values = {**cfn.stage_values(tpl, STAGE), "AWS::StackName": STACK, "AWS::Region": REGION}
+    values = {**stage_values(tpl, STAGE), "AWS::StackName": STACK, "AWS::Region": REGION}
     fn = tpl["Resources"][logical_id(name, "function")]
-    resolver = cfn.Resolver(tpl, values, lambda logical, _: physical(logical))
+    resolver = Resolver(tpl, values, lambda logical, _: physical(logical))
     variables = resolver.resolve(fn["Properties"]["Environment"]["Variables"])
     return {key: str(value) for key, value in variables.items()}
 

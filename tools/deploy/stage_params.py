@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from templates.parameters import FROM_BUILD, FROM_DEPLOY, FROM_STAGE_FILE, MAX_ITEMS_KEY, supplier
+from tools import ROOT
 from tools.intrinsics import Evaluator, parameter_values
 
 STAGES = ("dev", "test", "prod")
@@ -83,6 +84,11 @@ def validate(path: Path, template: dict, stage: str | None = None) -> dict[str, 
     if problems:
         raise ParamsError(f"{path}:\n  " + "\n  ".join(problems))
     return {k: str(v) for k, v in sorted(values.items())}
+
+
+def stage_values(template: dict, stage: str) -> dict[str, str]:
+    """The checkout's params/<stage>.json, checked against `template` (validate)."""
+    return validate(ROOT / "params" / f"{stage}.json", template)
 
 
 def broken_rules(template: dict, values: dict[str, str]) -> list[str]:

@@ -8,8 +8,13 @@ and functions are the template's own, with its key schema. moto creates the stac
 From the stack, what the local API needs: each resource's physical ID, and each function's
 environment as Lambda holds it (the template's Environment, resolved by CloudFormation: table
 and bucket names, stage, CORS, ...). The functions themselves run in-process (tools.local.app).
+
+Also for moto, to the tests and the benchmarks: a part of the template created as a stack of its
+own (`state_part`, `create_part`: the tables and bucket the handlers run against in-process),
+and the API Gateway CloudWatch role a new account needs before `make deploy` (moto_server's).
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +26,11 @@ import boto3
 from templates.parameters import FROM_STAGE_FILE, supplier
 from tools.deploy import cli as deploy
 from tools.deploy import preflight, stage_params
+from tools.intrinsics import named
 
 ACCOUNT_BUCKET = "items-api-local-artifacts"  # the local artifact bucket (moto's S3)
+STATE_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")  # the data the handlers keep
+CLOUDWATCH_ROLE = "apigateway-cloudwatch-logs"  # the account's API Gateway logging role
 
 
 @dataclass(frozen=True)
@@ -117,3 +125,116 @@ def _environments(
             config = lambda_client.get_function_configuration(FunctionName=physical[logical])
             out[logical] = dict(config.get("Environment", {}).get("Variables", {}))
     return out
+
+
+# A part of the template as a stack of its own ---------------------------------------------------
+
+
+def with_dependencies(template: dict, logical_ids: list[str]) -> list[str]:
+    """These resources and every resource they reference, directly or not, in template order."""
+    wanted, todo = set(), list(logical_ids)
+    while todo:
+        rid = todo.pop()
+        if rid in wanted:
+            continue
+        wanted.add(rid)
+        resource = template["Resources"][rid]
+        todo += [r for r in named(resource) if r in template["Resources"]]
+        todo += resource.get("DependsOn", [])
+    return [r for r in template["Resources"] if r in wanted]
+
+
+def subset(template: dict, logical_ids: list[str]) -> dict:
+    """A template of just these resources and those they need, the conditions, and the
+    parameters they reference."""
+    resources = {i: template["Resources"][i] for i in with_dependencies(template, logical_ids)}
+    conditions = template.get("Conditions", {})
+    used = set(named(resources)) | set(named(conditions))
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {k: v for k, v in template["Parameters"].items() if k in used},
+        "Conditions": conditions,
+        "Resources": resources,
+    }
+
+
+def stack_parameters(template: dict, values: Mapping[str, str]) -> list[dict]:
+    """create_stack Parameters for the template's parameters found in `values`."""
+    return [
+        {"ParameterKey": k, "ParameterValue": values[k]}
+        for k in template.get("Parameters", {})
+        if k in values
+    ]
+
+
+def state_part(template: dict) -> dict:
+    """The template's tables and bucket and what they need (their key, the conditions and
+    parameters they read), without the functions and the API: for running the handlers
+    in-process against the template's own data resources."""
+    ids = [rid for rid, r in template["Resources"].items() if r["Type"] in STATE_TYPES]
+    return subset(template, ids)
+
+
+def create_part(cloudformation: Any, name: str, part: dict, values: Mapping[str, str]) -> dict:
+    """`part` created as stack `name` with those of `values` it has parameters for (moto's
+    CloudFormation creates it before it answers); each resource's physical ID by logical ID."""
+    cloudformation.create_stack(
+        StackName=name, TemplateBody=json.dumps(part), Parameters=stack_parameters(part, values)
+    )
+    resources = cloudformation.describe_stack_resources(StackName=name)["StackResources"]
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+
+
+# The account ----------------------------------------------------------------------------------
+
+
+def give_account_cloudwatch_role(endpoint: str, region: str, name: str = CLOUDWATCH_ROLE) -> str:
+    """What an operator does once per account and region before API Gateway may log (a new
+    account, like moto's, has none), here in the moto at `endpoint` (dummy credentials): a role
+    API Gateway can assume that may write logs (the actions of the managed
+    AmazonAPIGatewayPushToCloudWatchLogs, inline: moto has no AWS managed policies), set with
+    `aws apigateway update-account`. Returns its ARN."""
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
+    iam = session.client("iam", endpoint_url=endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "apigateway.amazonaws.com"},
+            }
+        ],
+    }
+    push = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:FilterLogEvents",
+                ],
+            }
+        ],
+    }
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        made = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        arn = made["Role"]["Arn"]
+        iam.put_role_policy(
+            RoleName=name, PolicyName="push-to-cloudwatch-logs", PolicyDocument=json.dumps(push)
+        )
+    session.client("apigateway", endpoint_url=endpoint).update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
+    )
+    return arn

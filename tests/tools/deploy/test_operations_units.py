@@ -11,9 +11,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.aws import REGION
-from tests.cfn import ROOT, stage_values
+from tests.cfn import ROOT
 from tools.deploy import changes, drift, events, logs, teardown
 from tools.deploy import cli as deploy
+from tools.deploy.stage_params import stage_values
 
 
 def aws_change(logical: str, type_: str, action: str, replacement: str = "",

@@ -21,10 +21,11 @@ import pytest
 from moto import mock_aws
 
 from tests import checkout, moto_server
-from tests.cfn import ROOT, create_built_stack, resources_of_type, stage_values
+from tests.cfn import ROOT, create_built_stack, resources_of_type
 from tools.deploy import cli as deploy
 from tools.deploy import preflight
 from tools.deploy.preflight import RULES, Names, PreflightError, derived_names
+from tools.deploy.stage_params import stage_values
 from tools.local import moto_compat
 
 REGION = "us-west-2"

@@ -12,6 +12,7 @@ from werkzeug.test import Client
 
 from templates.catalog import ROUTES
 from tests import cfn
+from tools.intrinsics import Resolver
 from tools.local import LocalApi, read_routes, to_event, unpack
 from tools.local.events import MalformedResult, from_result
 from tools.local.routes import LambdaTarget, MockResponse
@@ -45,7 +46,7 @@ def resolved(template: dict, values: dict, mappings: dict, prefix: str) -> dict[
     """Header mappings resolved by the tests' own resolver as one map (a header under
     `Fn::If [..., AWS::NoValue]` is gone when its condition is false), quotes stripped."""
     headers = {}
-    for key, value in cfn.Resolver(template, values).resolve(mappings).items():
+    for key, value in Resolver(template, values).resolve(mappings).items():
         assert value.startswith("'") and value.endswith("'"), value
         headers[key.removeprefix(prefix)] = value[1:-1]
     return headers

@@ -6,6 +6,7 @@ Each run of the machine works under its own id prefix and empties the table when
 runs share one moto stack without seeing each other. `make test` runs a quick profile
 (MODEL_EXAMPLES, default 20 runs); `make fuzz` runs 500."""
 
+import copy
 import json
 import os
 import uuid
@@ -41,16 +42,23 @@ patches = st.dictionaries(names, st.one_of(st.none(), values), max_size=4)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386, the model's own copy: objects merge, null removes, the rest replaces."""
-    if not isinstance(patch, dict):
+    """The model's own JSON merge patch: RFC 7396's pseudo-code (section 2) line by line, on a
+    copy (the model's items and hypothesis's values are never changed in place)."""
+
+    def merge(target: Any, patch: Any) -> Any:
+        if isinstance(patch, dict):
+            if not isinstance(target, dict):
+                target = {}
+            for name, value in patch.items():
+                if value is None:
+                    if name in target:
+                        del target[name]
+                else:
+                    target[name] = merge(target.get(name), value)
+            return target
         return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
+
+    return merge(copy.deepcopy(target), patch)
 
 
 def attributes(item: dict) -> dict:
@@ -120,17 +128,22 @@ class ItemsModel(RuleBasedStateMachine):
             return {"If-Match": str(version + 1)}, True
         return {}, False
 
-    def _write(self, method: str, item_id: str, body: dict, choice: str, result) -> None:
-        """PUT or PATCH: 404 for a missing item, 412 for a stale If-Match, else the item
-        becomes result(current attributes) at the next version."""
+    def _conditional(
+        self, method: str, item_id: str, choice: str, done: int, body: dict | None = None
+    ) -> tuple[bool, Any]:
+        """A request to the item under the If-Match of `choice`: it must answer 404 for a
+        missing item, 412 for a stale If-Match, else `done`. Whether it was done, the answer."""
         headers, stale = self._precondition(item_id, choice)
         status, answer = self.call(method, f"/items/{item_id}", body, **headers)
-        if item_id not in self.model:
-            assert status == 404, answer
-        elif stale:
-            assert status == 412, answer
-        else:
-            assert status == 200, answer
+        expected = 404 if item_id not in self.model else 412 if stale else done
+        assert status == expected, answer
+        return status == done, answer
+
+    def _write(self, method: str, item_id: str, body: dict, choice: str, result) -> None:
+        """PUT or PATCH (_conditional's answers): when done, the item becomes
+        result(current attributes) at the next version."""
+        done, answer = self._conditional(method, item_id, choice, 200, body)
+        if done:
             current, version = self.model[item_id]
             expected = (result(current), version + 1)
             assert (attributes(answer), answer["version"]) == expected
@@ -146,14 +159,8 @@ class ItemsModel(RuleBasedStateMachine):
 
     @rule(item_id=ids, choice=st.sampled_from(["none", "current", "stale"]))
     def delete(self, item_id, choice):
-        headers, stale = self._precondition(item_id, choice)
-        status, answer = self.call("DELETE", f"/items/{item_id}", **headers)
-        if item_id not in self.model:
-            assert status == 404, answer
-        elif stale:
-            assert status == 412, answer
-        else:
-            assert status == 204, answer
+        done, _ = self._conditional("DELETE", item_id, choice, 204)
+        if done:
             del self.model[item_id]
 
     @rule(limit=st.integers(1, 4))

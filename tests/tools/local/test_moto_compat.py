@@ -20,6 +20,7 @@ from moto import mock_aws
 from tests import cfn
 from tests import moto_server as moto_helpers
 from tools.deploy.stack_policy import STATEFUL_TYPES
+from tools.deploy.stage_params import stage_values
 from tools.local import moto_compat
 from tools.local import stack as local_stack
 
@@ -404,7 +405,7 @@ def ours(aws_env) -> Any:
     template = json.loads((DIST / "template.json").read_text())
     moto_compat.apply()
     with mock_aws():
-        made = cfn.create_built_stack(OUR_STACK, template, cfn.stage_values(template, "test"),
+        made = cfn.create_built_stack(OUR_STACK, template, stage_values(template, "test"),
                                       REGION)  # fmt: skip
         assert made["status"] == "CREATE_COMPLETE"
         yield template
@@ -628,7 +629,7 @@ def test_a_deploy_with_a_changed_parameter_updates_through_aws_cloudformation_de
     CreateChangeSet UPDATE, ExecuteChangeSet) of a changed params file onto the deployed stack,
     on moto_server."""
     env = moto_helpers.environment(moto_server["endpoint"])
-    moto_helpers.give_account_cloudwatch_role(env)
+    local_stack.give_account_cloudwatch_role(moto_server["endpoint"], REGION)
 
     def deploy(params: Path, dist: Path) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -695,13 +696,13 @@ def test_our_stack_creates_in_dependency_order_whatever_the_documents_order(aws_
     reversed_body = {**template, "Resources": dict(reversed(template["Resources"].items()))}
     moto_compat.apply()
     with mock_aws():
-        values = cfn.stage_values(template, "test")
+        values = stage_values(template, "test")
         written = cfn.create_built_stack("written", template, values, REGION)
         client = boto3.client("cloudformation", region_name=REGION)
         given = {
             "StackName": "reversed",
             "TemplateBody": json.dumps(reversed_body),
-            "Parameters": cfn.stack_parameters(
+            "Parameters": local_stack.stack_parameters(
                 template, {**values, **cfn.build_keys(), "ArtifactBucket": cfn.ARTIFACT_BUCKET}
             ),
             "Capabilities": ["CAPABILITY_IAM"],
