@@ -4,8 +4,9 @@ check evaluates the same way)."""
 
 import pytest
 
-from tests.cfn import Resolver, resources_of_type, stage_values
-from tools.deploy.stage_params import broken_rules
+from tests.cfn import resources_of_type
+from tools.deploy.stage_params import broken_rules, stage_values
+from tools.intrinsics import Resolver
 
 DOMAIN = "api.example.com"
 CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"

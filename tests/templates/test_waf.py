@@ -9,7 +9,9 @@ import pytest
 from items_common.validation import MAX_BODY_BYTES
 from templates.data import RETAIN
 from templates.waf import MANAGED_RULE_GROUPS, WAF_LOG_PREFIX
-from tests.cfn import Resolver, references, resources_of_type, stage_values
+from tests.cfn import references, resources_of_type
+from tools.deploy.stage_params import stage_values
+from tools.intrinsics import Resolver
 
 ASSOCIATION = "AWS::WAFv2::WebACLAssociation"
 # The AWS managed rule groups the issue asks for (AWS WAF Developer Guide, "Baseline rule
