@@ -2,11 +2,13 @@
 (deploy, plan, local...) makes `template` first, which rebuilds dist/ (and .cache/build/) when
 a source changed since. Under pytest-xdist two workers' make runs would then build it at once,
 each writing the files the other reads; here the first of them builds it while the others wait
-(a lock on a file), and later runs find it built."""
+(a lock on a file), and later runs find it built. copy(): the sources, for a test that edits
+them."""
 
 import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,3 +46,19 @@ def ensure_built() -> None:
         sys.stderr.write(result.stdout + result.stderr)
         raise RuntimeError(f"make template failed ({result.returncode}): see the output above")
     _built = True
+
+
+# What a copy holds: enough to run the build and the tools (not dist/, .venv/ or .cache/).
+COPIED = ("build.py", "pyproject.toml", "templates", "functions", "params", "tools")
+
+
+def copy(into: Path) -> Path:
+    """The checkout's sources copied into `into` (without bytecode), for a test that changes
+    them: never the checkout's own files, which other tests read meanwhile."""
+    for name in COPIED:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            into.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ROOT / name, into / name)
+    return into

@@ -1,11 +1,18 @@
 """`make local` as a child process, for the tests that use it end to end over HTTP."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,9 +38,13 @@ class LocalApi:
     ATTEMPTS = 3
 
     def __init__(self, stage: str, **variables: str) -> None:
+        make = ["make", "--no-print-directory", "local", f"STAGE={stage}"]
+        settings = [f"{name}={value}" for name, value in variables.items()]
+        self._launch(lambda port: [*make, f"PORT={port}", *settings], ROOT)
+
+    def _launch(self, command: Callable[[int], list[str]], cwd: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE"))}
-        self.command = ["make", "--no-print-directory", "local", f"STAGE={stage}"]
-        self.settings = [f"{name}={value}" for name, value in variables.items()]
+        self.command, self.cwd = command, cwd
         self.attempts = 0
         checkout.ensure_built()
         self._start()
@@ -42,9 +53,8 @@ class LocalApi:
         port = free_port()
         self.attempts += 1
         self.process = subprocess.Popen(
-            [*self.command, f"PORT={port}", *self.settings],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
+            self.command(port), cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
         self.base = f"http://127.0.0.1:{port}"
         self.lines: list[str] = []
@@ -60,6 +70,10 @@ class LocalApi:
 
     def output(self) -> str:
         return "\n".join(self.lines)
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_SECONDS
@@ -86,3 +100,30 @@ class LocalApi:
         code = self.process.wait(timeout=60)
         self._reader.join(timeout=10)
         return code
+
+
+def request(
+    server: LocalApi, method: str, path: str, body: Any = None, headers: dict | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """One request, as curl would send it: (status, headers, the JSON body or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        server.base + path, data=data, method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=30) as answer:
+            status, head, raw = answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        status, head, raw = error.code, dict(error.headers), error.read()
+    return status, head, (json.loads(raw) if raw else None)
+
+
+class Served(LocalApi):
+    """`python -m tools.local.serve ARGUMENTS --port <free>` itself, run in `root` (this checkout,
+    or a copy of it whose sources a test changes): no make in between, so a signal reaches the
+    server alone and the exit code is the server's."""
+
+    def __init__(self, *arguments: str, root: Path = ROOT) -> None:
+        serve = [sys.executable, "-m", "tools.local.serve", *arguments]
+        self._launch(lambda port: [*serve, "--port", str(port)], root)

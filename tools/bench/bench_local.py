@@ -1,8 +1,8 @@
 """`make local`: the start time of `python -m tools.local.serve --port 0` (spawn until its "ready in
 X s" banner, the banner's own X, and spawn until the first successful HTTP answer, which
 includes the health function's cold import), then GET /items/{id} over loopback from 1 and
-from 4 client threads (a bounded number of requests, each on a new connection, as wsgiref
-answers HTTP/1.0).
+from 4 client threads (a bounded number of requests, each on a new connection: the worst case
+for the server, which keeps HTTP/1.1 connections alive).
 
 Why: `make local` is the quickest way to try the API; its start time is what a developer waits
 for on every restart, and its request rate bounds the local tests and fuzzing over HTTP."""

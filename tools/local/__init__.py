@@ -5,7 +5,8 @@ turned into API Gateway proxy events (v1), the handlers in functions/ called in-
 - events: request -> proxy event (proxy_event: the event's one builder), proxy result ->
   response.
 - app: LocalApi, a plain WSGI application (the fuzz tests and `make local` both use it).
-- artifacts: the built zips unpacked, so LocalApi runs exactly what a deploy uploads.
+- artifacts: the built zips unpacked, so LocalApi runs exactly what a deploy uploads; Reloader
+  keeps them in step with functions/ while `make local` runs (hot reload).
 """
 
 from .app import LambdaContext, LocalApi

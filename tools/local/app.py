@@ -1,7 +1,7 @@
 """LocalApi: the template's REST API as a stdlib WSGI application, the handlers run in-process.
 
     app = LocalApi(template, {"RoutePrefix": "items"}, stage="test")
-    wsgiref.simple_server.make_server("127.0.0.1", 3000, app).serve_forever()
+    werkzeug.serving.make_server("127.0.0.1", 3000, app, threaded=True).serve_forever()
 
 Per request: the route is matched on the raw (percent-encoded) path, as API Gateway does;
 OPTIONS answers come from the template's MOCK integrations; a Lambda route gets the proxy event
@@ -18,10 +18,18 @@ Handlers: functions/<folder>/<module>.py, imported once per function with functi
 layer) on sys.path. Each function has its own copy of the layer's modules, as each Lambda
 function has its own process: its first import loads a fresh copy, and every later run of it
 finds that copy (and what it imported lazily) in sys.modules again, never another function's.
-One function runs at a time. The environment variables (TABLE_NAME, BUCKET_NAME, CORS_*, ...)
-are the caller's business: set them before the first request (the tests do, via make_stack). Not
-emulated: auth (API keys, IAM), request validation by models, caching, throttling, timeouts
-(the context only reports the remaining time), a stage prefix in the URL (serve at /).
+One invocation runs at a time, of any function (the process has one sys.modules and one
+os.environ): requests may arrive on many threads, each waits for its turn, and the context's
+clock starts when its invocation does. So each function keeps Lambda's one invocation per
+execution environment, as if every function had one environment and the account a concurrency
+of 1. `refresh` (make local's hot reload, tools.local.artifacts.Reloader) is asked before each
+invocation whether the function's files changed: then its handler and its layer modules are
+dropped and imported again (a new cold start). `close()` (a stopping server) answers the
+requests still waiting for their turn 503 at once; stream batches still run. The environment
+variables (TABLE_NAME, BUCKET_NAME, CORS_*, ...) are the caller's business: set them before the
+first request (the tests do, via make_stack). Not emulated: auth (API keys, IAM), request
+validation by models, caching, throttling, timeouts (the context only reports the remaining
+time), a stage prefix in the URL (serve at /).
 """
 
 import functools
@@ -195,6 +203,7 @@ class LocalApi:
         layer_dirs: Iterable[Path] = LAYER_DIRS,
         propagate_errors: bool = False,
         environments: Mapping[str, Mapping[str, str]] | None = None,
+        refresh: Callable[[LambdaTarget], bool] | None = None,
     ) -> None:
         given = dict(parameter_values or {})
         if stage:
@@ -213,10 +222,15 @@ class LocalApi:
         self.internal_error = gateway_response(
             template, values, "DEFAULT_5XX", "Internal server error", status=502
         )
+        self.stopping = gateway_response(
+            template, values, "DEFAULT_5XX", "The local server is stopping", status=503
+        )
         self.functions_dir = Path(functions_dir)
         self.layer_dirs = tuple(Path(d).resolve() for d in layer_dirs)
         self.propagate_errors = propagate_errors
         self.environments = {k: dict(v) for k, v in (environments or {}).items()}
+        self.refresh = refresh
+        self.closed = False
         self._handlers: dict[str, Handler] = {}
         self._modules: dict[str, dict[str, ModuleType]] = {}  # function id -> its layer modules
         self._lock = threading.Lock()
@@ -260,13 +274,29 @@ class LocalApi:
         spec.loader.exec_module(module)
         return module
 
+    def forget(self, function_id: str) -> None:
+        """Drop the function's handler and its copy of the layer's modules: its next invocation
+        imports them again, a cold start in a new execution environment."""
+        with self._lock:
+            self._handlers.pop(function_id, None)
+        self._modules.pop(function_id, None)
+
+    def close(self) -> None:
+        """Refuse (503) the requests that have not started their invocation yet: a stopping
+        server then answers those waiting for their turn at once, instead of running them."""
+        self.closed = True
+
     def invoke(self, target: LambdaTarget, event: dict[str, Any]) -> Any:
+        """The function's handler run on `event`, when no other invocation runs."""
         # A proxy event carries its request id; other events (a stream batch) get a fresh one.
         request_id = (event.get("requestContext") or {}).get("requestId") or str(uuid.uuid4())
-        context = context_for(target, request_id, self.region, self.account)
-        modules = self._modules.setdefault(target.function_id, {})
-        with _own_modules(modules), self.environment(target):
-            return self.handler(target)(event, context)
+        with _RUNNING:
+            if self.refresh is not None and self.refresh(target):
+                self.forget(target.function_id)
+            context = context_for(target, request_id, self.region, self.account)
+            modules = self._modules.setdefault(target.function_id, {})
+            with _own_modules(modules), self.environment(target):
+                return self.handler(target)(event, context)
 
     @contextmanager
     def environment(self, target: LambdaTarget) -> Iterator[None]:
@@ -316,15 +346,18 @@ class LocalApi:
             source_ip=environ.get("REMOTE_ADDR") or "127.0.0.1",
             stage_variables=self.stage_variables,
         )
-        try:
-            status, response_headers, body = from_result(self.invoke(route.target, event))
-        except Exception:
-            if self.propagate_errors:
-                raise
-            environ["wsgi.errors"].write(traceback.format_exc())
-            return self._gateway(
-                start_response, self.internal_error, "InternalServerErrorException"
-            )
+        with _RUNNING:  # this request's turn: one invocation at a time
+            if self.closed:  # the server began stopping while it waited
+                return self._gateway(start_response, self.stopping, "ServiceUnavailableException")
+            try:
+                status, response_headers, body = from_result(self.invoke(route.target, event))
+            except Exception:
+                if self.propagate_errors:
+                    raise
+                environ["wsgi.errors"].write(traceback.format_exc())
+                return self._gateway(
+                    start_response, self.internal_error, "InternalServerErrorException"
+                )
         response_headers.append(("x-amzn-RequestId", event["requestContext"]["requestId"]))
         return self._send(start_response, status, response_headers, body)
 

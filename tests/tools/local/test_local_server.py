@@ -13,28 +13,12 @@ import boto3
 import pytest
 
 from templates.naming import logical_id
-from tests.local_process import LocalApi
+from tests.local_process import LocalApi, request
 
 pytestmark = pytest.mark.slow  # make local, over HTTP
 
 STAGE = "dev"
 STACK = f"items-api-{STAGE}"
-
-
-def request(
-    server: LocalApi, method: str, path: str, body: Any = None, headers: dict | None = None
-) -> tuple[int, dict[str, str], Any]:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        server.base + path, data=data, method=method,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(req, timeout=30) as answer:
-            status, head, raw = answer.status, dict(answer.headers), answer.read()
-    except urllib.error.HTTPError as error:
-        status, head, raw = error.code, dict(error.headers), error.read()
-    return status, head, (json.loads(raw) if raw else None)
 
 
 @pytest.fixture(scope="module")

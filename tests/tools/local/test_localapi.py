@@ -334,6 +334,19 @@ def test_propagate_errors_reraises(template):
         Client(api).get("/items/abc")
 
 
+def test_a_closed_api_answers_503_without_running_a_function(template):
+    """A stopping server closes its API: the requests still waiting for their turn are answered
+    at once, with the gateway's 5XX headers, and run nothing."""
+    api = RecordingApi(template, stage="test")
+    api.close()
+    response = Client(api).get("/items/abc")
+    assert response.status_code == 503
+    assert json.loads(response.get_data()) == {"message": "The local server is stopping"}
+    assert response.headers["x-amzn-ErrorType"] == "ServiceUnavailableException"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert api.events == []
+
+
 # --- the WSGI application, real handlers on moto ---------------------------------------------
 
 
@@ -381,6 +394,20 @@ def test_each_handler_is_imported_once(local_api):
         assert client.get("/items/missing").status_code == 404
         assert client.get("/").status_code == 200
     assert set(local_api._handlers) == {"GetItemFunction", "HealthFunction"}
+
+
+def test_a_function_whose_files_changed_is_imported_again(local_api):
+    """`refresh` (make local's hot reload) says a function's files changed: its next invocation
+    imports its handler again; the others keep theirs."""
+    changed: set[str] = set()
+    local_api.refresh = lambda target: target.function_id in changed
+    client = Client(local_api)
+    assert (client.get("/").status_code, client.get("/items/x").status_code) == (200, 404)
+    health, get_item = local_api._handlers["HealthFunction"], local_api._handlers["GetItemFunction"]
+    changed.add("HealthFunction")
+    assert (client.get("/").status_code, client.get("/items/x").status_code) == (200, 404)
+    assert local_api._handlers["HealthFunction"] is not health
+    assert local_api._handlers["GetItemFunction"] is get_item
 
 
 def test_a_function_keeps_its_own_layer_modules_when_another_is_imported(stack, template, tmp_path):
