@@ -2,28 +2,14 @@
 S3 key parameter per artifact, in the artifact bucket."""
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from troposphere import (
-    Equals,
-    FindInMap,
-    GetAtt,
-    If,
-    Not,
-    NoValue,
-    Ref,
-    Sub,
-    Template,
-    awslambda,
-    iam,
-    logs,
-)
+from troposphere import Equals, GetAtt, If, Not, NoValue, Ref, Sub, Template, awslambda, iam
 from troposphere.validators.awslambda import MAXIMUM_MEMORY, MINIMUM_MEMORY
 
 from .catalog import ARTIFACTS, FUNCTIONS, LAYER, ROUTE_PREFIX
 from .cors import CORS_ALLOW_CREDENTIALS, CORS_ALLOW_ORIGIN
 from .data import PARTITION_KEY_NAME, SORT_KEY_NAME, Data
-from .log_groups import LogGroups
+from .log_groups import LOG_LEVEL, LogGroups, logging_config
 from .naming import logical_id, physical_name
 from .network import IN_VPC, VPC_SECURITY_GROUP_IDS, VPC_SUBNET_IDS
 from .parameters import FROM_BUILD, FROM_DEPLOY, Param, choice, number
@@ -116,50 +102,6 @@ TIMEOUT = number(
     high=30,
     unit="seconds",
 )
-LOG_LEVEL = choice(
-    "LogLevel",
-    group="Functions",
-    label="Function log level",
-    description="Lowest level of the functions' own log records that Lambda keeps (its advanced "
-    "logging controls: LoggingConfig ApplicationLogLevel, WARNING as WARN; Powertools Logger "
-    "follows it through AWS_LAMBDA_LOG_LEVEL). INFO logs one line per request (route, status, "
-    "duration); WARNING or ERROR keep only problems.",
-    allowed=("DEBUG", "INFO", "WARNING", "ERROR"),
-    default="INFO",
-)
-SYSTEM_LOG_LEVEL = choice(
-    "SystemLogLevel",
-    group="Functions",
-    label="Lambda platform log level",
-    description="Lowest level of Lambda's own log records that it keeps (LoggingConfig "
-    "SystemLogLevel): INFO keeps each invocation's start and report (duration, memory); WARN "
-    "only problems.",
-    allowed=("DEBUG", "INFO", "WARN"),
-    default="INFO",
-)
-# LogLevel's values as Lambda's ApplicationLogLevel names them.
-APPLICATION_LOG_LEVELS = "ApplicationLogLevels"
-LAMBDA_LEVEL = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
-
-
-class LoggingConfig(awslambda.LoggingConfig):
-    """troposphere 4.11.1's LoggingConfig lacks LogFormat, which AWS::Lambda::Function's
-    LoggingConfig has (Text or JSON; the log levels need JSON)."""
-
-    props: ClassVar[dict] = {**awslambda.LoggingConfig.props, "LogFormat": (str, False)}
-
-
-def logging_config(group: logs.LogGroup) -> LoggingConfig:
-    """JSON logs into the stack's own `group` (Lambda would otherwise create /aws/lambda/<name>),
-    at the levels the parameters set, so an operator changes them from the console."""
-    return LoggingConfig(
-        LogGroup=Ref(group),
-        LogFormat="JSON",
-        ApplicationLogLevel=FindInMap(APPLICATION_LOG_LEVELS, LOG_LEVEL.ref(), "Level"),
-        SystemLogLevel=SYSTEM_LOG_LEVEL.ref(),
-    )
-
-
 RESERVED_CONCURRENCY = number(
     "ReservedConcurrency",
     group="Functions",
@@ -191,8 +133,6 @@ PARAMETERS = (
     ARCHITECTURE,
     MEMORY_SIZE,
     TIMEOUT,
-    LOG_LEVEL,
-    SYSTEM_LOG_LEVEL,
     RESERVED_CONCURRENCY,
     SNAP_START,
     *CODE_KEYS.values(),
@@ -223,7 +163,6 @@ def add(
     """Each function waits for its policy, so it never runs without its permissions (and Lambda
     checks the dead letter queue permission when it creates the function)."""
     t.add_condition(RESERVED, Not(Equals(RESERVED_CONCURRENCY.ref(), 0)))
-    t.add_mapping(APPLICATION_LOG_LEVELS, {k: {"Level": v} for k, v in LAMBDA_LEVEL.items()})
     suppress_everywhere(
         t,
         "WS1004",

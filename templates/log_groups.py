@@ -13,8 +13,9 @@ and never expiring, unless it already exists. So the stack creates it, before th
 name carries the REST API's id, new with every stack, so it never collides either."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from troposphere import Sub, Template, apigateway, kms, logs
+from troposphere import FindInMap, Ref, Sub, Template, apigateway, awslambda, kms, logs
 from troposphere.validators.logs import RETENTION_DAYS
 
 from .catalog import FUNCTIONS
@@ -42,7 +43,51 @@ API_LOG_RETENTION_DAYS = _retention(
     description="Days CloudWatch keeps the API access logs.",
     default=30,
 )
-PARAMETERS = (LOG_RETENTION_DAYS, API_LOG_RETENTION_DAYS)
+LOG_LEVEL = choice(
+    "LogLevel",
+    group="Functions",
+    label="Function log level",
+    description="Lowest level of the functions' own log records that Lambda keeps (its advanced "
+    "logging controls: LoggingConfig ApplicationLogLevel, WARNING as WARN; Powertools Logger "
+    "follows it through AWS_LAMBDA_LOG_LEVEL). INFO logs one line per request (route, status, "
+    "duration); WARNING or ERROR keep only problems.",
+    allowed=("DEBUG", "INFO", "WARNING", "ERROR"),
+    default="INFO",
+)
+SYSTEM_LOG_LEVEL = choice(
+    "SystemLogLevel",
+    group="Functions",
+    label="Lambda platform log level",
+    description="Lowest level of Lambda's own log records that it keeps (LoggingConfig "
+    "SystemLogLevel): INFO keeps each invocation's start and report (duration, memory); WARN "
+    "only problems.",
+    allowed=("DEBUG", "INFO", "WARN"),
+    default="INFO",
+)
+# LogLevel's values as Lambda's ApplicationLogLevel names them.
+APPLICATION_LOG_LEVELS = "ApplicationLogLevels"
+LAMBDA_LEVEL = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
+
+
+class LoggingConfig(awslambda.LoggingConfig):
+    """troposphere 4.11.1's LoggingConfig lacks LogFormat, which AWS::Lambda::Function's
+    LoggingConfig has (Text or JSON; the log levels need JSON)."""
+
+    props: ClassVar[dict] = {**awslambda.LoggingConfig.props, "LogFormat": (str, False)}
+
+
+def logging_config(group: logs.LogGroup) -> LoggingConfig:
+    """JSON logs into the stack's own `group` (Lambda would otherwise create /aws/lambda/<name>),
+    at the levels the parameters set, so an operator changes them from the console."""
+    return LoggingConfig(
+        LogGroup=Ref(group),
+        LogFormat="JSON",
+        ApplicationLogLevel=FindInMap(APPLICATION_LOG_LEVELS, LOG_LEVEL.ref(), "Level"),
+        SystemLogLevel=SYSTEM_LOG_LEVEL.ref(),
+    )
+
+
+PARAMETERS = (LOG_RETENTION_DAYS, API_LOG_RETENTION_DAYS, LOG_LEVEL, SYSTEM_LOG_LEVEL)
 
 
 @dataclass(frozen=True)
@@ -76,6 +121,7 @@ def api_execution(t: Template, groups: LogGroups, rest_api: apigateway.RestApi) 
 
 
 def add(t: Template, key: kms.Key) -> LogGroups:
+    t.add_mapping(APPLICATION_LOG_LEVELS, {k: {"Level": v} for k, v in LAMBDA_LEVEL.items()})
     return LogGroups(
         functions={f.name: log_group(t, f.name, LOG_RETENTION_DAYS, key) for f in FUNCTIONS},
         api_access=log_group(t, "api_access", API_LOG_RETENTION_DAYS, key),
