@@ -24,27 +24,30 @@ LOCAL_PARAMS ?=
 SOURCES := build.py pyproject.toml $(shell find templates functions params tools -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template docs local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env clean bench browser
+.PHONY: help venv template docs local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env taskcat-lint deploy-role clean bench browser
 
 help:
-	@echo "make template            build dist/ (template, zips, params, manifest)"
+	@echo "make template            build dist/ (template, CI/CD roles' template, zips, params, manifest)"
 	@echo "make docs                docs/parameters.md, generated from the built template and params"
 	@echo "make local               the API on http://127.0.0.1:3000, in-memory AWS [STAGE=dev PORT=3000 LOCAL_DATA=file]"
 	@echo "                         [LOCAL_PARAMS='CorsAllowOrigin=http://127.0.0.1:8080 ...']"
-	@echo "make test                lint + every test (no AWS account needed)"
-	@echo "make lint                cfn-lint (+ serverless rules) and ruff"
-	@echo "make scan                checkov and cfripper on dist/template.json (own venv)"
+	@echo "make test                lint + scan + taskcat lint + every test (no AWS account needed)"
+	@echo "make lint                cfn-lint (+ serverless rules) on both templates, ruff, the workflows' schema"
+	@echo "make scan                checkov and cfripper on dist/template.json and dist/deploy-role.json (own venv)"
+	@echo "make taskcat-lint        taskcat lint on .taskcat.yml's template (own venv)"
 	@echo "make fuzz                the full fuzz run: 1,000 cases per operation, 500 model runs"
 	@echo "make diagram             the stack as a picture: docs/stack.svg and .png (Graphviz)"
 	@echo "make browser             what the browser test needs: Debian's chromium, playwright-core (.browser/)"
 	@echo "make bench               benchmarks: build, artifacts, cold/warm paths, scale, deploy, local (docs/benchmarks.md)"
 	@echo "make deploy STAGE=test   deploy a stage [REGION=us-west-2 STACK_NAME=items-api-<stage> ARTIFACT_BUCKET=...]"
-	@echo "                         [ALLOW_REPLACE=1 ADOPT=1 FORCE=1]"
+	@echo "                         [ALLOW_REPLACE=1 ADOPT=1 FORCE=1 ROLE_ARN=<CloudFormation service role>]"
 	@echo "make plan STAGE=test     what a deploy would change (change set, not executed); 1 if it would replace data"
 	@echo "make preflight STAGE=test read-only account checks (CloudWatch role, concurrency, names); deploy and plan run it first"
 	@echo "make outputs STAGE=test  the live stack's outputs"
 	@echo "make logs STAGE=test FN=get_item   tail a function's log group"
 	@echo "make destroy STAGE=dev   delete the stack, list what it retained [YES=1 PURGE=1 (never prod)]"
+	@echo "make deploy-role GITHUB_REPO=owner/name   CI/CD's OIDC provider and roles, once per account"
+	@echo "                         [REGION=us-west-2 OIDC_PROVIDER_ARN=<the account's, if it has one>]"
 
 $(VENV_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(RUNTIME_PYTHON)".split("."))))' 2>/dev/null \
@@ -70,10 +73,13 @@ template: dist/manifest.json
 docs: template
 	$(BIN)/python -m tools.parameter_docs
 
+# cfn-lint on both templates; the workflows against GitHub's workflow schema, which
+# check-jsonschema ships (nothing downloaded).
 lint: template
-	$(BIN)/cfn-lint -c I -a cfn_lint_serverless.rules -t dist/template.json
+	$(BIN)/cfn-lint -c I -a cfn_lint_serverless.rules -t dist/template.json dist/deploy-role.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 # checkov pins packaging<24, which clashes with the test tools: the scanners get their own venv.
 SCAN := $(VENV)-checkov
@@ -87,7 +93,7 @@ scan: template $(SCAN)/.installed
 
 # Line coverage of functions/ is reported, and below 90% fails (pyproject.toml). pytest-xdist
 # runs the tests on every CPU, a test module on one worker at a time (tests/workers.py).
-test: lint scan browser
+test: lint scan taskcat-lint browser
 	$(BIN)/pytest -n auto --dist loadfile --cov --cov-report=term
 
 # make test runs the same fuzz and model tests with a quick profile.
@@ -160,8 +166,10 @@ FORCE ?=
 YES ?=
 PURGE ?=
 FN ?=
+# The CloudFormation service role make deploy passes (CI's: make deploy-role); none by default.
+ROLE_ARN ?=
 OPS = $(BIN)/python -m tools.deploy --stage '$(STAGE)' --region '$(REGION)' --stack-name '$(STACK_NAME)' \
-	$(if $(ARTIFACT_BUCKET),--artifact-bucket '$(ARTIFACT_BUCKET)') \
+	$(if $(ARTIFACT_BUCKET),--artifact-bucket '$(ARTIFACT_BUCKET)') $(if $(ROLE_ARN),--role-arn '$(ROLE_ARN)') \
 	$(if $(filter 1,$(ALLOW_REPLACE)),--allow-replace) $(if $(filter 1,$(ADOPT)),--adopt) \
 	$(if $(filter 1,$(FORCE)),--force)
 
@@ -190,6 +198,30 @@ $(VENV)-taskcat/.installed: pyproject.toml
 	touch $@
 
 taskcat-env: $(VENV)-taskcat/.installed
+
+# The real `taskcat lint` (cfn-lint through taskcat, offline) on .taskcat.yml's template, after
+# checking .taskcat.yml is what params/ gives. `taskcat test run` needs an account
+# (docs/operations.md).
+taskcat-lint: template $(VENV)-taskcat/.installed
+	$(BIN)/python -m tools.deploy.taskcat --check
+	$(VENV)-taskcat/bin/taskcat lint --input-file .taskcat.yml
+
+# CI/CD's roles (dist/deploy-role.json, templates/deploy_roles.py), once per account, by someone
+# allowed to create IAM roles: GITHUB_REPO=owner/name, REGION the workflows' AWS_REGION, and
+# OIDC_PROVIDER_ARN when the account has GitHub's OIDC provider already (one per account).
+GITHUB_REPO ?=
+OIDC_PROVIDER_ARN ?=
+ROLES_STACK_NAME ?= items-api-ci-roles
+deploy-role: template
+	@[ -n '$(GITHUB_REPO)' ] || { echo "make deploy-role: GITHUB_REPO=<owner>/<name> is missing:" \
+		"the GitHub repository whose workflows may assume the roles" >&2; exit 2; }
+	$(BIN)/aws cloudformation deploy --region '$(REGION)' --stack-name '$(ROLES_STACK_NAME)' \
+		--template-file dist/deploy-role.json --capabilities CAPABILITY_NAMED_IAM \
+		--no-fail-on-empty-changeset --tags Project=items-api ManagedBy=CloudFormation \
+		--parameter-overrides 'GitHubRepository=$(GITHUB_REPO)' \
+		'GitHubOidcProviderArn=$(OIDC_PROVIDER_ARN)'
+	$(BIN)/aws cloudformation describe-stacks --region '$(REGION)' --stack-name '$(ROLES_STACK_NAME)' \
+		--query 'Stacks[0].Outputs' --output table
 
 clean:
 	rm -rf dist .cache

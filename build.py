@@ -6,8 +6,9 @@ dist/artifacts/      one zip per function plus the layer, named <name>-<sha256>.
 dist/params/<s>.json every parameter but ArtifactBucket, as ["Key=Value", ...]: the stage's
                      values, the artifacts' S3 keys, and every other parameter's Default
 dist/stack-policy.json  the prod stack's policy: no replacing or deleting stateful resources
+dist/deploy-role.json   the second template: CI/CD's OIDC provider and roles (`make deploy-role`)
 dist/openapi.json    the API's OpenAPI document (default prefix), also in the openapi zip
-dist/manifest.json   the template's, the stack policy's, the OpenAPI document's and every
+dist/manifest.json   the templates', the stack policy's, the OpenAPI document's and every
                      artifact's sha256 and size (and the artifacts' S3 keys)
 
 Bytecode: next to every .py of the layer and the functions, each zip holds
@@ -441,6 +442,7 @@ def _generate(stages: list[str]) -> dict:
     """Everything the template code generates, as text (cached by the hash of its inputs)."""
     from templates import build_template
     from templates.catalog import ARTIFACTS, LAYER
+    from templates.deploy_roles import build_deploy_roles
     from templates.functions import PYTHON_RUNTIMES, code_key_parameter
     from tools.deploy import stage_params
     from tools.deploy.stack_policy import stack_policy
@@ -461,6 +463,7 @@ def _generate(stages: list[str]) -> dict:
         "code_keys": {name: code_key_parameter(name) for name in ARTIFACTS},
         "series": [r.removeprefix("python") for r in PYTHON_RUNTIMES],
         "template": template_json.decode(),
+        "deploy_roles": build_deploy_roles().to_json(sort_keys=False) + "\n",
         "stack_policy": dump_json(stack_policy(template)).decode(),
         "openapi": openapi_json().decode(),
         "values": values,
@@ -594,6 +597,7 @@ def build(out: Path, stages: list[str], cache: bool = True) -> dict:
 
     files = {
         "template": ("template.json", generated["template"].encode()),
+        "deploy_roles": ("deploy-role.json", generated["deploy_roles"].encode()),
         "stack_policy": ("stack-policy.json", generated["stack_policy"].encode()),
         "openapi": ("openapi.json", generated["openapi"].encode()),
     }

@@ -16,7 +16,8 @@ DOCS = sorted([*(ROOT / "docs").glob("*.md"), *(ROOT / "tools").rglob("*.md")])
 # The pages this repo writes by hand or generates (benchmarks.md is bench's; aws-rules.md is
 # checked by tests/templates/test_aws_rules.py).
 WRITTEN = [README, ROOT / "tools" / "local" / "moto-gaps.md"] + [
-    ROOT / "docs" / f"{n}.md" for n in ("api", "operations", "parameters", "security", "testing")
+    ROOT / "docs" / f"{n}.md"
+    for n in ("api", "cicd", "operations", "parameters", "security", "testing")
 ]
 PARAMETERS = ROOT / "docs" / "parameters.md"
 MAX_README_LINES = 250

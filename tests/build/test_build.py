@@ -60,8 +60,8 @@ def test_two_builds_are_byte_identical(tmp_path, sources):
     (sources / "get_item" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0junk")
     build.build(second, ["dev", "test", "prod"], cache=False)
     assert _digests(first) == _digests(second)
-    # template, stack policy, OpenAPI document, manifest, params, zips
-    assert len(_digests(first)) == 1 + 1 + 1 + 1 + 3 + len(ARTIFACTS)
+    # template, CI/CD roles' template, stack policy, OpenAPI document, manifest, params, zips
+    assert len(_digests(first)) == 1 + 1 + 1 + 1 + 1 + 3 + len(ARTIFACTS)
 
 
 def test_changing_one_function_changes_only_its_artifact_key(tmp_path, sources):

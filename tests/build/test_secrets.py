@@ -21,9 +21,10 @@ from tests.cfn import ROOT
 from tools.deploy.stage_params import STAGES
 
 KEY_MATERIAL_PLUGINS = {"AWSKeyDetector", "PrivateKeyDetector", "KeywordDetector"}
+# The stage files, the seeds and the CI workflows (which take AWS credentials from OIDC only).
 SOURCES = sorted(
-    p for d in ("params", "docs/seeds") if (ROOT / d).is_dir() for p in (ROOT / d).rglob("*")
-    if p.is_file()
+    p for d in ("params", "docs/seeds", ".github/workflows") if (ROOT / d).is_dir()
+    for p in (ROOT / d).rglob("*") if p.is_file()
 )  # fmt: skip
 
 
@@ -59,9 +60,9 @@ def built(tmp_path_factory) -> Path:
 
 
 def test_no_secret_in_the_built_files(built):
-    files = [built / "template.json", built / "stack-policy.json"]
+    files = [built / "template.json", built / "deploy-role.json", built / "stack-policy.json"]
     files += sorted((built / "params").glob("*.json"))
-    assert len(files) == 2 + len(STAGES)
+    assert len(files) == 3 + len(STAGES)
     findings = scan(files)
     assert not findings, _report(findings)
 

@@ -2,7 +2,9 @@
 
 A change set of the freshly built template and parameters is created against the live stack
 (CREATE for a new one), read, printed as a table and deleted; nothing is executed. (For a new
-stack, CloudFormation leaves an empty stack in REVIEW_IN_PROGRESS: it is deleted too.)
+stack, CloudFormation leaves an empty stack in REVIEW_IN_PROGRESS: it is deleted too. It carries
+PLAN_SHELL_TAG, so CI's plan role may delete that shell and no stack a deploy made:
+templates/deploy_permissions.py.)
 
 The gate: a stateful resource (templates/stack_policy.STATEFUL_TYPES: table, bucket, KMS key,
 log group, queue) that would be removed, or replaced (Replacement True or Conditional), blocks
@@ -25,6 +27,8 @@ REPLACES = ("True", "Conditional")
 # boto3 waiters' settings: poll every second, for at most 5 minutes.
 WAITING = {"Delay": 1, "MaxAttempts": 300}
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# The tag of the empty stack a CREATE change set makes (deploy_permissions.PLAN_SHELL_TAG).
+PLAN_SHELL_TAG = {"Key": "items-api:plan", "Value": "empty-stack"}
 
 
 class ChangeSetError(RuntimeError):
@@ -121,6 +125,7 @@ def preview(
             {"ParameterKey": k, "UsePreviousValue": True}
             for k in sorted(set(live_values or {}) & set(template_parameters) - given)
         ]
+    shell = {"Tags": [PLAN_SHELL_TAG]} if not live else {}
     try:
         created = cfn.create_change_set(
             StackName=stack_name,
@@ -129,6 +134,7 @@ def preview(
             TemplateURL=url,
             Parameters=parameters,
             Capabilities=["CAPABILITY_IAM"],
+            **shell,
         )
     except cfn.exceptions.ClientError as error:
         raise ChangeSetError(f"{stack_name}: {error.response['Error']['Message']}") from None

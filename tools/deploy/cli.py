@@ -70,6 +70,9 @@ class Options:
     allow_replace: bool = False  # ALLOW_REPLACE=1: deploy even if the gate says no
     adopt: bool = False  # ADOPT=1: write live parameter values into params/<stage>.json
     force: bool = False  # FORCE=1: deploy the file's values over live console edits
+    # ROLE_ARN=...: the CloudFormation service role the deploy hands CloudFormation (CI's,
+    # templates/deploy_roles.py); None: CloudFormation acts with the caller's own permissions.
+    role_arn: str | None = None
 
 
 def check_stage(stage: str) -> None:
@@ -201,13 +204,10 @@ def stack_tags(p: Release, values: dict[str, str]) -> list[str]:
     ]
 
 
-def cloudformation_deploy(p: Release, bucket: str, values: dict[str, str], cfn: Any) -> None:
-    """`aws cloudformation deploy`, with the stack's events printed as they happen and, on
-    failure, the first failed event's reason and where the rollback ended."""
-    overrides = p.dist / "deploy" / f"{p.stage}.json"
-    overrides.parent.mkdir(parents=True, exist_ok=True)
-    overrides.write_text(json.dumps(stage_params.overrides(values), indent=2) + "\n")
-    command = [
+def deploy_command(p: Release, bucket: str, values: dict[str, str], overrides: Path,
+                   role_arn: str | None = None) -> list[str]:  # fmt: skip
+    """The `aws cloudformation deploy` command line; `role_arn`: the service role it passes."""
+    return [
         aws_cli(), "cloudformation", "deploy",
         "--region", p.region,
         "--stack-name", p.stack_name,
@@ -217,8 +217,19 @@ def cloudformation_deploy(p: Release, bucket: str, values: dict[str, str], cfn: 
         "--s3-bucket", bucket,
         "--s3-prefix", TEMPLATE_PREFIX,
         "--no-fail-on-empty-changeset",
+        *(["--role-arn", role_arn] if role_arn else []),
         "--tags", *stack_tags(p, values),
     ]  # fmt: skip
+
+
+def cloudformation_deploy(p: Release, bucket: str, values: dict[str, str], cfn: Any,
+                          role_arn: str | None = None) -> None:  # fmt: skip
+    """`aws cloudformation deploy`, with the stack's events printed as they happen and, on
+    failure, the first failed event's reason and where the rollback ended."""
+    overrides = p.dist / "deploy" / f"{p.stage}.json"
+    overrides.parent.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(json.dumps(stage_params.overrides(values), indent=2) + "\n")
+    command = deploy_command(p, bucket, values, overrides, role_arn)
     print("$ " + " ".join(command), flush=True)
     tail = events.EventTail(cfn, p.stack_name, out=lambda line: print(line, flush=True))
     tail.start()
@@ -377,7 +388,7 @@ def deploy(p: Release, bucket: str | None, options: Options) -> None:
         print(f"artifacts: {files} uploaded ({size} bytes), {len(p.artifacts) - files} already "
               f"in s3://{bucket}")  # fmt: skip
         with policy_opened(cfn, p, stack, options.allow_replace):
-            cloudformation_deploy(p, bucket, values, cfn)
+            cloudformation_deploy(p, bucket, values, cfn, options.role_arn)
     protect(cfn, p)
     stack = live_stack(cfn, p.stack_name)
     print(f"{p.stack_name}: {stack['StackStatus'] if stack else 'missing'}")
@@ -520,13 +531,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-replace", action="store_true", help="ALLOW_REPLACE=1")
     parser.add_argument("--adopt", action="store_true", help="ADOPT=1")
     parser.add_argument("--force", action="store_true", help="FORCE=1")
+    parser.add_argument(
+        "--role-arn",
+        help="ROLE_ARN=...: the CloudFormation service role deploy passes (default: none)",
+    )
     parser.add_argument("--yes", action="store_true", help="YES=1: destroy without asking")
     parser.add_argument("--purge", action="store_true", help="PURGE=1: destroy retained data")
     parser.add_argument("--fn", help="logs: the function, e.g. get_item or get-item")
     parser.add_argument("--no-follow", action="store_true", help="logs: print and exit")
     args = parser.parse_args(argv)
     stack_name = args.stack_name or f"{PROJECT}-{args.stage}"
-    options = Options(args.allow_replace, args.adopt, args.force)
+    options = Options(args.allow_replace, args.adopt, args.force, args.role_arn)
     try:
         check_stage(args.stage)
         if args.command == "destroy":

@@ -278,6 +278,37 @@ def test_prod_is_protected_after_every_deploy(template, stage):
     assert protection_args == {"EnableTerminationProtection": True, "StackName": "items-api-prod"}
 
 
+SERVICE_ROLE = "arn:aws:iam::123456789012:role/items-api-cloudformation-test"
+
+
+@pytest.mark.parametrize("role_arn", [None, SERVICE_ROLE])
+def test_the_deploy_passes_a_service_role_only_when_given_one(template, tmp_path, role_arn):
+    """ROLE_ARN=... (CI's CloudFormation service role, templates/deploy_roles.py) becomes
+    `--role-arn`; without it CloudFormation acts with the caller's own permissions."""
+    p = deploy.Release("test", "items-api-test", REGION, ROOT / "dist", template,
+                       stage_values(template, "test"), {})  # fmt: skip
+    command = deploy.deploy_command(p, "bucket", p.values, tmp_path / "test.json", role_arn)
+    assert command[1:3] == ["cloudformation", "deploy"]
+    if role_arn is None:
+        assert "--role-arn" not in command
+    else:
+        assert command[command.index("--role-arn") + 1] == role_arn
+        assert command.count("--role-arn") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "role_arn"), [([], None), (["--role-arn", SERVICE_ROLE], SERVICE_ROLE)]
+)
+def test_make_deploys_role_arn_reaches_the_deploy(monkeypatch, argv, role_arn):
+    """The Makefile's ROLE_ARN is --role-arn (the OPS line); main hands it to deploy()."""
+    given = []
+    monkeypatch.setattr(deploy, "deploy", lambda p, bucket, options: given.append(options))
+    assert deploy.main(["deploy", "--stage", "test", *argv]) == 0
+    assert [o.role_arn for o in given] == [role_arn]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(if $(ROLE_ARN),--role-arn '$(ROLE_ARN)')" in makefile
+
+
 @pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "CREATE_COMPLETE"])
 def test_a_retry_after_a_failed_first_create_starts_from_an_empty_stack(aws_env, capsys, status):
     """A stack whose first create rolled back is ROLLBACK_COMPLETE and can only be deleted,

@@ -138,7 +138,8 @@ def cloudformation(aws_env, monkeypatch):
         cfn = boto3.client("cloudformation", region_name=REGION)
         deployed = []
 
-        def fake_deploy(p: deploy.Release, bucket: str, values: dict[str, str], _: object) -> None:
+        def fake_deploy(p: deploy.Release, bucket: str, values: dict[str, str], _: object,
+                        role_arn: str | None = None) -> None:  # fmt: skip
             kwargs = {
                 "StackName": p.stack_name,
                 "TemplateBody": json.dumps(p.template),
@@ -216,9 +217,9 @@ def test_allow_replace_opens_the_policy_for_one_deploy_only(cloudformation, monk
     during = []
     recorded = deploy.cloudformation_deploy
 
-    def deploy_under_policy(p, bucket, values, client) -> None:
+    def deploy_under_policy(p, bucket, values, client, role_arn=None) -> None:
         during.append(json.loads(cfn.get_stack_policy(StackName=name)["StackPolicyBody"]))
-        recorded(p, bucket, values, client)
+        recorded(p, bucket, values, client, role_arn)
         if fails:
             raise deploy.DeployError("the update failed")
 
