@@ -18,7 +18,7 @@ from awacs import sts
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import Equals, If, Output, Sub, Tags, Template, iam
 
-from . import deploy_permissions, parameters
+from . import deploy_permissions, parameters, service_role_permissions
 from .naming import logical_id
 from .parameters import Param
 from .security import assumed_by
@@ -184,7 +184,7 @@ def _service_role(t: Template, stage: str) -> iam.Role:
     why = f"What CloudFormation does to the {stage} stack's resources (make deploy ROLE_ARN)."
     title = logical_id("cloudformation", stage, "role")
     role = _role(t, title, service_role_name(stage), assumed_by("cloudformation"), why)
-    for group, grants in deploy_permissions.SERVICE.items():
+    for group, grants in service_role_permissions.SERVICE.items():
         t.add_resource(
             iam.ManagedPolicy(
                 logical_id("cloudformation", stage, group, "policy"),

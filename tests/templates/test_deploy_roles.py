@@ -20,11 +20,13 @@ from moto import mock_aws
 
 import build
 from templates import deploy_permissions as perms
+from templates import service_role_permissions as service
 from templates.deploy_roles import CI_ROLES, GITHUB, build_deploy_roles, role_names
 from templates.naming import logical_id
 from templates.suppressions import REASONS_KEY
-from tests.cfn import ROOT, _schemas, resources_of_type, stage_values
+from tests.cfn import ROOT, _schemas, resources_of_type
 from tools.deploy import changes, cli, drift, preflight, stage_params
+from tools.deploy.stage_params import stage_values
 from tools.intrinsics import Evaluator, parameter_values, pseudo_parameters
 
 REGION, ACCOUNT, REPO = "us-west-2", "123456789012", "octo-org/items-api"
@@ -43,6 +45,9 @@ STAR_ACTIONS = {
     "cloudwatch:ListDashboards", "kms:ListAliases", "lambda:GetAccountSettings",
     "kms:CreateKey", "lambda:CreateEventSourceMapping", "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+    # WAF's logging (its log delivery, the account's log resource policy) and Route 53's list.
+    "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy",
+    "route53:ListHostedZones",
 }  # fmt: skip
 # What the plan role may change: change sets, its own empty shell, its own template uploads.
 PLAN_WRITES = {"cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet",
@@ -63,11 +68,15 @@ DEPLOY_ACTIONS = {
 # Beyond the handlers' lists: CloudFormation invokes a custom resource's function as the role.
 SERVICE_EXTRA = {"lambda:InvokeFunction"}
 # Service-role patterns that are the account's and region's, not the stack's: IDs AWS makes
-# (keys, event source mappings, REST APIs), reads, and CodeDeploy's own configurations.
+# (keys, event source mappings, REST APIs, web ACLs), reads, CodeDeploy's own configurations,
+# and what parameters name (the custom domain, its hosted zone).
 ACCOUNT_WIDE = {"key/*", "event-source-mapping:*", "log-group:*", "alarm:*",
                 "deploymentconfig:CodeDeployDefault.Lambda*", "/restapis", "/restapis/*",
                 "/apikeys", "/apikeys/*", "/usageplans", "/usageplans/*", "/tags", "/tags/*",
-                "/account"}  # fmt: skip
+                "/account", "/domainnames", "/domainnames/*",
+                # WAF makes a web ACL's ID; the domain and its hosted zone are parameters.
+                "regional/webacl/*/*", "regional/managedruleset/*/*", "hostedzone/*",
+                "change/*"}  # fmt: skip
 # preflight.py's name checks (names.toml `check`) and the read each makes.
 NAME_CHECKS = {"lambda": "lambda:GetFunction", "alarm": "cloudwatch:DescribeAlarms",
                "dashboard": "cloudwatch:ListDashboards", "kms-alias": "kms:ListAliases",
@@ -176,7 +185,11 @@ def test_no_action_is_a_wildcard_and_star_resources_are_the_few_that_need_it(rol
 
 
 def test_every_star_resource_grant_says_why():
-    grants = [*perms.PLAN, *perms.deploy("prod"), *(g for gs in perms.SERVICE.values() for g in gs)]
+    grants = [
+        *perms.PLAN,
+        *perms.deploy("prod"),
+        *(g for gs in service.SERVICE.values() for g in gs),
+    ]
     for g in grants:
         assert "*" not in g.resources or g.why, g.sid
 
@@ -244,7 +257,7 @@ def _handler_permissions(template: dict) -> dict[str, set[str]]:
 def test_the_service_role_covers_every_handler_permission_or_says_why_not(template, roles):
     granted = _actions(_granted(_resolved(roles), "CloudformationTestRole"))
     needed = _handler_permissions(template)
-    withheld = {a for names in perms.NOT_GRANTED.values() for a in names.split()}
+    withheld = {a for names in service.NOT_GRANTED.values() for a in names.split()}
     assert sorted(set(needed) - granted - withheld) == []  # nothing the handlers need is missing
     assert sorted(granted - set(needed) - SERVICE_EXTRA) == []  # nothing beyond what they list
     assert sorted(granted & withheld) == [] and sorted(withheld - set(needed)) == []
@@ -322,7 +335,7 @@ def test_the_service_role_cannot_touch_the_ci_roles_or_another_stage(roles):
 
 
 def test_the_service_roles_scope_is_the_stack_wherever_aws_allows():
-    for group in perms.SERVICE.values():
+    for group in service.SERVICE.values():
         for grant in group:
             for pattern in grant.resources:
                 named = any(k in pattern for k in ("{stack}", "{stage}", "{bucket}"))
