@@ -4,6 +4,7 @@ logging role, and the API key with its usage plan (AuthType API_KEY)."""
 
 import json
 from dataclasses import dataclass
+from functools import partial
 
 from troposphere import (
     And,
@@ -51,22 +52,18 @@ CACHING = "ApiCaching"  # condition: CacheTtlSeconds > 0
 DATA_TRACE = "ApiDataTraceOn"  # condition: asked for, and not prod
 STAGE_VARIABLES_ALIAS = LIVE  # the function alias stage variables announce (seed 001)
 
-THROTTLING_RATE_LIMIT = number(
+# The stage's throttle (and the usage plan's, with API keys): API Gateway's own bounds.
+_throttle = partial(number, group="API", low=1, high=10000)
+THROTTLING_RATE_LIMIT = _throttle(
     "ThrottlingRateLimit",
-    group="API",
     label="Throttling rate (req/s)",
     description="Steady-state requests per second the stage accepts before answering 429.",
-    low=1,
-    high=10000,
     unit="requests per second",
 )
-THROTTLING_BURST_LIMIT = number(
+THROTTLING_BURST_LIMIT = _throttle(
     "ThrottlingBurstLimit",
-    group="API",
     label="Throttling burst",
     description="Requests the stage accepts at once above the rate before answering 429.",
-    low=1,
-    high=10000,
     unit="requests",
 )
 CACHE_TTL_SECONDS = number(
