@@ -84,7 +84,9 @@ NAME_CHECKS = {"lambda": "lambda:GetFunction", "alarm": "cloudwatch:DescribeAlar
                "queue": "sqs:GetQueueUrl", "topic": "sns:ListTopics",
                "table": "dynamodb:DescribeTable", "bucket": "s3:ListBucket",
                "codedeploy": "codedeploy:GetApplication"}  # fmt: skip
-MAX_SUPPRESSIONS = 1  # the service role's IAM actions (cfripper's PrivilegeEscalationRule)
+# The service role's IAM actions (cfripper's PrivilegeEscalationRule), WAF's log delivery
+# (its WildcardResourceRule).
+MAX_SUPPRESSIONS = 2
 INLINE_LIMIT, MANAGED_LIMIT = 10_240, 6_144  # IAM's policy sizes, whitespace not counted
 
 

@@ -16,4 +16,32 @@ FILTERS = [
         eval={"regex": ["^Cloudformation(Test|Prod)IdentityAndCodePolicy$", {"ref": "logical_id"}]},
         rules={"PrivilegeEscalationRule"},
     ),
+    Filter(
+        reason="WAF's logging to CloudWatch Logs goes through a log delivery and the account's "
+        "log resource policy, which WAF keeps itself: CreateLogDelivery, DeleteLogDelivery and "
+        "PutResourcePolicy act on the account's deliveries and policies, not on a log group's "
+        "ARN, so only `*` grants them.",
+        rule_mode=RuleMode.ALLOWED,
+        eval={
+            "and": [
+                {
+                    "regex": [
+                        "^Cloudformation(Test|Prod)FirewallAndDomainPolicy$",
+                        {"ref": "logical_id"},
+                    ]
+                },
+                {
+                    "in": [
+                        {"ref": "action"},
+                        [
+                            "logs:CreateLogDelivery",
+                            "logs:DeleteLogDelivery",
+                            "logs:PutResourcePolicy",
+                        ],
+                    ]
+                },
+            ]
+        },
+        rules={"WildcardResourceRule"},
+    ),
 ]
