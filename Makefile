@@ -24,7 +24,7 @@ LOCAL_PARAMS ?=
 SOURCES := build.py pyproject.toml $(shell find templates functions params tools -type f \
 	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null | LC_ALL=C sort)
 
-.PHONY: help venv template docs local plan preflight outputs logs destroy lint scan test fuzz diagram deploy taskcat-env taskcat-lint deploy-role clean bench browser
+.PHONY: help venv template docs local plan preflight outputs logs destroy lint scan test pytest fuzz diagram deploy taskcat-env taskcat-lint deploy-role clean bench browser
 
 help:
 	@echo "make template            build dist/ (template, CI/CD roles' template, zips, params, manifest)"
@@ -32,6 +32,7 @@ help:
 	@echo "make local               the API on http://127.0.0.1:3000, in-memory AWS [STAGE=dev PORT=3000 LOCAL_DATA=file]"
 	@echo "                         [LOCAL_PARAMS='CorsAllowOrigin=http://127.0.0.1:8080 ...']"
 	@echo "make test                lint + scan + taskcat lint + every test (no AWS account needed)"
+	@echo "make pytest              every test only (pytest on every CPU, coverage of functions/)"
 	@echo "make lint                cfn-lint (+ serverless rules) on both templates, ruff, the workflows' schema"
 	@echo "make scan                checkov and cfripper on dist/template.json and dist/deploy-role.json (own venv)"
 	@echo "make taskcat-lint        taskcat lint on .taskcat.yml's template (own venv)"
@@ -91,9 +92,14 @@ $(SCAN)/.installed: pyproject.toml
 scan: template $(SCAN)/.installed
 	$(BIN)/python -m tools.scan --bin $(SCAN)/bin
 
+# The scanners and taskcat lint run beside pytest: on 2 cores pytest's workers leave CPU idle
+# while they start, collect and finish. Each target's output is printed whole when it ends.
+test: lint browser
+	$(MAKE) --no-print-directory -j3 --output-sync=target scan taskcat-lint pytest
+
 # Line coverage of functions/ is reported, and below 90% fails (pyproject.toml). pytest-xdist
 # runs the tests on every CPU, a test module on one worker at a time (tests/workers.py).
-test: lint scan taskcat-lint browser
+pytest: template
 	$(BIN)/pytest -n auto --dist loadfile --cov --cov-report=term
 
 # make test runs the same fuzz and model tests with a quick profile.
