@@ -524,6 +524,10 @@ def _queue(client: Any, name: str) -> Any:
     return client.get_queue_url(QueueName=name)
 
 
+def _domain(client: Any, name: str) -> Any:
+    return client.get_domain_name(domainName=name)
+
+
 def _table(client: Any, name: str) -> Any:
     return client.describe_table(TableName=name)
 
@@ -594,6 +598,7 @@ NOT_FOUND = (
     "AWS.SimpleQueueService.NonExistentQueue",
     "QueueDoesNotExist",
     "ApplicationDoesNotExistException",
+    "NotFoundException",
 )
 # Rule.check -> (boto3 service, exists(client, names) -> the names that exist)
 EXISTS: dict[str, tuple[str, Callable[[Any, list[str]], set[str]]]] = {
@@ -616,6 +621,7 @@ EXISTS: dict[str, tuple[str, Callable[[Any, list[str]], set[str]]]] = {
     "bucket": ("s3", _each(_bucket)),
     "kms-alias": ("kms", _aliases),
     "codedeploy": ("codedeploy", _each(_application)),
+    "domain": ("apigateway", _each(_domain)),
 }
 
 

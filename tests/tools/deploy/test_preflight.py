@@ -408,6 +408,8 @@ MAKERS: dict[str, tuple[Callable[[Any, str], None], str]] = {
     "kms-alias": (_make_alias, "alias/{stack}/it"),
     "codedeploy": (lambda s, n: s.client("codedeploy").create_application(
         applicationName=n, computePlatform="Lambda"), "{stack}-it"),
+    "domain": (lambda s, n: s.client("apigateway").create_domain_name(
+        domainName=n, endpointConfiguration={"types": ["REGIONAL"]}), "{stack}-it.example.com"),
 }  # fmt: skip
 CHECKED = sorted((t, r) for t, r in RULES.items() if r.check)
 
