@@ -82,6 +82,12 @@ PREFLIGHT = (
         of("apigateway", "GET"),
         (arn("apigateway", "/account", account=False),),
     ),
+    # The custom domain name must be free (CustomDomainName, a parameter: any name).
+    Grant(
+        "PreflightDomainName",
+        of("apigateway", "GET"),
+        (arn("apigateway", "/domainnames/*", account=False),),
+    ),
     Grant(
         "PreflightCloudWatchRole",
         of("iam", "GetRole"),

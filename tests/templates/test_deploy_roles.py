@@ -83,7 +83,7 @@ NAME_CHECKS = {"lambda": "lambda:GetFunction", "alarm": "cloudwatch:DescribeAlar
                "logs": "logs:DescribeLogGroups", "role": "iam:GetRole",
                "queue": "sqs:GetQueueUrl", "topic": "sns:ListTopics",
                "table": "dynamodb:DescribeTable", "bucket": "s3:ListBucket",
-               "codedeploy": "codedeploy:GetApplication"}  # fmt: skip
+               "codedeploy": "codedeploy:GetApplication", "domain": "apigateway:GET"}  # fmt: skip
 # The service role's IAM actions (cfripper's PrivilegeEscalationRule), WAF's log delivery
 # (its WildcardResourceRule).
 MAX_SUPPRESSIONS = 2
@@ -212,7 +212,8 @@ def test_the_plan_role_reads_and_plans_but_cannot_execute_or_write(roles):
             bucket = f"items-api-artifacts-{ACCOUNT}-{REGION}"
             assert s["Resource"] == [f"arn:aws:s3:::{bucket}/templates/*.template.json"]
         if s["Sid"] not in {"PreflightCloudWatchRole", "PreflightAlarmNames",
-                            "PreflightWithoutResources", "PreflightApiGatewayAccount"}:  # fmt: skip
+                            "PreflightWithoutResources", "PreflightApiGatewayAccount",
+                            "PreflightDomainName"}:  # fmt: skip
             assert all("items-api-test" in r or "artifacts" in r for r in s["Resource"]), s
 
 
