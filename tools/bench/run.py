@@ -156,7 +156,7 @@ def table(rows: list[Row]) -> str:
 
 def method(name: str) -> str:
     """The module's docstring: how and why it measures."""
-    source = (ROOT / "bench" / f"bench_{name}.py").read_text()
+    source = (Path(__file__).parent / f"bench_{name}.py").read_text()
     text = ast.get_docstring(ast.parse(source)) or ""
     return " ".join(text.split())
 
