@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from troposphere import And, Condition, Equals, Not, Or, Ref, Template, apigateway, route53
 
 from .naming import logical_id
-from .parameters import BOOLEAN, Param, choice, refuse
+from .parameters import BOOLEAN, Param, assertion, choice, refuse
 
 HAS_DOMAIN = "CustomDomainSet"  # condition: CustomDomainName given
 HAS_ALIAS = "CustomDomainAliasSet"  # condition: and its hosted zone given
@@ -69,8 +69,7 @@ class Domain:
 def _needs(t: Template, name: str, given: Param, needed: Param, why: str) -> None:
     """A Rules assertion: `needed` may not be empty while `given` is set (a value that would
     otherwise be ignored, or a domain without its certificate)."""
-    holds = Or(Equals(given.ref(), ""), Not(Equals(needed.ref(), "")))
-    t.add_rule(name, {"Assertions": [{"Assert": holds.to_dict(), "AssertDescription": why}]})
+    assertion(t, name, Or(Equals(given.ref(), ""), Not(Equals(needed.ref(), ""))), why)
 
 
 # (rule, the parameter set, the one it needs, why): values that would be ignored, or a domain

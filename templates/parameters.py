@@ -138,10 +138,12 @@ def describe_edits(t: Template, redeploying: set[str]) -> None:
         parameter.Description = f"{parameter.Description} {effect}"
 
 
+def assertion(t: Template, name: str, holds: object, why: str) -> None:
+    """A Rules assertion, checked by CloudFormation on every create and update (console edits
+    too) and, with the same verdict, by the build's params check (stage_params.broken_rules)."""
+    t.add_rule(name, {"Assertions": [{"Assert": holds.to_dict(), "AssertDescription": why}]})
+
+
 def refuse(t: Template, name: str, *together: tuple[Param, str], why: str) -> None:
-    """A Rules assertion: these parameter values may not all hold at once. CloudFormation
-    evaluates it on every create and update (console edits included); the build's params check
-    (stage_params.broken_rules) gives the same verdict before any AWS call."""
-    combination = And(*(Equals(p.ref(), v) for p, v in together))
-    t.add_rule(name, {"Assertions": [{"Assert": Not(combination).to_dict(),
-                                      "AssertDescription": why}]})  # fmt: skip
+    """An assertion: these parameter values may not all hold at once."""
+    assertion(t, name, Not(And(*(Equals(p.ref(), v) for p, v in together))), why)
