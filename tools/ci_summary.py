@@ -9,6 +9,7 @@ Standard library only: the summary step runs even when the project's venv was ne
 (.github/workflows/)."""
 
 import argparse
+import html
 import re
 import sys
 from dataclasses import dataclass, field
@@ -64,7 +65,11 @@ def render(title: str, log: str, opened: tuple[str, ...] = ()) -> str:
     parts = [f"## {title}: {verdict}", ""]
     for s in found:
         mark = "❌" if s.failed else "✅"
-        name = f"<code>{_html(s.command)}</code>" if s.command else "before the first command"
+        name = (
+            f"<code>{html.escape(s.command, quote=False)}</code>"
+            if s.command
+            else "before the first command"
+        )
         is_open = s.failed or any(o in s.command for o in opened if s.command)
         body = [line for line in s.output if line.strip()]
         if not body:
@@ -73,10 +78,6 @@ def render(title: str, log: str, opened: tuple[str, ...] = ()) -> str:
         parts += [f"<details{' open' if is_open else ''}><summary>{mark} {name}</summary>", "",
                   _fenced(s.output), "", "</details>", ""]  # fmt: skip
     return "\n".join(parts)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def main(argv: list[str] | None = None) -> int:
