@@ -4,14 +4,16 @@ with the same body answers the first 201 again, another body is 422; the item is
 so a retry finds it even when the key's record was never completed). Each creation counts one
 ItemsCreated (observability); so does an answer replayed for a retry."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from items_common import http, idempotency, items, observability, validation
 from items_common.event import ProxyEvent
 from items_common.validation import parse_json
+
+if TYPE_CHECKING:  # a type only, not a cold-start import
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
@@ -33,6 +35,6 @@ def create_item(event: ProxyEvent) -> dict:
 _handler = http.entrypoint(create_item, logger, metrics, observability.ITEMS_CREATED)
 
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
     idempotency.register(context)
     return _handler(event, context)

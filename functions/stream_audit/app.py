@@ -21,12 +21,14 @@ dynamodb_calls, s3_ms, s3_calls; items_common.observability).
 """
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from items_common import audit, observability, upkeep
+
+if TYPE_CHECKING:  # a type only, not a cold-start import
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 
@@ -64,7 +66,7 @@ def failures(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
     started = time.perf_counter()
     observability.AWS_CALLS.reset()
     records = event.get("Records") or []

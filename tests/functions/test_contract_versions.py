@@ -310,7 +310,7 @@ def test_concurrent_writes_with_the_same_if_match_have_one_winner(
     handlers = []
     for _ in range(WRITERS):
         module = load_handler(name)
-        module.items.plain.dynamo.table()  # the cached table resource of its items_common
+        module.items.dynamo.table()  # the cached table resource of its items_common
         handlers.append(module)
     start = threading.Barrier(WRITERS)
 

@@ -22,11 +22,10 @@ a THROTTLED answer also counts one RequestsThrottled metric, which the throttlin
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from . import deadline, observability, settings
 from .errors import (
@@ -44,6 +43,9 @@ from .errors import (
 from .event import ProxyEvent
 from .jsonify import dumps
 from .model import VERSION, version_number
+
+if TYPE_CHECKING:  # a type only: its module is a cold-start import the handler never needs
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # The one map from domain error class to HTTP status; a class not listed takes the status of its
 # nearest listed base class (so every DomainError has one).
@@ -170,7 +172,7 @@ def entrypoint(
         raise TypeError("metrics and metric go together")
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
         result = handle(route, event, logger, context)
         if metrics is not None and metric is not None and 200 <= result["statusCode"] < 300:
             observability.count(metrics, metric, logger)

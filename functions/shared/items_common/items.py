@@ -12,10 +12,8 @@ named with If-Match or a body `version`, None for none).
 from types import ModuleType
 from typing import Any
 
-from . import attachments, history, pagination, plain, rows, settings, validation
-from .dynamo import not_found
+from . import attachments, dynamo, history, merge, pagination, plain, rows, settings, validation
 from .errors import Conflict
-from .merge import merge_patch
 from .model import (
     CREATED_AT,
     DELETED_AT,
@@ -66,7 +64,7 @@ def get(item_id: str) -> dict[str, Any]:
     item = _store().read(item_id)
     for attempt in range(1, ATTACHMENT_READS + 1):
         if item is None:
-            raise not_found(item_id)
+            raise dynamo.not_found(item_id)
         key = item.get(FILE_KEY)
         if key is None:
             return _shown(item, None)
@@ -135,7 +133,7 @@ def patch(item_id: str, changes: dict[str, Any], expected: int | None = None) ->
 
     def attributes_after(current: dict[str, Any]) -> dict[str, Any]:
         attributes = {k: v for k, v in current.items() if k not in SYSTEM_FIELDS}
-        merged = validation.check_merged(merge_patch(attributes, patch_body), content)
+        merged = validation.check_merged(merge.merge_patch(attributes, patch_body), content)
         if content is not None and not written:  # a retried write reuses the object
             attachments.write(patch_body[FILE_KEY], content)
             written.append(patch_body[FILE_KEY])

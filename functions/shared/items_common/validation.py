@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import numbers
@@ -66,9 +66,10 @@ from .model import FILE_CONTENT, FILE_KEY, ID, MAX_VERSION, SERVER_FIELDS, VERSI
 if TYPE_CHECKING:
     from fastjsonschema import JsonSchemaValueException
 
-# Read once per cold start from the layer (the file sits next to this module).
+# Read once per cold start from the layer, where the file sits next to this module (Lambda
+# unpacks the layer, so a path does; importlib.resources would cost a millisecond of imports).
 ITEM_SCHEMA: dict[str, Any] = json.loads(
-    resources.files(__package__).joinpath("item_schema.json").read_text(encoding="utf-8")
+    Path(__file__).with_name("item_schema.json").read_text(encoding="utf-8")
 )
 
 
