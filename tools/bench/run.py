@@ -197,7 +197,7 @@ def document(
         "## How to reproduce",
         "",
         "```sh",
-        "make bench                                    # all of it, about 4 minutes; writes this"
+        "make bench                                    # all of it, about 7 minutes; writes this"
         " file",
         "BENCH_QUICK=1 .venv/bin/python -m tools.bench.run   # small counts, to check the harness",
         "BENCH_ONLY=warm .venv/bin/python -m tools.bench.run # some modules (build cold warm scale "
