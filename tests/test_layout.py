@@ -4,6 +4,7 @@ everything else that runs, and every importable folder packaged by pyproject.tom
 import fnmatch
 import re
 import subprocess
+import sys
 import tomllib
 
 from tests.cfn import ROOT
@@ -63,3 +64,18 @@ def test_every_path_a_comment_or_page_cites_exists():
         if not (ROOT / cited).exists()
     )
     assert stale == []
+
+
+def test_pytest_collects_every_test_file():
+    """Every tests/**/test_*.py is collected by a plain `pytest` (make test's): pytest's default
+    norecursedirs skipped tests/build/ without a word once the tests mirrored the source."""
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    files = {line.split("::")[0] for line in collected.splitlines() if "::" in line}
+    written = {str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")}
+    assert written - files == set()

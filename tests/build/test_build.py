@@ -21,6 +21,11 @@ from tests.cfn import ROOT
 SERIES = [r.removeprefix("python") for r in PYTHON_RUNTIMES]
 
 
+# What a build writes to dist/: the template, the CI/CD roles' template, the stack policy, the
+# OpenAPI document, the manifest, a params file per stage, the zips.
+DIST_FILES = 1 + 1 + 1 + 1 + 1 + 3 + len(ARTIFACTS)
+
+
 def _digests(out: Path) -> dict[str, str]:
     return {
         str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -60,8 +65,7 @@ def test_two_builds_are_byte_identical(tmp_path, sources):
     (sources / "get_item" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0junk")
     build.build(second, ["dev", "test", "prod"], cache=False)
     assert _digests(first) == _digests(second)
-    # template, CI/CD roles' template, stack policy, OpenAPI document, manifest, params, zips
-    assert len(_digests(first)) == 1 + 1 + 1 + 1 + 1 + 3 + len(ARTIFACTS)
+    assert len(_digests(first)) == DIST_FILES
 
 
 def test_changing_one_function_changes_only_its_artifact_key(tmp_path, sources):
@@ -340,7 +344,7 @@ def test_two_checkouts_at_different_paths_build_the_same_bytes(tmp_path):
         assert list((checkout / ".cache").glob("layer-deps-*"))  # pip ran in this checkout
         outputs.append(_digests(checkout / "dist"))
     assert outputs[0] == outputs[1]
-    assert len(outputs[0]) == 1 + 1 + 1 + 1 + 3 + len(ARTIFACTS)
+    assert len(outputs[0]) == DIST_FILES
     for member in _all_members(long / "dist"):  # no path of either checkout, anywhere
         assert str(short).encode() not in member and str(long).encode() not in member
 
