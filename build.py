@@ -216,6 +216,17 @@ def openapi_json() -> bytes:
     return dump_json(document())
 
 
+def source_entries(name: str, layer: str) -> list[tuple[str, str]]:
+    """(archive name, file) of what artifact `name` takes from functions/: the function's folder,
+    or the layer's package under python/ with its data files (item_schema.json), not its
+    requirements.txt, which is the build's (pip installs what it pins). make local's hot reload
+    compares these files too (tools.local.artifacts)."""
+    if name != layer:
+        return _files(FUNCTIONS_DIR / name)
+    own = os.fspath(LAYER_REQUIREMENTS)
+    return [(f"python/{rel}", p) for rel, p in _files(SHARED_DIR) if p != own]
+
+
 def artifact_entries(
     name: str, layer: str | None = None, openapi: bytes | None = None
 ) -> list[tuple[str, str | bytes]]:
@@ -224,14 +235,12 @@ def artifact_entries(
     if layer is None:
         from templates.catalog import LAYER as layer
     if name == layer:
-        # The package with its data files (item_schema.json); requirements.txt is the build's.
-        own = os.fspath(LAYER_REQUIREMENTS)
-        entries = [(f"python/{rel}", p) for rel, p in _files(SHARED_DIR) if p != own]
-        return entries + [(f"python/{rel}", p) for rel, p in _files(layer_dependencies())]
+        deps = [(f"python/{rel}", p) for rel, p in _files(layer_dependencies())]
+        return [*source_entries(name, layer), *deps]
     base = FUNCTIONS_DIR / name
     if not (base / "app.py").is_file():
         raise BuildError(f"{base}/app.py: missing; every function's handler is app.lambda_handler")
-    entries: list[tuple[str, str | bytes]] = list(_files(base))
+    entries: list[tuple[str, str | bytes]] = list(source_entries(name, layer))
     if name == OPENAPI:  # generated, so it cannot drift from the routes; next to app.py
         if (base / "openapi.json").exists():
             raise BuildError(f"{base}/openapi.json: the build generates this file; remove it")

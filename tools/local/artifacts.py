@@ -8,19 +8,18 @@ restart or a build."""
 
 import importlib
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import build
 from templates.catalog import LAYER
-from tools import ROOT
 
 from .routes import LambdaTarget
 
 LAYER_PATH = "python"  # where a Lambda layer's Python packages live in its zip
-FUNCTIONS = ROOT / "functions"
-SKIPPED = {"__pycache__", ".pytest_cache", ".DS_Store"}  # as build.py skips them
 # An artifact's source files as unpacked: archive name -> (source file, mtime_ns, size).
 Listing = dict[str, tuple[str, int, int]]
 
@@ -35,31 +34,15 @@ def unpack(dist: Path, into: Path) -> tuple[Path, tuple[Path, ...]]:
     return into, (into / LAYER / LAYER_PATH,)
 
 
-def _sources(name: str) -> list[tuple[str, Path]]:
-    """(archive name, source file) of what the build zips for artifact `name` from functions/:
-    the function's folder, or the layer's package under python/ (not its requirements.txt,
-    which pip turns into the pinned libraries). Bytecode and caches are the build's own."""
-    base = FUNCTIONS / ("shared" if name == LAYER else name)
-    prefix = f"{LAYER_PATH}/" if name == LAYER else ""
-    return [
-        (prefix + path.relative_to(base).as_posix(), path)
-        for path in sorted(base.rglob("*"))
-        if path.is_file()
-        and not SKIPPED & set(path.relative_to(base).parts)
-        and path.suffix not in (".pyc", ".pyo")
-        and not (name == LAYER and path.name == "requirements.txt")
-    ]
-
-
 def listing(name: str) -> Listing:
     """The source files of artifact `name`, with their mtime and size. Not listed: the layer's
     pinned libraries (they change only with requirements.txt, through pip) and the files the
     build generates (openapi.json, from templates/): a change to those needs a restart
     (`make local` builds first)."""
     listed = {}
-    for archive_name, source in _sources(name):
-        stat = source.stat()
-        listed[archive_name] = (str(source), stat.st_mtime_ns, stat.st_size)
+    for archive_name, source in build.source_entries(name, LAYER):
+        stat = os.stat(source)
+        listed[archive_name] = (source, stat.st_mtime_ns, stat.st_size)
     return listed
 
 
