@@ -24,8 +24,8 @@ from troposphere.cloudformation import AWSCustomObject
 from tools.intrinsics import parameters_read
 
 from .catalog import API_DEPLOYMENT
-from .functions import ARCHITECTURE, RUNTIME, code, logging_config
-from .log_groups import LOG_RETENTION_DAYS, LogGroups, log_group
+from .functions import ARCHITECTURE, RUNTIME, code
+from .log_groups import LOG_RETENTION_DAYS, LogGroups, log_group, logging_config
 from .naming import logical_id, physical_name
 from .permissions import log_writing, xray_writing
 from .security import assumed_by

@@ -38,7 +38,7 @@ PLAN_TEMPLATE_KEYS = "templates/*.template.json"  # the plan's own, never awscli
 RECORD_KEY = "deployed/{stack}.json"
 # The tag the plan's CREATE change set gives the empty stack it makes (tools/deploy/changes.py).
 PLAN_SHELL_TAG = ("items-api:plan", "empty-stack")
-# The stages whose stack gets termination protection (tools/deploy/cli.py TERMINATION_PROTECTED).
+# The stages whose stack gets termination protection (tools/deploy/cli.py sets it).
 TERMINATION_PROTECTED = ("prod",)
 
 

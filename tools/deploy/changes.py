@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import WaiterError
 
+from templates import deploy_permissions
 from templates.parameters import REPLACING
 from tools.deploy.stack_policy import STATEFUL_TYPES
 
@@ -27,8 +28,8 @@ REPLACES = ("True", "Conditional")
 # boto3 waiters' settings: poll every second, for at most 5 minutes.
 WAITING = {"Delay": 1, "MaxAttempts": 300}
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
-# The tag of the empty stack a CREATE change set makes (deploy_permissions.PLAN_SHELL_TAG).
-PLAN_SHELL_TAG = {"Key": "items-api:plan", "Value": "empty-stack"}
+# The tag of the empty stack a CREATE change set makes: the only stack CI's plan role may delete.
+PLAN_SHELL_TAG = dict(zip(("Key", "Value"), deploy_permissions.PLAN_SHELL_TAG, strict=True))
 
 
 class ChangeSetError(RuntimeError):

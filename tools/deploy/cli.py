@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import WaiterError
 
+from templates.deploy_permissions import TERMINATION_PROTECTED  # and the roles may set it
 from templates.tags import MANAGED_BY, PROJECT
 from tools import ROOT
 from tools.deploy import changes, drift, events, logs, preflight, stage_params, teardown
@@ -31,7 +32,6 @@ TEMPLATE_PREFIX = "templates"
 # Settled states: the stack runs the template get_template returns (after a rolled-back update,
 # the previous one).
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
-TERMINATION_PROTECTED = ("prod",)  # stages whose stack cannot be deleted by one call
 # The policy ALLOW_REPLACE=1 gives the stack for its one deploy: every update allowed.
 OPEN_POLICY = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "Update:*",
                               "Resource": "*"}]}  # fmt: skip
